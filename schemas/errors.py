@@ -1,0 +1,100 @@
+"""The Lienhop error tree. Each class carries the HTTP status the API answers with.
+
+LienhopError (500)
+├── NotFound (404)
+├── Conflict (409)
+│   └── MemberExists
+├── InvalidInput (422)
+│   └── QuerySyntaxError (400, with position)
+├── HarvestError (502)
+│   ├── OAIError (carries the OAI-PMH error code)
+│   │   └── BadResumptionToken
+│   └── UnsafeXML (entity expansion, DTD, size cap)
+├── MarcImportError (422)
+└── BackendUnavailable (503)
+"""
+
+from __future__ import annotations
+
+
+class LienhopError(Exception):
+    """Root of every error Lienhop raises on purpose."""
+
+    status: int = 500
+    title: str = "Internal error"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+    def to_problem(self) -> dict[str, object]:
+        """An RFC 9457 problem document for this error."""
+        return {"type": "about:blank", "title": self.title, "status": self.status, "detail": self.detail}
+
+
+class NotFound(LienhopError):
+    status = 404
+    title = "Not found"
+
+
+class Conflict(LienhopError):
+    status = 409
+    title = "Conflict"
+
+
+class MemberExists(Conflict):
+    title = "Member already exists"
+
+
+class InvalidInput(LienhopError):
+    status = 422
+    title = "Invalid input"
+
+
+class QuerySyntaxError(InvalidInput):
+    """A search query that cannot be parsed; ``position`` is the 0-based character offset."""
+
+    status = 400
+    title = "Query syntax error"
+
+    def __init__(self, detail: str, position: int, query: str = "") -> None:
+        super().__init__(f"{detail} at position {position}")
+        self.position = position
+        self.query = query
+
+    def to_problem(self) -> dict[str, object]:
+        problem = super().to_problem()
+        problem["position"] = self.position
+        return problem
+
+
+class HarvestError(LienhopError):
+    status = 502
+    title = "Harvest failed"
+
+
+class OAIError(HarvestError):
+    """An OAI-PMH ``<error code="...">`` answer."""
+
+    def __init__(self, code: str, detail: str = "") -> None:
+        super().__init__(f"{code}: {detail}" if detail else code)
+        self.code = code
+
+
+class BadResumptionToken(OAIError):
+    def __init__(self, detail: str = "") -> None:
+        super().__init__("badResumptionToken", detail)
+
+
+class UnsafeXML(HarvestError):
+    title = "Unsafe or oversized XML refused"
+
+
+class MarcImportError(LienhopError):
+    status = 422
+    title = "MARC import failed"
+
+
+class BackendUnavailable(LienhopError):
+    status = 503
+    title = "Search backend unavailable"

@@ -1,0 +1,72 @@
+"""The one settings object. Built at the edges (CLI, app factory, tests) and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every tunable of Lienhop; each field is read from ``LIENHOP_<NAME>``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LIENHOP_", env_file=".env", env_ignore_empty=True, extra="ignore"
+    )
+
+    home: Path = Field(Path("var"), description="Data folder: SQLite store, embedded index, logs.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy async URL; default SQLite in the data folder."
+    )
+    elasticsearch_url: str | None = Field(
+        None, description="When set, Elasticsearch 8 (or OpenSearch) is the search backend."
+    )
+    elasticsearch_index: str = Field("lienhop", description="Alias name of the live search index.")
+    search_engine: str = Field(
+        "auto", description="auto | elasticsearch | opensearch: which client speaks to the URL."
+    )
+    fixtures: Path = Field(
+        Path("../shared/fixtures"), description="Real-world OAI-PMH and MARC test data (tests only)."
+    )
+
+    host: str = Field("127.0.0.1", description="Address `lienhop serve` binds.")
+    port: int = Field(8000, description="Port `lienhop serve` binds.")
+    public_url: str | None = Field(None, description="Base URL the service is reached at (widget links).")
+    admin_token: str | None = Field(
+        None, description="Bearer token required by admin endpoints; unset means open (development)."
+    )
+
+    harvest_concurrency: int = Field(4, ge=1, description="Members harvested at once.")
+    per_host_concurrency: int = Field(1, ge=1, description="Requests at once to one host (politeness).")
+    request_timeout: float = Field(60.0, gt=0, description="Seconds before one OAI-PMH request times out.")
+    max_retries: int = Field(5, ge=0, description="Retries of one OAI-PMH request before the run fails.")
+    backoff_base: float = Field(1.0, ge=0, description="First retry delay in seconds; doubles each try.")
+    max_retry_after: float = Field(300.0, ge=0, description="Longest Retry-After honoured, in seconds.")
+    max_response_bytes: int = Field(64 * 1024 * 1024, description="Size cap of one harvested response.")
+    harvest_overlap_seconds: int = Field(
+        86400, ge=0, description="Incremental harvests start this long before the last datestamp."
+    )
+    user_agent: str = Field("Lienhop/0.1 (+union catalogue harvester)")
+
+    search_max_size: int = Field(100, ge=1, description="Largest page of search hits.")
+    index_poll_seconds: float = Field(1.0, gt=0, description="How often the server indexes new changes.")
+
+    @field_validator("search_engine")
+    @classmethod
+    def _known_engine(cls, value: str) -> str:
+        if value not in {"auto", "elasticsearch", "opensearch"}:
+            raise ValueError("search_engine must be auto, elasticsearch or opensearch")
+        return value
+
+    @property
+    def db_url(self) -> str:
+        """The record store URL: the configured one, else SQLite in the data folder."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.home / 'lienhop.sqlite').resolve()}"
+
+    @property
+    def index_dir(self) -> Path:
+        """Folder of the embedded search index files."""
+        return self.home / "index"

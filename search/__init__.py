@@ -1,0 +1,1 @@
+"""Search: the query language, Vietnamese text analysis, and the backends behind one protocol."""

@@ -1,0 +1,73 @@
+"""The parsed form of a search query, compiled by each backend into its own query language.
+
+Text in ``Term`` is already analysed: ``exact`` holds NFC lower-case tokens, ``folded`` the same tokens
+with diacritics removed (``đ`` -> ``d``). Backends match on ``folded`` for recall and boost ``exact``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, TypeAlias
+
+#: Fields a user can name in a query (``title:`` ...), and what they search.
+TextField = Literal["any", "title", "author", "subject"]
+KeywordField = Literal["isbn", "issn", "doi", "member", "type", "lang"]
+
+
+@dataclass(frozen=True)
+class Term:
+    """Words or a quoted phrase in a text field. Unquoted words all have to match (in any order)."""
+
+    field: TextField
+    exact: tuple[str, ...]
+    folded: tuple[str, ...]
+    phrase: bool = False
+    prefix: bool = False  # last token is a prefix (``comput*``)
+
+
+@dataclass(frozen=True)
+class Keyword:
+    """An exact value of an identifier or code field (already normalised: ISBN-13, ISSN, DOI...)."""
+
+    field: KeywordField
+    value: str
+
+
+@dataclass(frozen=True)
+class YearRange:
+    """``year:2015..2020`` (inclusive); either end may be open."""
+
+    start: int | None
+    end: int | None
+
+
+@dataclass(frozen=True)
+class And:
+    items: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Or:
+    items: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    item: Node
+
+
+@dataclass(frozen=True)
+class MatchAll:
+    """The empty query: everything (filters and facets still apply)."""
+
+
+Node: TypeAlias = Term | Keyword | YearRange | And | Or | Not | MatchAll
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    """A parsed query plus what ranking needs: the positive free-text terms in order."""
+
+    root: Node
+    text: str
+    positive_terms: tuple[Term, ...] = field(default=())

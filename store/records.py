@@ -1,0 +1,543 @@
+"""The record store's operations: members, idempotent record upserts, runs, checkpoints, quarantine.
+
+Every page a harvester fetches is committed with ``commit_page`` in one transaction together with the
+harvest checkpoint, so a harvest killed at any point resumes from the last committed page and the store
+ends exactly as after an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, func, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from schemas.errors import MemberExists, NotFound
+from schemas.member import Member, MemberCreate, RecordCounts, RunReport
+from schemas.record import QuarantinedItem, Record
+
+from .db import make_engine, migrate
+from .tables import harvest_state, members, quarantine, record_identifiers, records, runs
+
+_IN_CHUNK = 400  # bound parameters per IN (...) query; SQLite allows 32766 but keep statements small
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything in Lienhop is UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def content_hash(record: Record) -> str:
+    """Hash of what a record says (not when it was seen), to skip unchanged re-harvests."""
+    payload = record.model_dump(mode="json", exclude={"datestamp"})
+    return hashlib.blake2b(json.dumps(payload, sort_keys=True).encode(), digest_size=16).hexdigest()
+
+
+@dataclass
+class PageCounts:
+    added: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+
+    def __iadd__(self, other: PageCounts) -> PageCounts:
+        self.added += other.added
+        self.updated += other.updated
+        self.deleted += other.deleted
+        self.unchanged += other.unchanged
+        self.quarantined += other.quarantined
+        return self
+
+
+@dataclass
+class StoredRecord:
+    """A record as kept in the store, with its change sequence."""
+
+    id: str
+    seq: int
+    deleted: bool
+    record: Record
+
+
+@dataclass
+class Holding:
+    """A member's record of an item, for linkage lookups."""
+
+    record: Record
+    member: Member
+
+
+class RecordStore:
+    """Async access to the store. Open once per process with :meth:`open`."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._postgres = engine.dialect.name == "postgresql"
+
+    @classmethod
+    async def open(cls, url: str) -> RecordStore:
+        """Connect and migrate the schema to the newest revision."""
+        engine = make_engine(url)
+        await migrate(engine)
+        return cls(engine)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    # ---------------------------------------------------------------- members
+
+    async def add_member(self, new: MemberCreate) -> Member:
+        """Register a member; a duplicate code raises :class:`MemberExists`."""
+        async with self.engine.begin() as conn:
+            exists = await conn.scalar(select(members.c.code).where(members.c.code == new.code))
+            if exists:
+                raise MemberExists(f"member {new.code} is already registered")
+            values = new.model_dump()
+            values["created"] = utcnow()
+            await conn.execute(insert(members).values(**values))
+        return await self.get_member(new.code)
+
+    async def update_member(self, code: str, **changes: Any) -> Member:
+        """Change some fields of a member (validated through the schema)."""
+        current = await self.get_member(code)
+        merged = MemberCreate.model_validate({**current.model_dump(), **changes})
+        values = merged.model_dump(exclude={"code"})
+        async with self.engine.begin() as conn:
+            await conn.execute(update(members).where(members.c.code == code).values(**values))
+        return await self.get_member(code)
+
+    async def set_repository_info(self, code: str, info: dict[str, Any]) -> None:
+        """Keep the member's last Identify answer (granularity, earliest datestamp, deletion policy)."""
+        async with self.engine.begin() as conn:
+            await conn.execute(update(members).where(members.c.code == code).values(repository=info))
+
+    async def repository_info(self, code: str) -> dict[str, Any] | None:
+        async with self.engine.connect() as conn:
+            return await conn.scalar(select(members.c.repository).where(members.c.code == code))
+
+    async def get_member(self, code: str) -> Member:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(members).where(members.c.code == code.upper()))).first()
+        if row is None:
+            raise NotFound(f"no member with code {code!r}")
+        return _member(row._mapping)
+
+    async def list_members(self, active_only: bool = False) -> list[Member]:
+        query = select(members).order_by(members.c.code)
+        if active_only:
+            query = query.where(members.c.active.is_(True))
+        async with self.engine.connect() as conn:
+            return [_member(r._mapping) for r in await conn.execute(query)]
+
+    async def record_counts(self, code: str | None = None) -> dict[str, RecordCounts]:
+        """Active, deleted and quarantined records per member."""
+        counts: dict[str, RecordCounts] = {}
+        rec_q = select(records.c.member, records.c.deleted, func.count()).group_by(
+            records.c.member, records.c.deleted
+        )
+        q_q = select(quarantine.c.member, func.count()).group_by(quarantine.c.member)
+        if code:
+            rec_q = rec_q.where(records.c.member == code)
+            q_q = q_q.where(quarantine.c.member == code)
+        async with self.engine.connect() as conn:
+            for member, deleted, n in await conn.execute(rec_q):
+                c = counts.setdefault(member, RecordCounts())
+                if deleted:
+                    c.deleted = n
+                else:
+                    c.active = n
+            for member, n in await conn.execute(q_q):
+                counts.setdefault(member, RecordCounts()).quarantined = n
+        return counts
+
+    # ------------------------------------------------------------------- runs
+
+    async def start_run(self, member: str, kind: str, params: dict[str, str] | None = None) -> RunReport:
+        started = utcnow()
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                insert(runs).values(member=member, kind=kind, started=started, params=params or {})
+            )
+            run_id = result.inserted_primary_key[0]
+        return RunReport(id=run_id, member=member, kind=kind, started=started, params=params or {})  # type: ignore[arg-type]
+
+    async def finish_run(self, run_id: int, ok: bool, error: str | None = None) -> RunReport:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(runs).where(runs.c.id == run_id).values(finished=utcnow(), ok=ok, error=error)
+            )
+        return await self.get_run(run_id)
+
+    async def get_run(self, run_id: int) -> RunReport:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(runs).where(runs.c.id == run_id))).first()
+        if row is None:
+            raise NotFound(f"no run {run_id}")
+        return _run(row._mapping)
+
+    async def list_runs(self, member: str | None = None, limit: int = 20) -> list[RunReport]:
+        query = select(runs).order_by(runs.c.id.desc()).limit(limit)
+        if member:
+            query = query.where(runs.c.member == member)
+        async with self.engine.connect() as conn:
+            return [_run(r._mapping) for r in await conn.execute(query)]
+
+    async def last_run(self, member: str, kind: str | None = None) -> RunReport | None:
+        query = select(runs).where(runs.c.member == member).order_by(runs.c.id.desc()).limit(1)
+        if kind:
+            query = query.where(runs.c.kind == kind)
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return _run(row._mapping) if row else None
+
+    async def count_run_pages(self, run_id: int, pages: int = 1) -> None:
+        """Count a page that committed no records (e.g. an empty page or ``noRecordsMatch``)."""
+        async with self.engine.begin() as conn:
+            await conn.execute(update(runs).where(runs.c.id == run_id).values(pages=runs.c.pages + pages))
+
+    # ---------------------------------------------------------- harvest state
+
+    async def get_harvest_state(self, member: str) -> tuple[dict[str, Any] | None, datetime | None]:
+        """The checkpoint of an unfinished harvest, and the high-water datestamp of the last complete one."""
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(harvest_state).where(harvest_state.c.member == member))).first()
+        if row is None:
+            return None, None
+        return row.in_progress, _aware(row.last_high_water)
+
+    async def set_harvest_state(
+        self,
+        member: str,
+        in_progress: dict[str, Any] | None,
+        last_high_water: datetime | object | None = ...,
+    ) -> None:
+        """Save or clear the checkpoint; pass ``last_high_water`` when a harvest completes."""
+        async with self.engine.begin() as conn:
+            await self._put_state(conn, member, in_progress, last_high_water)
+
+    async def _put_state(
+        self, conn: AsyncConnection, member: str, in_progress: dict[str, Any] | None, high_water: object = ...
+    ) -> None:
+        values: dict[str, Any] = {"in_progress": in_progress, "updated": utcnow()}
+        if high_water is not ...:
+            values["last_high_water"] = high_water
+        changed = await conn.execute(
+            update(harvest_state).where(harvest_state.c.member == member).values(**values)
+        )
+        if changed.rowcount == 0:
+            await conn.execute(insert(harvest_state).values(member=member, **values))
+
+    # ---------------------------------------------------------------- records
+
+    async def commit_page(
+        self,
+        member: str,
+        run_id: int | None,
+        page: Sequence[Record],
+        quarantined: Sequence[QuarantinedItem] = (),
+        state: dict[str, Any] | object | None = ...,
+    ) -> PageCounts:
+        """Upsert one page of records, quarantine the bad ones and save the checkpoint, atomically.
+
+        Idempotent: a record whose content is unchanged is not rewritten and keeps its change sequence.
+        ``state`` (when given) replaces the member's in-progress checkpoint in the same transaction.
+        """
+        latest: dict[str, Record] = {}
+        for rec in page:  # a repository may repeat an identifier within a page: the last one wins
+            latest[rec.oai_identifier] = rec
+        counts = PageCounts()
+        now = utcnow()
+        async with self.engine.begin() as conn:
+            if self._postgres:  # one writer at a time keeps the change sequence gap-free and ordered
+                await conn.execute(text("SELECT pg_advisory_xact_lock(7412001)"))
+            existing = await self._existing(conn, member, list(latest))
+            seq = int(await conn.scalar(select(func.coalesce(func.max(records.c.seq), 0))) or 0)
+            inserts: list[dict[str, Any]] = []
+            updates: list[dict[str, Any]] = []
+            for oai_id, rec in latest.items():
+                digest = content_hash(rec)
+                old = existing.get(oai_id)
+                if old is not None and old[1] == digest:
+                    counts.unchanged += 1
+                    continue
+                seq += 1
+                row = _record_row(rec, digest, seq, now)
+                if old is None:
+                    row["first_seen"] = now
+                    inserts.append(row)
+                    if rec.deleted:
+                        counts.deleted += 1
+                    else:
+                        counts.added += 1
+                else:
+                    row["_pk"] = old[0]
+                    updates.append(row)
+                    if rec.deleted and not old[2]:
+                        counts.deleted += 1
+                    elif rec.deleted:
+                        counts.unchanged += 1
+                    else:
+                        counts.updated += 1
+            if inserts:
+                await conn.execute(insert(records), inserts)
+            if updates:
+                stmt = (
+                    update(records)
+                    .where(records.c.pk == _bind("_pk"))
+                    .values({k: _bind(k) for k in updates[0] if k not in {"_pk", "first_seen"}})
+                )
+                await conn.execute(stmt, updates)
+            changed_ids = [r["oai_identifier"] for r in inserts + updates]
+            if changed_ids:
+                await self._write_identifiers(conn, member, changed_ids, latest)
+                # a record that now parses cleanly is no longer quarantined
+                for chunk in _chunks(changed_ids):
+                    await conn.execute(
+                        delete(quarantine).where(
+                            quarantine.c.member == member, quarantine.c.oai_identifier.in_(chunk)
+                        )
+                    )
+            counts.quarantined = await self._quarantine(conn, member, run_id, quarantined, now)
+            if run_id is not None:
+                await conn.execute(
+                    update(runs)
+                    .where(runs.c.id == run_id)
+                    .values(
+                        pages=runs.c.pages + 1,
+                        added=runs.c.added + counts.added,
+                        updated=runs.c.updated + counts.updated,
+                        deleted=runs.c.deleted + counts.deleted,
+                        unchanged=runs.c.unchanged + counts.unchanged,
+                        quarantined=runs.c.quarantined + counts.quarantined,
+                    )
+                )
+            if state is not ...:
+                await self._put_state(conn, member, state)  # type: ignore[arg-type]
+        return counts
+
+    async def _existing(
+        self, conn: AsyncConnection, member: str, oai_ids: list[str]
+    ) -> dict[str, tuple[int, str, bool]]:
+        found: dict[str, tuple[int, str, bool]] = {}
+        for chunk in _chunks(oai_ids):
+            result = await conn.execute(
+                select(
+                    records.c.oai_identifier, records.c.pk, records.c.content_hash, records.c.deleted
+                ).where(records.c.member == member, records.c.oai_identifier.in_(chunk))
+            )
+            for oai_id, pk, digest, deleted in result:
+                found[oai_id] = (pk, digest, bool(deleted))
+        return found
+
+    async def _write_identifiers(
+        self, conn: AsyncConnection, member: str, oai_ids: list[str], latest: dict[str, Record]
+    ) -> None:
+        pks = await self._existing(conn, member, oai_ids)
+        for chunk in _chunks([v[0] for v in pks.values()]):
+            await conn.execute(delete(record_identifiers).where(record_identifiers.c.record_pk.in_(chunk)))
+        rows: list[dict[str, Any]] = []
+        for oai_id, (pk, _digest, _deleted) in pks.items():
+            rec = latest[oai_id]
+            if rec.deleted:
+                continue
+            ids = rec.identifiers
+            for kind, values in (
+                ("isbn", ids.isbn),
+                ("issn", ids.issn),
+                ("doi", ids.doi),
+                ("handle", ids.handle),
+            ):
+                rows.extend({"record_pk": pk, "kind": kind, "value": v[:300]} for v in set(values))
+        if rows:
+            await conn.execute(insert(record_identifiers), rows)
+
+    async def _quarantine(
+        self,
+        conn: AsyncConnection,
+        member: str,
+        run_id: int | None,
+        items: Sequence[QuarantinedItem],
+        now: datetime,
+    ) -> int:
+        if not items:
+            return 0
+        rows: dict[str, dict[str, Any]] = {}
+        for item in items:
+            key = item.oai_identifier or f"@{item.offset}:{hashlib.sha1(item.raw.encode()).hexdigest()}"
+            fingerprint = hashlib.sha1(f"{member}\x1f{key}".encode()).hexdigest()
+            rows[fingerprint] = {
+                "member": member,
+                "fingerprint": fingerprint,
+                "run_id": run_id,
+                "oai_identifier": item.oai_identifier,
+                "offset": item.offset,
+                "reason": item.reason,
+                "raw": item.raw,
+                "created": now,
+            }
+        for chunk in _chunks(list(rows)):
+            await conn.execute(delete(quarantine).where(quarantine.c.fingerprint.in_(chunk)))
+        await conn.execute(insert(quarantine), list(rows.values()))
+        return len(rows)
+
+    async def list_quarantine(self, member: str, limit: int = 100) -> list[QuarantinedItem]:
+        query = select(quarantine).where(quarantine.c.member == member).order_by(quarantine.c.id).limit(limit)
+        async with self.engine.connect() as conn:
+            return [
+                QuarantinedItem(
+                    member=r.member,
+                    reason=r.reason,
+                    oai_identifier=r.oai_identifier,
+                    offset=r.offset,
+                    raw=r.raw,
+                )
+                for r in await conn.execute(query)
+            ]
+
+    async def get_record(self, record_id: str) -> StoredRecord:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(records).where(records.c.id == record_id))).first()
+        if row is None:
+            raise NotFound(f"no record {record_id!r}")
+        return _stored(row._mapping)
+
+    async def find_by_identifier(self, kind: str, value: str) -> list[Holding]:
+        """Live records holding a normalised identifier (isbn, issn, doi, handle), with their member."""
+        query = (
+            select(records, members)
+            .join(record_identifiers, record_identifiers.c.record_pk == records.c.pk)
+            .join(members, members.c.code == records.c.member)
+            .where(
+                and_(
+                    record_identifiers.c.kind == kind,
+                    record_identifiers.c.value == value,
+                    records.c.deleted.is_(False),
+                )
+            )
+            .order_by(records.c.member, records.c.pk)
+        )
+        async with self.engine.connect() as conn:
+            rows = list(await conn.execute(query))
+        return [Holding(record=_stored(r._mapping).record, member=_member(r._mapping)) for r in rows]
+
+    async def get_records(self, ids: Iterable[str]) -> list[StoredRecord]:
+        wanted = list(ids)
+        found: dict[str, StoredRecord] = {}
+        async with self.engine.connect() as conn:
+            for chunk in _chunks(wanted):
+                for row in await conn.execute(select(records).where(records.c.id.in_(chunk))):
+                    found[row.id] = _stored(row._mapping)
+        return [found[i] for i in wanted if i in found]
+
+    async def max_seq(self) -> int:
+        async with self.engine.connect() as conn:
+            return int(await conn.scalar(select(func.coalesce(func.max(records.c.seq), 0))) or 0)
+
+    async def changes_since(self, seq: int, limit: int = 1000) -> list[StoredRecord]:
+        """Records changed after ``seq`` (tombstones included), in sequence order."""
+        query = select(records).where(records.c.seq > seq).order_by(records.c.seq).limit(limit)
+        async with self.engine.connect() as conn:
+            return [_stored(r._mapping) for r in await conn.execute(query)]
+
+    async def iter_live(
+        self, batch: int = 2000, member: str | None = None
+    ) -> AsyncIterator[list[StoredRecord]]:
+        """Every live (not deleted) record in batches, for a full reindex."""
+        last = 0
+        while True:
+            query = (
+                select(records)
+                .where(records.c.pk > last, records.c.deleted.is_(False))
+                .order_by(records.c.pk)
+                .limit(batch)
+            )
+            if member:
+                query = query.where(records.c.member == member)
+            async with self.engine.connect() as conn:
+                rows = list(await conn.execute(query))
+            if not rows:
+                return
+            last = rows[-1].pk
+            yield [_stored(r._mapping) for r in rows]
+
+    async def count_live(self) -> int:
+        async with self.engine.connect() as conn:
+            return int(await conn.scalar(select(func.count()).where(records.c.deleted.is_(False))) or 0)
+
+
+def _bind(name: str) -> Any:
+    from sqlalchemy import bindparam
+
+    return bindparam(name)
+
+
+def _chunks(items: list[Any], size: int = _IN_CHUNK) -> Iterable[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _record_row(rec: Record, digest: str, seq: int, now: datetime) -> dict[str, Any]:
+    data = rec.model_dump(mode="json", exclude={"raw"})
+    return {
+        "id": rec.id,
+        "member": rec.member,
+        "oai_identifier": rec.oai_identifier,
+        "local_id": rec.identifiers.local_id,
+        "datestamp": rec.datestamp,
+        "deleted": rec.deleted,
+        "content_hash": digest,
+        "seq": seq,
+        "data": data,
+        "raw_format": rec.raw_format,
+        "raw": rec.raw,
+        "updated": now,
+    }
+
+
+def _stored(row: Any) -> StoredRecord:
+    record = Record.model_validate({**row["data"], "raw": row["raw"]})
+    return StoredRecord(id=row["id"], seq=row["seq"], deleted=bool(row["deleted"]), record=record)
+
+
+def _member(row: Any) -> Member:
+    return Member.model_validate(
+        {
+            c: row[c]
+            for c in (
+                "code",
+                "name_vi",
+                "name_en",
+                "status",
+                "observer_since",
+                "joined",
+                "oai_url",
+                "metadata_prefix",
+                "sets",
+                "opac_url_template",
+                "contact",
+                "active",
+                "harvest_schedule",
+                "created",
+            )
+        }
+    )
+
+
+def _run(row: Any) -> RunReport:
+    values = dict(row)
+    values["started"] = _aware(values["started"])
+    values["finished"] = _aware(values["finished"])
+    values["params"] = values.get("params") or {}
+    return RunReport.model_validate(values)
