@@ -16,6 +16,9 @@ from store.records import RecordStore
 _FIXTURES = Settings().fixtures.resolve()
 _KEEP = {"LIENHOP_FIXTURES", "LIENHOP_TEST_ELASTICSEARCH_URL"}
 
+# The session-wide search node (started on first use) lives with its launcher.
+pytest_plugins = ["tests.search_node.fixtures"]
+
 
 @pytest.fixture(autouse=True)
 def clean_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:

@@ -1,0 +1,1 @@
+"""Launcher of a real search node for tests and `make elasticsearch` (filled in by the search-node work)."""
