@@ -1,0 +1,533 @@
+"""MARC21 (ISO 2709 and MARCXML) to Lienhop's normalised :class:`~schemas.record.Record`.
+
+Pure functions on pymarc records. The mapping, field by field:
+
+* title / subtitle: 245 $a (+ $n $p) / $b, ISBD punctuation (" /", " :", " ;", " =") trimmed;
+* authors: 100, 110, 111, 700, 710, 711 (name parts only, no dates or relator terms);
+* subjects: 600-651 ($a and name parts, then $v $x $y $z joined with " -- ") and 653 $a;
+* abstract: 520 $a $b; publisher: 264 (ind2 "1") or 260 $b; year: 264/260 $c, else 008/07-10;
+* language: 008/35-37, else 041 $a, as ISO 639-3;
+* type: 502 (thesis note), 655 genre terms, 008 (conference, theses), then leader/06-07;
+* identifiers: 020 $a (ISBN-13), 022 $a (ISSN), 024 with $2 doi/hdl, 856 $u (URL, and DOI or handle
+  when it is a resolver link), 001 as the local id.
+
+Alternate-script 880 fields: a linked 100/110/111/700/710/711 adds the vernacular name as an extra
+author (so a search in the original script finds the record), and a linked 245 supplies the title
+only when the record has no romanised 245. Other 880s stay in ``raw`` only.
+
+Every text value goes through :func:`~harvesters.normalise.nfc`. ``raw`` is the MARCXML of the
+record (Unicode, leader/09 = "a"), so records can be re-derived later whatever the source encoding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+import warnings
+from collections.abc import Iterable
+from datetime import datetime
+from xml.etree import ElementTree
+
+import pymarc
+from lxml import etree
+from pymarc import Field, Indicators, Leader, Subfield
+from pymarc.marcxml import record_to_xml_node
+
+from schemas.errors import MarcImportError
+from schemas.record import Identifiers, RawFormat, Record
+
+from .normalise import (
+    classify_identifier,
+    extract_year,
+    language_code,
+    nfc,
+    normalise_doi,
+    normalise_handle,
+    normalise_isbn,
+    normalise_issn,
+    record_type,
+)
+from .xml import clean_xml_text, local_name, parse_xml
+
+MARC_NS = "http://www.loc.gov/MARC21/slim"
+_DEFAULT_LEADER = "     nam a22     uu 4500"
+
+__all__ = [
+    "MARC_NS",
+    "check_marc21",
+    "decode_iso2709",
+    "local_identifier",
+    "pymarc_from_marcxml",
+    "record_from_marc",
+    "record_from_marcxml",
+]
+
+
+# ------------------------------------------------------------------------------------- decoding
+
+
+def _has_utf8_multibyte(data: bytes) -> bool:
+    """True when ``data`` holds at least one well-formed multi-byte UTF-8 sequence."""
+    return (
+        re.search(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}", data)
+        is not None
+    )
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def decode_iso2709(chunk: bytes) -> pymarc.Record:
+    """One ISO 2709 record (leader to 0x1D) as a Unicode pymarc record.
+
+    The encoding flag (leader/09) is checked against the bytes, because catalogues lie about it:
+
+    * flag blank (MARC-8) but the bytes are well-formed UTF-8 with multi-byte characters: UTF-8
+      (MARC-8 diacritics are single bytes 0xE0-0xFE followed by ASCII, never valid UTF-8);
+    * flag "a" (UTF-8) but the bytes are not UTF-8: when no well-formed multi-byte sequence occurs at
+      all the record is MARC-8 mislabelled and is read as MARC-8; otherwise it is UTF-8 with a few bad
+      bytes, which become U+FFFD rather than losing the record.
+
+    Raises :class:`MarcImportError` with a readable reason when the structure is broken.
+    """
+    if len(chunk) < 24:
+        raise MarcImportError(f"record of {len(chunk)} bytes is shorter than a leader (24 bytes)")
+    flag = chunk[9:10]
+    force_utf8 = False
+    utf8_handling = "strict"
+    if flag == b"a":
+        if not _is_utf8(chunk):
+            if _has_utf8_multibyte(chunk):
+                utf8_handling = "replace"
+            else:
+                chunk = chunk[:9] + b" " + chunk[10:]
+    elif _has_utf8_multibyte(chunk) and _is_utf8(chunk):
+        force_utf8 = True
+    try:
+        with warnings.catch_warnings():
+            # pymarc warns about odd subfield codes; the record is still usable, and tests run with
+            # warnings as errors.
+            warnings.simplefilter("ignore")
+            record = pymarc.Record(
+                data=chunk,
+                to_unicode=True,
+                force_utf8=force_utf8,
+                hide_utf8_warnings=True,
+                utf8_handling=utf8_handling,
+            )
+    except UnicodeDecodeError as exc:
+        raise MarcImportError(
+            f"undecodable bytes in the leader, directory or indicators: {exc.reason}"
+        ) from exc
+    except ValueError as exc:  # int() of a non-numeric length, offset or base address
+        raise MarcImportError(f"malformed leader or directory: {exc}") from exc
+    except pymarc.exceptions.PymarcException as exc:
+        raise MarcImportError(f"{_PYMARC_REASONS.get(type(exc).__name__, '')}{exc}") from exc
+    except IndexError as exc:
+        raise MarcImportError(f"malformed record structure: {exc}") from exc
+    if not record.fields:
+        raise MarcImportError("record has no fields")
+    if force_utf8 or utf8_handling != "strict":
+        record.leader = Leader(str(record.leader)[:9] + "a" + str(record.leader)[10:])
+    return record
+
+
+_PYMARC_REASONS = {
+    "TruncatedRecord": "truncated record: ",
+    "BaseAddressInvalid": "broken leader: ",
+    "BaseAddressNotFound": "broken leader: ",
+    "RecordLeaderInvalid": "broken leader: ",
+    "RecordDirectoryInvalid": "broken directory: ",
+    "NoFieldsFound": "empty record: ",
+    "EndOfRecordNotFound": "truncated record: ",
+}
+
+
+_TAG = re.compile(r"^[0-9A-Za-z]{3}$")
+
+
+def _marc_children(element: etree._Element) -> Iterable[etree._Element]:
+    for child in element:
+        if isinstance(child.tag, str):
+            yield child
+
+
+def pymarc_from_marcxml(element: etree._Element) -> pymarc.Record:
+    """A MARCXML ``<record>`` (MARC namespace, ``marc:`` prefix or no namespace) as a pymarc record.
+
+    Stricter than pymarc's own reader on purpose: a tag that is not three letters/digits or a
+    subfield without a one-character code makes the record invalid (:class:`MarcImportError`), so it
+    is quarantined instead of being stored half-read. A missing leader (repository-generated MARC)
+    gets a neutral one; a leader of the wrong length is padded or cut to 24 characters.
+    """
+    leader = _DEFAULT_LEADER
+    fields: list[Field] = []
+    for child in _marc_children(element):
+        name = local_name(child)
+        if name == "leader":
+            text = (child.text or "").replace("\n", " ")
+            leader = (text + " " * 24)[:24] if text.strip() else _DEFAULT_LEADER
+        elif name == "controlfield":
+            tag = (child.get("tag") or "").strip()
+            if not _TAG.match(tag):
+                raise MarcImportError(f"control field with invalid tag {tag!r}")
+            if tag.startswith("00") and tag.isdigit():
+                fields.append(Field(tag=tag, data=child.text or ""))
+            # non-numeric control fields (Aleph "FMT", "LDR"...) carry no bibliographic data
+        elif name == "datafield":
+            tag = (child.get("tag") or "").strip()
+            if not _TAG.match(tag):
+                raise MarcImportError(f"data field with invalid tag {tag!r}")
+            ind1 = (child.get("ind1") or " ")[:1] or " "
+            ind2 = (child.get("ind2") or " ")[:1] or " "
+            subfields = []
+            for sub in _marc_children(child):
+                if local_name(sub) != "subfield":
+                    continue
+                code = sub.get("code") or ""
+                if len(code) != 1 or not "!" <= code <= "~":  # one printable ASCII character
+                    raise MarcImportError(f"field {tag} has a subfield with invalid code {code!r}")
+                subfields.append(Subfield(code=code, value=sub.text or ""))
+            fields.append(Field(tag=tag, indicators=Indicators(ind1, ind2), subfields=subfields))
+    if not fields:
+        raise MarcImportError("MARCXML record has no fields")
+    return pymarc.Record(fields=fields, leader=leader)
+
+
+# -------------------------------------------------------------------------------- field helpers
+
+
+def _trim(value: str | None) -> str | None:
+    """NFC, then ISBD punctuation trimmed from the end (" /", " :", ",", a final "." after a word)."""
+    text = nfc(value)
+    if not text:
+        return None
+    text = re.sub(r"[\s/:;,=]+$", "", text)
+    # a final full stop is ISBD punctuation, except after an initial ("Smith, J.") or an ellipsis
+    if text.endswith(".") and not text.endswith("..") and not re.search(r"(?:^|[\s.])\w\.$", text):
+        text = text[:-1].rstrip()
+    return text or None
+
+
+def _subs(field: Field, codes: str) -> list[str]:
+    """The trimmed values of ``field``'s subfields whose code is in ``codes``, in record order."""
+    out = []
+    for sub in field.subfields:
+        if sub.code in codes:
+            value = _trim(sub.value)
+            if value:
+                out.append(value)
+    return out
+
+
+def _unique(values: Iterable[str | None]) -> list[str]:
+    seen: set[str] = set()
+    out: list[str] = []
+    for value in values:
+        if value and value not in seen:
+            seen.add(value)
+            out.append(value)
+    return out
+
+
+def _control(record: pymarc.Record, tag: str) -> str:
+    field = record.get(tag)
+    return (field.data or "") if field is not None and field.control_field else ""
+
+
+def _linked_tag(field: Field) -> str | None:
+    """The tag an 880 field is linked to ($6 "245-01/$1" -> "245")."""
+    link = field.get("6")
+    return link[:3] if link and re.match(r"^\d{3}", link) else None
+
+
+_AUTHOR_TAGS = ("100", "110", "111", "700", "710", "711")
+
+
+def _author(field: Field, tag: str) -> str | None:
+    if tag in ("110", "710"):
+        return ". ".join(_subs(field, "ab")) or None
+    if tag in ("111", "711"):
+        return " ".join(_subs(field, "a")) or None
+    return " ".join(_subs(field, "ab")) or None
+
+
+def _title(field: Field) -> tuple[str | None, str | None]:
+    main = ". ".join(_subs(field, "anp")) or None
+    sub = " ".join(_subs(field, "b")) or None
+    return main, sub
+
+
+_SUBJECT_MAIN = {
+    "600": "abcdqt",
+    "610": "abt",
+    "611": "acdnt",
+    "630": "adnpt",
+    "648": "a",
+    "650": "ab",
+    "651": "a",
+}
+
+
+def _subject(field: Field) -> str | None:
+    # name headings read "Buber, Martin, 1878-1965"; a title part follows after a full stop
+    main = ""
+    for sub in field.subfields:
+        if sub.code in _SUBJECT_MAIN[field.tag]:
+            value = _trim(sub.value)
+            if value:
+                main = f"{main}{'. ' if sub.code == 't' else ', '}{value}" if main else value
+    parts = [main] if main else []
+    for sub in field.subfields:
+        if sub.code in "vxyz":
+            value = _trim(sub.value)
+            if value:
+                parts.append(value)
+    return " -- ".join(parts) or None
+
+
+def _year(record: pymarc.Record) -> int | None:
+    # 264 with ind2 "1" is the publication statement; other 264s (copyright, manufacture) come later
+    fields = sorted(record.get_fields("264"), key=lambda f: f.indicators.second != "1")
+    fields += record.get_fields("260")
+    for field in fields:
+        for value in field.get_subfields("c"):
+            year = extract_year(value)
+            if year:
+                return year
+    f008 = _control(record, "008")
+    if len(f008) >= 11 and f008[7:11].isdigit():
+        return extract_year(f008[7:11])
+    return None
+
+
+def _publisher(record: pymarc.Record) -> str | None:
+    fields = [f for f in record.get_fields("264") if f.indicators.second == "1"] + record.get_fields("260")
+    for field in fields:
+        names = _subs(field, "b")
+        if names:
+            return names[0]
+    return None
+
+
+def _language(record: pymarc.Record) -> str | None:
+    f008 = _control(record, "008")
+    if len(f008) >= 38:
+        code = language_code(f008[35:38])
+        if code:
+            return code
+    for field in record.get_fields("041"):
+        for value in field.get_subfields("a"):
+            code = language_code(value.strip()[:3])  # old records run codes together: "engfre"
+            if code:
+                return code
+    return None
+
+
+def _type(record: pymarc.Record) -> str:
+    if record.get_fields("502"):
+        return "thesis"
+    genre = record_type(v for f in record.get_fields("655") for v in f.get_subfields("a"))
+    if genre != "other":
+        return genre
+    leader = str(record.leader)
+    kind, level = leader[6], leader[7]
+    f008 = _control(record, "008")
+    if kind in "at" and len(f008) >= 30:
+        if "m" in f008[24:28] and level == "m":  # nature of contents: theses
+            return "thesis"
+        if f008[29] == "1":  # conference publication
+            return "conference"
+    if kind == "m":
+        return "dataset" if len(f008) > 26 and f008[26] == "a" else "other"  # numeric data
+    return record_type([kind + level]) if kind.strip() else "other"
+
+
+def _identifiers(record: pymarc.Record) -> Identifiers:
+    isbn = [normalise_isbn(v) for f in record.get_fields("020") for v in f.get_subfields("a")]
+    issn = [normalise_issn(v) for f in record.get_fields("022") for v in f.get_subfields("a")]
+    doi: list[str | None] = []
+    handle: list[str | None] = []
+    urls: list[str | None] = []
+    for field in record.get_fields("024"):
+        source = (field.get("2") or "").strip().lower()
+        for value in field.get_subfields("a"):
+            if source == "doi":
+                doi.append(normalise_doi(value))
+            elif source in ("hdl", "handle"):
+                handle.append(normalise_handle(value))
+    for field in record.get_fields("856"):
+        for value in field.get_subfields("u"):
+            url = nfc(value)
+            if not url:
+                continue
+            urls.append(url)
+            kind = classify_identifier(url)
+            if kind and kind[0] == "doi":
+                doi.append(kind[1])
+            elif kind and kind[0] == "handle":
+                handle.append(kind[1])
+    return Identifiers(
+        isbn=_unique(isbn),
+        issn=_unique(issn),
+        doi=_unique(doi),
+        handle=_unique(handle),
+        urls=_unique(urls),
+        local_id=nfc(_control(record, "001")),
+    )
+
+
+# ------------------------------------------------------------------------------------- identity
+
+
+def _canonical(record: pymarc.Record) -> str:
+    """The record's fields in a canonical text form; 005 (last transaction time) is left out so that a
+    re-export of an unchanged record keeps its identity."""
+    parts = []
+    for field in record.fields:
+        if field.tag == "005":
+            continue
+        if field.control_field:
+            parts.append(f"{field.tag}\x1e{field.data or ''}")
+        else:
+            subs = "".join(f"\x1f{s.code}{nfc(s.value) or ''}" for s in field.subfields)
+            parts.append(f"{field.tag}{''.join(field.indicators or ('', ''))}{subs}")
+    return "\x1d".join(parts)
+
+
+def local_identifier(record: pymarc.Record) -> str:
+    """The record's identity within its member: "003:001", "001", or "content-<hash>" without 001.
+
+    The content hash makes a record without a control number keep the same identity on every import
+    of the same file, so re-importing changes nothing.
+    """
+    control = nfc(_control(record, "001"))
+    if control:
+        agency = nfc(_control(record, "003"))
+        return f"{agency}:{control}" if agency else control
+    digest = hashlib.blake2b(_canonical(record).encode(), digest_size=10).hexdigest()
+    return f"content-{digest}"
+
+
+def check_marc21(record: pymarc.Record) -> None:
+    """Refuse what is not MARC21 bibliographic data (:class:`MarcImportError` with the reason).
+
+    UNIMARC uses the same ISO 2709 envelope, so it parses, but its title is in 200 and 245 is absent;
+    mapping it as MARC21 would produce nonsense, so it is refused with a reason that says so.
+    """
+    if record.get_fields("245") or record.get_fields("880"):
+        return
+    if any(f.get("a") for f in record.get_fields("200")):
+        raise MarcImportError("looks like UNIMARC (title in field 200, no 245); only MARC21 can be imported")
+    leader = str(record.leader)
+    if leader[6] in "uvxyz":
+        raise MarcImportError(
+            f"MARC21 holdings or authority record (leader/06 = {leader[6]!r}), not bibliographic"
+        )
+
+
+# -------------------------------------------------------------------------------------- records
+
+
+def _raw_xml(record: pymarc.Record) -> str:
+    """MARCXML of the record with leader/09 = "a": after decoding, the text is Unicode whatever it was."""
+    leader = str(record.leader)
+    original = record.leader
+    record.leader = Leader((leader[:9] + "a" + leader[10:] + " " * 24)[:24])
+    try:
+        # encoding="unicode": pymarc's record_to_xml writes ASCII with character references
+        xml = ElementTree.tostring(record_to_xml_node(record, quiet=True, namespace=True), encoding="unicode")
+    finally:
+        record.leader = original
+    # stray control bytes from broken records would make the XML unreadable; NFC like every other field
+    return unicodedata.normalize("NFC", clean_xml_text(xml))
+
+
+def record_from_marc(
+    record: pymarc.Record,
+    member: str,
+    raw_format: RawFormat = "marc21",
+    oai_identifier: str | None = None,
+    datestamp: datetime | None = None,
+) -> Record:
+    """Map a pymarc record to a Lienhop record (see the module docstring for the mapping).
+
+    ``oai_identifier`` is the OAI-PMH identifier for harvested records; imported records get
+    ``marc:<local id>`` (see :func:`local_identifier`). Raises :class:`MarcImportError` for records
+    that are not MARC21 bibliographic data (:func:`check_marc21`).
+    """
+    check_marc21(record)
+    title = subtitle = None
+    for field in record.get_fields("245"):
+        title, subtitle = _title(field)
+        break
+    authors: list[str | None] = []
+    for tag in _AUTHOR_TAGS:
+        authors.extend(_author(f, tag) for f in record.get_fields(tag))
+    for field in record.get_fields("880"):
+        linked = _linked_tag(field)
+        if linked in _AUTHOR_TAGS:
+            authors.append(_author(field, linked))
+        elif linked == "245" and not title:
+            title, subtitle = _title(field)
+    subjects = [_subject(f) for f in record.get_fields(*_SUBJECT_MAIN)]
+    subjects += [v for f in record.get_fields("653") for v in _subs(f, "a")]
+    abstract = nfc(" ".join(" ".join(f.get_subfields("a", "b")) for f in record.get_fields("520")))
+    return Record(
+        member=member,
+        oai_identifier=oai_identifier or f"marc:{local_identifier(record)}",
+        datestamp=datestamp,
+        title=title,
+        subtitle=subtitle,
+        authors=_unique(authors),
+        subjects=_unique(subjects),
+        abstract=abstract,
+        publisher=_publisher(record),
+        year=_year(record),
+        language=_language(record),
+        type=_type(record),
+        identifiers=_identifiers(record),
+        raw_format=raw_format,
+        raw=_raw_xml(record),
+    )
+
+
+def find_marc_record(root: etree._Element) -> etree._Element | None:
+    """The first MARC ``<record>`` at or under ``root`` (MARC namespace or none, e.g. in OAI metadata)."""
+    candidates = [root] if isinstance(root.tag, str) else []
+    candidates += [e for e in root.iterdescendants() if isinstance(e.tag, str)]
+    for element in candidates:
+        tag = element.tag
+        if tag in (f"{{{MARC_NS}}}record", "record") and any(
+            local_name(c) in ("leader", "controlfield", "datafield") for c in _marc_children(element)
+        ):
+            return element
+    return None
+
+
+def record_from_marcxml(
+    element_or_bytes: etree._Element | bytes,
+    member: str,
+    oai_identifier: str | None = None,
+    datestamp: datetime | None = None,
+) -> Record:
+    """Map one MARCXML record to a Lienhop record.
+
+    Accepts the ``<record>`` element itself, an element containing it (``<metadata>``,
+    ``<collection>``) or the bytes of such a document (parsed with the hardened parser of
+    :mod:`harvesters.xml`). Raises :class:`MarcImportError` when no valid MARC record is found.
+    """
+    if isinstance(element_or_bytes, bytes | bytearray):
+        root = parse_xml(bytes(element_or_bytes)).root
+    else:
+        root = element_or_bytes
+    element = find_marc_record(root)
+    if element is None:
+        raise MarcImportError(f"no MARCXML <record> found (got <{local_name(root)}>)")
+    return record_from_marc(pymarc_from_marcxml(element), member, "marcxml", oai_identifier, datestamp)

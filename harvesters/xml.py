@@ -1,0 +1,147 @@
+"""The one hardened XML parser for everything Lienhop harvests.
+
+Harvested XML comes from servers we do not control, so the parser never resolves entities, never
+loads a DTD, never touches the network and keeps libxml2's size limits. A document that declares a
+DOCTYPE with an internal subset, entity declarations or an external identifier is refused before it
+reaches libxml2 at all (:class:`~schemas.errors.UnsafeXML`): OAI-PMH has no use for a DTD, and refusing
+is safer than hoping nothing gets expanded.
+
+Real repositories (DSpace among them) emit characters that XML 1.0 forbids (``\\x0b``, ``\\x1b``) and
+bytes that are not UTF-8. :func:`parse_xml` cleans such a page and parses it again, and says it did.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+
+from lxml import etree
+
+from schemas.errors import HarvestError, UnsafeXML
+
+_local = threading.local()
+
+# Characters XML 1.0 allows; everything else is dropped by ``clean_xml_text``.
+_ILLEGAL_CHARS = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# Character references to code points XML 1.0 forbids (``&#27;``, ``&#x1B;``): as fatal as the raw byte.
+_ILLEGAL_REFS = re.compile(
+    r"&#(?:0*(?:[0-8]|1[1-2]|1[4-9]|2\d|3[01])|[xX]0*(?:[0-8bBcCeEfF]|1[0-9a-fA-F]|[dD][89a-fA-F][0-9a-fA-F]{2}|[fF]{3}[eEfF]));"
+)
+_DECLARED_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+_DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
+_DANGEROUS_DOCTYPE = re.compile(rb"<!DOCTYPE[^>\[]*?(\[|\bSYSTEM\b|\bPUBLIC\b)|<!ENTITY", re.IGNORECASE)
+_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
+
+
+class MalformedXML(HarvestError):
+    """A response that is not well-formed XML, even after cleaning illegal characters."""
+
+    title = "Malformed XML"
+
+
+@dataclass(frozen=True)
+class ParsedXML:
+    """A parsed document and whether it had to be cleaned of illegal characters first."""
+
+    root: etree._Element
+    cleaned: bool = False
+
+
+def make_parser() -> etree.XMLParser:
+    """A new hardened parser (no entities, no DTD, no network, libxml2 size limits kept)."""
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        recover=False,
+        remove_comments=False,
+        remove_pis=False,
+    )
+
+
+def _parser() -> etree.XMLParser:
+    # lxml parsers must not be shared between threads; one per thread is cheap and reused.
+    parser = getattr(_local, "parser", None)
+    if parser is None:
+        parser = _local.parser = make_parser()
+    return parser
+
+
+def check_safe(data: bytes) -> None:
+    """Refuse a document whose prolog declares entities, an internal DTD subset or an external DTD."""
+    head = data
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or head[:4] in (b"\x00<\x00?", b"<\x00?\x00"):
+        # UTF-16: look at the prolog with the zero bytes removed
+        head = head.replace(b"\x00", b"")
+    match = _DOCTYPE.search(head)
+    if match is None:
+        return
+    if _DANGEROUS_DOCTYPE.search(head, match.start()):
+        raise UnsafeXML("document declares a DTD with entities or an external identifier; refused")
+
+
+def _check_docinfo(root: etree._Element) -> None:
+    """Second line of defence after parsing: no DTD of any use may have slipped through."""
+    docinfo = root.getroottree().docinfo
+    dtd = docinfo.internalDTD
+    if docinfo.system_url or docinfo.public_id or (dtd is not None and (dtd.entities() or dtd.elements())):
+        raise UnsafeXML("document declares a DTD; refused")
+
+
+def declared_encoding(data: bytes) -> str:
+    """The encoding named in the XML declaration, UTF-8 when none (or a BOM says UTF-8)."""
+    match = _DECLARED_ENCODING.match(data[:200].lstrip(b"\xef\xbb\xbf"))
+    return match.group(1).decode("ascii") if match else "utf-8"
+
+
+def clean_xml_text(text: str) -> str:
+    """``text`` without the characters and character references XML 1.0 forbids."""
+    return _ILLEGAL_REFS.sub("", _ILLEGAL_CHARS.sub("", text))
+
+
+def clean_xml_bytes(data: bytes) -> bytes:
+    """The document re-encoded without illegal characters; undecodable bytes become U+FFFD."""
+    encoding = declared_encoding(data)
+    try:
+        text = data.decode(encoding, errors="replace")
+    except LookupError:  # an encoding name Python does not know: treat as UTF-8
+        encoding = "utf-8"
+        text = data.decode(encoding, errors="replace")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return clean_xml_text(text).encode(encoding, errors="xmlcharrefreplace")
+
+
+def parse_xml(data: bytes) -> ParsedXML:
+    """Parse harvested bytes safely; a page broken only by illegal characters is cleaned and parsed again.
+
+    Raises :class:`~schemas.errors.UnsafeXML` for DTD/entity payloads and :class:`MalformedXML` for a
+    document that does not parse even after cleaning.
+    """
+    check_safe(data)
+    try:
+        root = etree.fromstring(data, _parser())
+        cleaned = False
+    except etree.XMLSyntaxError as first:
+        fixed = clean_xml_bytes(data)
+        if fixed == data:
+            raise MalformedXML(f"not well-formed XML: {first}") from first
+        check_safe(fixed)
+        try:
+            root = etree.fromstring(fixed, _parser())
+        except etree.XMLSyntaxError as second:
+            raise MalformedXML(f"not well-formed XML even after cleaning: {second}") from second
+        cleaned = True
+    _check_docinfo(root)
+    return ParsedXML(root=root, cleaned=cleaned)
+
+
+def local_name(element: etree._Element) -> str:
+    """The tag without its namespace (``{ns}title`` -> ``title``); '' for comments and PIs."""
+    tag = element.tag
+    if not isinstance(tag, str):
+        return ""
+    return tag.rpartition("}")[2]

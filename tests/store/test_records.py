@@ -1,0 +1,82 @@
+"""The record store: idempotent upserts, tombstones, checkpoints and quarantine survive as a user expects."""
+
+from __future__ import annotations
+
+import pytest
+
+from schemas.errors import MemberExists, NotFound
+from schemas.member import MemberCreate
+from schemas.record import Identifiers, QuarantinedItem, Record
+from store.records import RecordStore
+
+pytestmark = pytest.mark.asyncio
+
+
+def _rec(i: int, **changes: object) -> Record:
+    base = Record(
+        member="VAST",
+        oai_identifier=f"oai:vast:{i}",
+        title=f"Nghiên cứu số {i}",
+        identifiers=Identifiers(isbn=["9786040000001"] if i == 0 else []),
+    )
+    return base.model_copy(update=changes)
+
+
+async def _member(store: RecordStore) -> None:
+    await store.add_member(MemberCreate(code="vast", name_vi="Viện Hàn lâm KH&CN Việt Nam"))
+
+
+async def test_duplicate_member_code_is_refused(store: RecordStore) -> None:
+    await _member(store)
+    with pytest.raises(MemberExists, match="VAST"):
+        await _member(store)
+    with pytest.raises(NotFound):
+        await store.get_member("NOPE")
+
+
+async def test_same_page_twice_changes_nothing(store: RecordStore) -> None:
+    await _member(store)
+    page = [_rec(i) for i in range(20)]
+    first = await store.commit_page("VAST", None, page)
+    seq = await store.max_seq()
+    again = await store.commit_page("VAST", None, page)
+    assert (first.added, again.added, again.unchanged) == (20, 0, 20)
+    assert await store.max_seq() == seq, "unchanged records must not be re-fed to the index"
+    assert (await store.record_counts())["VAST"].active == 20
+
+
+async def test_change_and_tombstone_are_counted_and_fed(store: RecordStore) -> None:
+    await _member(store)
+    await store.commit_page("VAST", None, [_rec(i) for i in range(3)])
+    before = await store.max_seq()
+    counts = await store.commit_page("VAST", None, [_rec(0, deleted=True), _rec(1, title="Mới")])
+    assert (counts.deleted, counts.updated) == (1, 1)
+    changed = await store.changes_since(before)
+    assert {(c.record.oai_identifier, c.deleted) for c in changed} == {
+        ("oai:vast:0", True),
+        ("oai:vast:1", False),
+    }
+    assert await store.find_by_identifier("isbn", "9786040000001") == [], "a deleted record holds nothing"
+    counts_now = (await store.record_counts())["VAST"]
+    assert (counts_now.active, counts_now.deleted) == (2, 1)
+
+
+async def test_checkpoint_is_saved_with_the_page(store: RecordStore) -> None:
+    await _member(store)
+    run = await store.start_run("VAST", "harvest")
+    await store.commit_page("VAST", run.id, [_rec(1)], state={"token": "page-2"})
+    state, high_water = await store.get_harvest_state("VAST")
+    assert state == {"token": "page-2"} and high_water is None
+    report = await store.finish_run(run.id, ok=True)
+    assert (report.pages, report.added, report.ok) == (1, 1, True)
+
+
+async def test_quarantine_keeps_reason_and_clears_when_record_heals(store: RecordStore) -> None:
+    await _member(store)
+    bad = QuarantinedItem(member="VAST", reason="not well-formed", oai_identifier="oai:vast:7", raw="<x")
+    await store.commit_page("VAST", None, [], [bad])
+    await store.commit_page("VAST", None, [], [bad])  # the same bad record seen again is one item
+    items = await store.list_quarantine("VAST")
+    assert [(i.oai_identifier, i.reason) for i in items] == [("oai:vast:7", "not well-formed")]
+    await store.commit_page("VAST", None, [_rec(7)])
+    assert await store.list_quarantine("VAST") == []
