@@ -1,0 +1,315 @@
+"""Harvest throughput: Lienhop's harvester against lxml alone (the limit) and sickle (the peer).
+
+A child process serves N synthetic records (mixed Vietnamese/English) as oai_dc and as MARCXML, in
+pages of 500 linked by resumptionTokens. For each format the bench measures, on the same pages:
+
+* lienhop: ``harvest_members`` into a fresh store (fetch, parse, normalise, commit, checkpoint), in
+  a child process so its peak RSS is its own;
+* lxml: the hardened parser on the page bytes alone, fetched beforehand (the ceiling);
+* sickle: iterating ``ListRecords`` with no storing (the usual Python client).
+
+    .venv/bin/python bench/harvest.py --records 20000 --runs 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+from xml.sax.saxutils import escape
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+PAGE = 500
+_VI_TITLES = [
+    "Nghiên cứu đa dạng sinh học vùng đồng bằng sông Cửu Long",
+    "Lịch sử Việt Nam thời kỳ Lý – Trần",
+    "Ứng dụng trí tuệ nhân tạo trong y học cổ truyền",
+    "Địa chất và khoáng sản tỉnh Quảng Ninh",
+]
+_EN_TITLES = [
+    "Rice yield under saline intrusion in the Mekong Delta",
+    "A survey of Vietnamese lexicography",
+    "Typhoon forecasting with ensemble models",
+]
+_AUTHORS = ["Nguyễn Văn An", "Trần Thị Bích Ngọc", "Lê Quang Đạo", "Smith, John", "Phạm Minh Châu"]
+_HEAD = (
+    '<?xml version="1.0" encoding="UTF-8"?><OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/">'
+    "<responseDate>2024-01-01T00:00:00Z</responseDate><request>http://bench/oai</request>"
+)
+
+
+# ------------------------------------------------------------------------------------ the data
+
+
+def _fields(i: int) -> dict[str, Any]:
+    vi = i % 3 != 0
+    title = (_VI_TITLES if vi else _EN_TITLES)[i % (4 if vi else 3)] + f" (tập {i})"
+    return {
+        "title": title,
+        "authors": [_AUTHORS[i % 5], _AUTHORS[(i + 2) % 5]],
+        "year": 1975 + i % 49,
+        "lang": "vie" if vi else "eng",
+        "isbn": f"978604{i % 10_000_000:07d}",
+        "subject": "Khoa học tự nhiên" if vi else "Natural sciences",
+        "publisher": "Nhà xuất bản Khoa học và Kỹ thuật" if vi else "Springer",
+        "abstract": ("Tóm tắt: " if vi else "Abstract: ") + title * 3,
+    }
+
+
+def _dc(i: int) -> str:
+    f = _fields(i)
+    authors = "".join(f"<dc:creator>{escape(a)}</dc:creator>" for a in f["authors"])
+    return (
+        '<oai_dc:dc xmlns:oai_dc="http://www.openarchives.org/OAI/2.0/oai_dc/" '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/">'
+        f"<dc:title>{escape(f['title'])}</dc:title>{authors}<dc:subject>{f['subject']}</dc:subject>"
+        f"<dc:description>{escape(f['abstract'])}</dc:description><dc:publisher>{f['publisher']}</dc:publisher>"
+        f"<dc:date>{f['year']}</dc:date><dc:type>Book</dc:type><dc:language>{f['lang']}</dc:language>"
+        f"<dc:identifier>ISBN {f['isbn']}</dc:identifier>"
+        f"<dc:identifier>http://hdl.handle.net/123456789/{i}</dc:identifier></oai_dc:dc>"
+    )
+
+
+def _marc(i: int) -> str:
+    f = _fields(i)
+
+    def df(tag: str, subs: list[tuple[str, str]], ind: str = "  ") -> str:
+        inner = "".join(f'<marc:subfield code="{c}">{escape(v)}</marc:subfield>' for c, v in subs)
+        return f'<marc:datafield tag="{tag}" ind1="{ind[0]}" ind2="{ind[1]}">{inner}</marc:datafield>'
+
+    f008 = f"240101s{f['year']}    vm            000 0 {f['lang']} d"
+    return (
+        '<marc:record xmlns:marc="http://www.loc.gov/MARC21/slim">'
+        "<marc:leader>00000cam a2200000 a 4500</marc:leader>"
+        f'<marc:controlfield tag="001">bench{i}</marc:controlfield>'
+        f'<marc:controlfield tag="008">{f008}</marc:controlfield>'
+        + df("020", [("a", f["isbn"])])
+        + df("100", [("a", f["authors"][0])], "1 ")
+        + df("245", [("a", f["title"])], "10")
+        + df("260", [("a", "Hà Nội :"), ("b", f["publisher"]), ("c", str(f["year"]))])
+        + df("520", [("a", f["abstract"])])
+        + df("650", [("a", f["subject"])], " 7")
+        + df("700", [("a", f["authors"][1])], "1 ")
+        + "</marc:record>"
+    )
+
+
+def render_page(fmt: str, start: int, total: int) -> bytes:
+    """One ListRecords page of records ``start..start+PAGE`` of ``total``."""
+    make: Callable[[int], str] = _dc if fmt == "oai_dc" else _marc
+    parts = [_HEAD, "<ListRecords>"]
+    for i in range(start, min(start + PAGE, total)):
+        stamp = f"2024-01-{1 + i % 28:02d}T{i % 24:02d}:{i % 60:02d}:00Z"
+        parts.append(
+            f"<record><header><identifier>oai:bench:{i}</identifier><datestamp>{stamp}</datestamp></header>"
+            f"<metadata>{make(i)}</metadata></record>"
+        )
+    if start + PAGE < total:
+        parts.append(f'<resumptionToken completeListSize="{total}">{fmt}:{start + PAGE}</resumptionToken>')
+    parts.append("</ListRecords></OAI-PMH>")
+    return "".join(parts).encode()
+
+
+IDENTIFY = (
+    _HEAD + "<Identify><repositoryName>bench</repositoryName><baseURL>http://bench/oai</baseURL>"
+    "<protocolVersion>2.0</protocolVersion><adminEmail>a@example.org</adminEmail>"
+    "<earliestDatestamp>2024-01-01T00:00:00Z</earliestDatestamp><deletedRecord>no</deletedRecord>"
+    "<granularity>YYYY-MM-DDThh:mm:ssZ</granularity></Identify></OAI-PMH>"
+).encode()
+
+
+def serve(port: int, total: int) -> None:
+    """The provider (run in its own process): pages are pre-rendered so serving costs nothing."""
+    import uvicorn
+
+    pages = {
+        (fmt, start): render_page(fmt, start, total)
+        for fmt in ("oai_dc", "marcxml")
+        for start in range(0, total, PAGE)
+    }
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        q = dict(parse_qsl(scope["query_string"].decode()))
+        if q.get("verb") == "Identify":
+            body = IDENTIFY
+        else:
+            token = q.get("resumptionToken")
+            fmt, start = (
+                (token.split(":")[0], int(token.split(":")[1])) if token else (q["metadataPrefix"], 0)
+            )
+            body = pages[(fmt, start)]
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/xml")]}
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    print("ready", flush=True)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+# ---------------------------------------------------------------------------------- measuring
+
+
+def harvest_child(url: str, fmt: str, home: str) -> None:
+    """Harvest once into a fresh store (own process); print elapsed seconds, records and peak RSS."""
+    from harvesters.runner import harvest_members
+    from schemas.member import MemberCreate
+    from schemas.settings import Settings
+    from store.records import RecordStore
+
+    async def main() -> dict[str, Any]:
+        settings = Settings(home=Path(home))
+        store = await RecordStore.open(settings.db_url)
+        await store.add_member(MemberCreate(code="BENCH", name_vi="Bench", oai_url=url, metadata_prefix=fmt))
+        began = time.perf_counter()
+        [report] = await harvest_members(store, settings)
+        elapsed = time.perf_counter() - began
+        await store.close()
+        return {"elapsed": elapsed, "records": report.added, "ok": report.ok, "error": report.error}
+
+    result = asyncio.run(main())
+    result["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(result))
+
+
+def run_lienhop(url: str, fmt: str) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as home:
+        out = subprocess.run(
+            [sys.executable, __file__, "--harvest-child", url, fmt, home],
+            check=True,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def fetch_pages(url: str, fmt: str) -> list[bytes]:
+    import httpx
+
+    pages, params = [], {"verb": "ListRecords", "metadataPrefix": fmt}
+    with httpx.Client(timeout=60) as client:
+        while True:
+            body = client.get(url, params=params).content
+            pages.append(body)
+            marker = body.rfind(b"<resumptionToken")
+            if marker < 0:
+                return pages
+            token = body[body.index(b">", marker) + 1 : body.index(b"</resumptionToken>")].decode()
+            params = {"verb": "ListRecords", "resumptionToken": token}
+
+
+def run_lxml(pages: list[bytes]) -> tuple[float, int]:
+    from harvesters.xml import parse_xml
+
+    began = time.perf_counter()
+    n = 0
+    for body in pages:
+        root = parse_xml(body).root
+        n += len(root.findall(".//{http://www.openarchives.org/OAI/2.0/}record"))
+    return time.perf_counter() - began, n
+
+
+def run_sickle(url: str, fmt: str) -> tuple[float, int]:
+    from sickle import Sickle
+
+    began = time.perf_counter()
+    n = sum(1 for _ in Sickle(url, timeout=60).ListRecords(metadataPrefix=fmt))
+    return time.perf_counter() - began, n
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--records", type=int, default=100_000, help="records per format (default 100000)")
+    parser.add_argument("--runs", type=int, default=3, help="runs per measurement; the median is shown")
+    parser.add_argument("--formats", default="oai_dc,marcxml")
+    parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    parser.add_argument("--harvest-child", nargs=3, metavar=("URL", "FMT", "HOME"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, args.records)
+        return
+    if args.harvest_child:
+        harvest_child(*args.harvest_child)
+        return
+
+    from tests.servers import free_port
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, __file__, "--serve", str(port), "--records", str(args.records)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        assert server.stdout is not None
+        server.stdout.readline()  # "ready" once the pages are rendered
+        url = f"http://127.0.0.1:{port}/oai"
+        _wait_for(url)
+        rows = []
+        for fmt in args.formats.split(","):
+            lien = [run_lienhop(url, fmt) for _ in range(args.runs)]
+            assert all(r["ok"] and r["records"] == args.records for r in lien), lien
+            pages = fetch_pages(url, fmt)
+            lx = [run_lxml(pages) for _ in range(args.runs)]
+            sk = [run_sickle(url, fmt) for _ in range(args.runs)]
+            assert all(n == args.records for _, n in lx + sk)
+            lien_rate = args.records / statistics.median(r["elapsed"] for r in lien)
+            lxml_rate = args.records / statistics.median(t for t, _ in lx)
+            sickle_rate = args.records / statistics.median(t for t, _ in sk)
+            rss = max(r["maxrss_mb"] for r in lien)
+            rows.append((fmt, lien_rate, rss, lxml_rate, sickle_rate))
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+    print(f"\n{args.records} records per format, pages of {PAGE}, median of {args.runs} run(s)\n")
+    print(
+        f"{'format':<8} {'lienhop rec/s':>14} {'peak RSS MB':>12} {'lxml-only rec/s':>16} "
+        f"{'% of lxml':>10} {'sickle rec/s':>13} {'x sickle':>9}"
+    )
+    for fmt, lien_rate, rss, lxml_rate, sickle_rate in rows:
+        print(
+            f"{fmt:<8} {lien_rate:>14,.0f} {rss:>12,.0f} {lxml_rate:>16,.0f} "
+            f"{100 * lien_rate / lxml_rate:>9.1f}% {sickle_rate:>13,.0f} {lien_rate / sickle_rate:>8.2f}x"
+        )
+    print(
+        "\nlienhop = fetch + parse + normalise + store with per-page checkpoint;"
+        " sickle and lxml store nothing."
+    )
+
+
+def _wait_for(url: str) -> None:
+    import httpx
+
+    for _ in range(200):
+        try:
+            httpx.get(url, params={"verb": "Identify"}, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise RuntimeError("bench server did not start")
+
+
+if __name__ == "__main__":
+    os.environ.pop("LIENHOP_HOME", None)  # the bench always uses a fresh temporary store
+    main()

@@ -1,0 +1,208 @@
+"""OAI-PMH ``<record>`` elements to :class:`~schemas.record.Record`: pure functions, no I/O.
+
+Matching is by local name, so the namespace quirks real repositories show all read the same:
+``oai_dc``/``dc`` declared on the OAI-PMH root or on ``<record>``, or no namespace at all.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from lxml import etree
+
+from schemas.record import Identifiers, QuarantinedItem, Record
+
+from .normalise import classify_identifier, extract_year, language_code, nfc, record_type
+from .oai import parse_datestamp
+from .xml import local_name
+
+_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d)?(\.\d+)?(Z|[+-]\d\d:?\d\d)?$")
+_ID_KINDS = {"isbn": "isbn", "issn": "issn", "doi": "doi", "handle": "handle", "url": "urls"}
+
+
+class RecordParseError(ValueError):
+    """A record that cannot be read; it goes to quarantine with this message as its reason."""
+
+
+@dataclass(frozen=True)
+class Header:
+    identifier: str
+    datestamp: datetime | None
+    deleted: bool
+    sets: tuple[str, ...] = ()
+
+
+def parse_header(header: etree._Element) -> Header:
+    """The OAI ``<header>``: identifier, datestamp (UTC), deletion status and set specs."""
+    identifier = None
+    stamp = None
+    sets: list[str] = []
+    for child in header:
+        name = local_name(child)
+        if name == "identifier":
+            identifier = (child.text or "").strip()
+        elif name == "datestamp":
+            try:
+                stamp = parse_datestamp(child.text)
+            except ValueError as exc:
+                raise RecordParseError(str(exc)) from exc
+        elif name == "setSpec":
+            sets.append((child.text or "").strip())
+    if not identifier:
+        raise RecordParseError("header without an identifier")
+    return Header(identifier, stamp, header.get("status") == "deleted", tuple(sets))
+
+
+def _texts(values: Iterable[str | None]) -> list[str]:
+    out: list[str] = []
+    for value in values:
+        cleaned = nfc(value)
+        if cleaned and cleaned not in out:
+            out.append(cleaned)
+    return out
+
+
+def dc_fields(dc: etree._Element) -> dict[str, list[str]]:
+    """Every Dublin Core element's text under ``dc``, by local name, in document order."""
+    fields: dict[str, list[str]] = {}
+    for child in dc:
+        name = local_name(child)
+        if name:
+            fields.setdefault(name, []).append("".join(child.itertext()))
+    return fields
+
+
+def publication_year(dates: Iterable[str]) -> int | None:
+    """The year of publication among ``dc:date`` values.
+
+    DSpace lists its accession/availability timestamps (``2022-02-24T20:08:20Z``) before the issue
+    date (``1984-10``), so a value that is not a full timestamp wins; a timestamp is the fallback.
+    """
+    fallback = None
+    for value in dates:
+        year = extract_year(value)
+        if not year:
+            continue
+        if not _TIMESTAMP.match(value.strip()):
+            return year
+        fallback = fallback or year
+    return fallback
+
+
+def record_from_dc(dc: etree._Element, header: Header, member: str) -> Record:
+    """A Record from an ``oai_dc:dc`` element (or a namespace-less ``<dc>``) and its header."""
+    fields = dc_fields(dc)
+    titles = _texts(fields.get("title", ()))
+    identifiers = Identifiers()
+    for source in ("identifier", "relation", "source"):
+        for value in fields.get(source, ()):
+            found = classify_identifier(value)
+            if found is None:
+                continue
+            bucket = getattr(identifiers, _ID_KINDS[found[0]])
+            if found[1] not in bucket:
+                bucket.append(found[1])
+    year = publication_year(fields.get("date", ()))
+    language = None
+    for value in fields.get("language", ()):
+        language = language_code(value)
+        if language:
+            break
+    descriptions = _texts(fields.get("description", ()))
+    publishers = _texts(fields.get("publisher", ()))
+    return Record(
+        member=member,
+        oai_identifier=header.identifier,
+        datestamp=header.datestamp,
+        title=titles[0] if titles else None,
+        authors=_texts([*fields.get("creator", ()), *fields.get("contributor", ())]),
+        subjects=_texts(fields.get("subject", ())),
+        abstract="\n\n".join(descriptions) or None,
+        publisher=publishers[0] if publishers else None,
+        year=year,
+        language=language,
+        type=record_type(_texts(fields.get("type", ()))),
+        identifiers=identifiers,
+        raw_format="oai_dc",
+        raw=etree.tostring(dc, encoding="unicode", with_tail=False),
+    )
+
+
+def _metadata_root(metadata: etree._Element) -> etree._Element | None:
+    for child in metadata:
+        if isinstance(child.tag, str):
+            return child
+    return None
+
+
+def parse_record(record: etree._Element, member: str, metadata_prefix: str = "oai_dc") -> Record:
+    """One OAI ``<record>``; a deleted header gives a tombstone. Raises :class:`RecordParseError`."""
+    header_el = None
+    metadata = None
+    for child in record:
+        name = local_name(child)
+        if name == "header":
+            header_el = child
+        elif name == "metadata":
+            metadata = child
+    if header_el is None:
+        raise RecordParseError("record without a header")
+    header = parse_header(header_el)
+    if header.deleted:
+        return Record(
+            member=member,
+            oai_identifier=header.identifier,
+            datestamp=header.datestamp,
+            deleted=True,
+            raw_format="marcxml" if metadata_prefix == "marcxml" else "oai_dc",
+        )
+    root = _metadata_root(metadata) if metadata is not None else None
+    if root is None:
+        raise RecordParseError(f"record {header.identifier} has no metadata and is not deleted")
+    if metadata_prefix == "oai_dc":
+        if local_name(root) != "dc":
+            raise RecordParseError(f"record {header.identifier}: expected <dc>, got <{local_name(root)}>")
+        return record_from_dc(root, header, member)
+    if metadata_prefix == "marcxml":
+        if local_name(root) == "collection":
+            inner = _metadata_root(root)
+            if inner is None:
+                raise RecordParseError(f"record {header.identifier}: empty MARC collection")
+            root = inner
+        from .parse_marc import record_from_marcxml  # written by another engineer; imported late
+
+        return record_from_marcxml(root, member, header.identifier, header.datestamp)
+    raise RecordParseError(f"metadata format {metadata_prefix!r} is not supported")
+
+
+def records_from_page(
+    items: Iterable[etree._Element], member: str, metadata_prefix: str = "oai_dc"
+) -> tuple[list[Record], list[QuarantinedItem]]:
+    """Parse a page's ``<record>`` elements; a record that fails is quarantined and the rest go on."""
+    records: list[Record] = []
+    bad: list[QuarantinedItem] = []
+    for item in items:
+        try:
+            records.append(parse_record(item, member, metadata_prefix))
+        except Exception as exc:  # any failure of one record must not lose the page
+            bad.append(
+                QuarantinedItem(
+                    member=member,
+                    reason=f"{type(exc).__name__}: {exc}",
+                    oai_identifier=_identifier_of(item),
+                    raw=etree.tostring(item, encoding="unicode", with_tail=False),
+                )
+            )
+    return records, bad
+
+
+def _identifier_of(record: etree._Element) -> str | None:
+    for header in record:
+        if local_name(header) == "header":
+            for child in header:
+                if local_name(child) == "identifier" and (child.text or "").strip():
+                    return (child.text or "").strip()
+    return None

@@ -1,0 +1,312 @@
+"""Harvest the consortium's members over OAI-PMH into the record store, page by durable page.
+
+Each page is committed together with the checkpoint that says how to fetch the next one (set index,
+resumptionToken, ``from``/``until``, the high-water datestamp so far), so a harvest killed at any
+moment resumes at the next run from the saved token and ends with the same store as an uninterrupted
+one. Incremental harvests ask ``from`` = the last complete harvest's high-water mark minus an overlap,
+at the repository's granularity.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+
+from schemas.errors import BadResumptionToken, HarvestError, InvalidInput
+from schemas.member import Member, RunReport
+from schemas.progress import NullProgress, ProgressSink
+from schemas.record import QuarantinedItem, Record
+from schemas.settings import Settings
+from store.records import RecordStore
+
+from .oai import (
+    HostLimiter,
+    MalformedPage,
+    OAIClient,
+    Page,
+    RepositoryInfo,
+    ResumptionTokenLoop,
+    format_datestamp,
+    make_http_client,
+)
+from .parse_dc import records_from_page
+
+log = logging.getLogger(__name__)
+
+STATE_VERSION = 1
+_MAX_TOKEN_RESTARTS = 2  # badResumptionToken restarts of one set's listing before giving up
+_QUARANTINE_RAW_LIMIT = 4 * 1024 * 1024
+
+OnCommit = Callable[[], Awaitable[None]]
+
+
+async def harvest_members(
+    store: RecordStore,
+    settings: Settings,
+    codes: Sequence[str] | None = None,
+    full: bool = False,
+    progress: ProgressSink | None = None,
+    on_commit: OnCommit | None = None,
+) -> list[RunReport]:
+    """Harvest active members with an OAI-PMH URL (all, or those in ``codes``), a few at a time.
+
+    An unknown code raises :class:`~schemas.errors.NotFound` before anything starts; a requested
+    member without an ``oai_url`` raises :class:`~schemas.errors.InvalidInput`. A member that fails
+    gets a failed RunReport; the others go on. ``full`` ignores the incremental high-water mark.
+    """
+    if codes is None:
+        chosen = [m for m in await store.list_members(active_only=True) if m.oai_url]
+    else:
+        chosen = [await store.get_member(code) for code in codes]  # NotFound for unknown codes
+        missing = [m.code for m in chosen if not m.oai_url]
+        if missing:
+            raise InvalidInput(f"member(s) without an OAI-PMH URL: {', '.join(missing)}")
+        chosen = [m for m in chosen if m.active]
+    sink = progress or NullProgress()
+    limit = asyncio.Semaphore(settings.harvest_concurrency)
+    limiter = HostLimiter(settings.per_host_concurrency)
+    async with make_http_client(settings) as http:
+
+        async def one(member: Member) -> RunReport:
+            async with limit:
+                job = MemberHarvest(store, settings, member, http, limiter, full, sink, on_commit)
+                return await job.run()
+
+        return list(await asyncio.gather(*(one(m) for m in chosen)))
+
+
+@dataclass
+class Checkpoint:
+    """Where a member's harvest stands; saved with every committed page."""
+
+    run_id: int | None
+    prefix: str
+    sets: list[str | None]
+    from_: str | None
+    until: str | None
+    full: bool
+    set_index: int = 0
+    token: str | None = None
+    high_water: datetime | None = None
+    pages: int = 0
+    totals: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": STATE_VERSION,
+            "run_id": self.run_id,
+            "prefix": self.prefix,
+            "sets": self.sets,
+            "from": self.from_,
+            "until": self.until,
+            "full": self.full,
+            "set_index": self.set_index,
+            "token": self.token,
+            "high_water": self.high_water.isoformat() if self.high_water else None,
+            "pages": self.pages,
+            "totals": self.totals,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Checkpoint | None:
+        if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
+            return None
+        try:
+            high = data.get("high_water")
+            return cls(
+                run_id=data.get("run_id"),
+                prefix=data["prefix"],
+                sets=list(data["sets"]),
+                from_=data.get("from"),
+                until=data.get("until"),
+                full=bool(data.get("full")),
+                set_index=int(data.get("set_index", 0)),
+                token=data.get("token"),
+                high_water=datetime.fromisoformat(high) if high else None,
+                pages=int(data.get("pages", 0)),
+                totals=dict(data.get("totals") or {}),
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
+def incremental_from(last_high_water: datetime | None, settings: Settings, granularity: str) -> str | None:
+    """The ``from`` of an incremental harvest: the last high-water mark minus the overlap."""
+    if last_high_water is None:
+        return None
+    start = last_high_water - timedelta(seconds=settings.harvest_overlap_seconds)
+    return format_datestamp(start, granularity)
+
+
+class MemberHarvest:
+    """One member's harvest run: Identify, then ListRecords per set with a checkpoint per page."""
+
+    def __init__(
+        self,
+        store: RecordStore,
+        settings: Settings,
+        member: Member,
+        http: httpx.AsyncClient,
+        limiter: HostLimiter,
+        full: bool,
+        progress: ProgressSink,
+        on_commit: OnCommit | None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.member = member
+        self.code = member.code
+        self.full = full
+        self.progress = progress
+        self.on_commit = on_commit
+        assert member.oai_url is not None
+        self.client = OAIClient(member.oai_url, settings, http, limiter)
+        self.run_id: int | None = None
+        self.done = 0
+
+    async def run(self) -> RunReport:
+        """Harvest the member; never raises for a harvest fault (the report says what went wrong)."""
+        report = await self.store.start_run(self.code, "harvest", params={"full": str(self.full).lower()})
+        self.run_id = report.id
+        assert self.run_id is not None
+        self.progress.begin(self.code)
+        try:
+            message = await self._harvest()
+        except Exception as exc:  # one member's failure must never stop the others
+            error = f"{type(exc).__name__}: {exc}"
+            log.warning("harvest of %s failed: %s", self.code, error)
+            self.progress.end(self.code, ok=False, message=error)
+            return await self.store.finish_run(self.run_id, ok=False, error=error)
+        self.progress.end(self.code, ok=True, message=message)
+        return await self.store.finish_run(self.run_id, ok=True)
+
+    async def _harvest(self) -> str:
+        info = await self.client.identify()
+        await self.store.set_repository_info(self.code, info.as_dict())
+        saved, last_high_water = await self.store.get_harvest_state(self.code)
+        cp = await self._resume_or_start(saved, last_high_water, info)
+        while cp.set_index < len(cp.sets):
+            await self._list_set(cp)
+        high_water = cp.high_water or last_high_water
+        await self.store.set_harvest_state(self.code, None, last_high_water=high_water)
+        cleaned = f", {self.client.cleaned_pages} page(s) cleaned" if self.client.cleaned_pages else ""
+        return f"{self.done} records in {cp.pages} pages{cleaned}"
+
+    async def _resume_or_start(
+        self, saved: dict[str, Any] | None, last_high_water: datetime | None, info: RepositoryInfo
+    ) -> Checkpoint:
+        sets: list[str | None] = list(self.member.sets) or [None]
+        prefix = self.member.metadata_prefix
+        old = Checkpoint.from_json(saved) if saved else None
+        if old is not None and old.prefix == prefix and old.sets == sets and (old.full or not self.full):
+            if old.run_id is not None and old.run_id != self.run_id:
+                previous = await self.store.get_run(old.run_id)
+                if previous.finished is None:  # killed mid-harvest: close it for the record
+                    await self.store.finish_run(
+                        old.run_id, ok=False, error=f"interrupted; resumed by run {self.run_id}"
+                    )
+            old.run_id = self.run_id
+            return old
+        from_ = None if self.full else incremental_from(last_high_water, self.settings, info.granularity)
+        return Checkpoint(
+            run_id=self.run_id, prefix=prefix, sets=sets, from_=from_, until=None, full=self.full
+        )
+
+    async def _fetch(self, cp: Checkpoint, token: str | None) -> Page:
+        return await self.client.list_page(
+            "ListRecords", cp.prefix, cp.sets[cp.set_index], cp.from_, cp.until, token
+        )
+
+    async def _list_set(self, cp: Checkpoint) -> None:
+        """Page through one set from the checkpoint's token, committing each page with the checkpoint.
+
+        Returns with the checkpoint pointing at the next set.
+        """
+        restarts = 0
+        seen: set[str] = set()
+        token = cp.token
+        pending: asyncio.Task[Page] | None = None
+        try:
+            while True:
+                if token is not None:
+                    seen.add(token)
+                try:
+                    page = await pending if pending is not None else await self._fetch(cp, token)
+                except BadResumptionToken:
+                    pending = None
+                    if token is None or restarts >= _MAX_TOKEN_RESTARTS:
+                        raise
+                    # the token expired: list this set again from the checkpoint's `from`
+                    restarts += 1
+                    log.info("%s: resumptionToken expired, restarting the set listing", self.code)
+                    token = None
+                    seen.clear()
+                    continue
+                except MalformedPage as exc:
+                    pending = None
+                    await self._quarantine_page(cp, token, exc)
+                    raise
+                pending = None
+                records, bad = records_from_page(page.items, self.code, cp.prefix)
+                self._absorb(cp, records, page)
+                next_token = page.token
+                if next_token is not None and next_token in seen:
+                    # stored without a checkpoint: the next run lists again from the high-water mark
+                    await self._commit(records, bad, None)
+                    raise ResumptionTokenLoop(
+                        f"repository repeated resumptionToken {next_token!r}; listing abandoned"
+                    )
+                if next_token is None:
+                    cp.set_index += 1  # this set is done: the checkpoint points at the next one
+                    cp.token = None
+                    await self._commit(records, bad, cp.to_json())
+                    return
+                # fetch the next page while this one is being stored
+                pending = asyncio.create_task(self._fetch(cp, next_token))
+                cp.token = next_token
+                await self._commit(records, bad, cp.to_json())
+                token = next_token
+        finally:
+            if pending is not None and not pending.done():
+                pending.cancel()
+                await asyncio.gather(pending, return_exceptions=True)
+
+    def _absorb(self, cp: Checkpoint, records: list[Record], page: Page) -> None:
+        """Carry a page's high-water datestamp and list size into the checkpoint."""
+        for rec in records:
+            if rec.datestamp is not None and (cp.high_water is None or rec.datestamp > cp.high_water):
+                cp.high_water = rec.datestamp
+        cp.pages += 1
+        if page.complete_list_size is not None:
+            cp.totals[str(cp.set_index)] = page.complete_list_size
+
+    async def _commit(
+        self, records: list[Record], bad: list[QuarantinedItem], state: dict[str, Any] | None
+    ) -> None:
+        await self.store.commit_page(self.code, self.run_id, records, bad, state=state)
+        self.done += len(records) + len(bad)
+        saved = state or {}
+        totals = saved.get("totals") or {}
+        self.progress.advance(self.code, len(records) + len(bad), total=sum(totals.values()) or None)
+        if self.on_commit is not None:
+            try:
+                await self.on_commit()
+            except Exception:  # the indexer catches up from the store's change feed later
+                log.exception("on_commit hook failed after a page of %s", self.code)
+
+    async def _quarantine_page(self, cp: Checkpoint, token: str | None, exc: MalformedPage) -> None:
+        """Keep an unreadable page with its reason; the checkpoint stays, so the next run retries it."""
+        raw = exc.raw[:_QUARANTINE_RAW_LIMIT].decode("utf-8", errors="replace")
+        where = f"token {token!r}" if token else f"first page of set {cp.sets[cp.set_index]!r}"
+        kind = "unsafe" if exc.unsafe else "malformed"
+        item = QuarantinedItem(member=self.code, reason=f"{kind} ListRecords page ({where}): {exc}", raw=raw)
+        await self.store.commit_page(self.code, self.run_id, [], [item])
+
+
+__all__ = ["Checkpoint", "HarvestError", "MemberHarvest", "harvest_members", "incremental_from"]

@@ -1,0 +1,226 @@
+"""A scripted OAI-PMH provider for fault tests: a small data set served page by page, with faults.
+
+The provider answers Identify and ListRecords (oai_dc) over a list of :class:`FakeRecord`, honours
+``from``/``until``/``set`` at its granularity and pages with resumption tokens. Each ListRecords
+request first takes the next entry of ``script``: ``None`` answers normally, a :class:`Fault` misbehaves
+(an HTTP status with Retry-After, a hang, a dropped connection, a replaced or transformed body).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qsl
+from xml.sax.saxutils import escape
+
+_OAI_HEAD = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    '<OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/" '
+    'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+    "<responseDate>{now}</responseDate><request>http://faulty/oai</request>"
+)
+
+
+@dataclass
+class FakeRecord:
+    identifier: str
+    datestamp: datetime
+    title: str = ""
+    creator: str = "Nguyễn Văn A"
+    year: int = 2020
+    language: str = "vie"
+    deleted: bool = False
+    sets: tuple[str, ...] = ()
+
+
+@dataclass
+class Fault:
+    """One misbehaviour; the fields that are set say which."""
+
+    status: int | None = None
+    retry_after: str | None = None
+    hang: float | None = None
+    drop: bool = False
+    body: bytes | None = None
+    transform: Callable[[bytes], bytes] | None = None
+    oai_error: str | None = None
+
+
+def record_xml(rec: FakeRecord, granularity: str) -> str:
+    stamp = format_stamp(rec.datestamp, granularity)
+    sets = "".join(f"<setSpec>{escape(s)}</setSpec>" for s in rec.sets)
+    if rec.deleted:
+        return (
+            f'<record><header status="deleted"><identifier>{escape(rec.identifier)}</identifier>'
+            f"<datestamp>{stamp}</datestamp>{sets}</header></record>"
+        )
+    return (
+        f"<record><header><identifier>{escape(rec.identifier)}</identifier><datestamp>{stamp}</datestamp>"
+        f"{sets}</header><metadata>"
+        '<oai_dc:dc xmlns:oai_dc="http://www.openarchives.org/OAI/2.0/oai_dc/" '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/">'
+        f"<dc:title>{escape(rec.title)}</dc:title><dc:creator>{escape(rec.creator)}</dc:creator>"
+        f"<dc:date>{rec.year}</dc:date><dc:language>{rec.language}</dc:language><dc:type>Text</dc:type>"
+        f"</oai_dc:dc></metadata></record>"
+    )
+
+
+def format_stamp(value: datetime, granularity: str) -> str:
+    if "T" in granularity:
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.strftime("%Y-%m-%d")
+
+
+def _parse_stamp(value: str, until: bool = False) -> datetime:
+    if "T" in value:
+        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
+    return day.replace(hour=23, minute=59, second=59) if until else day
+
+
+@dataclass
+class FaultyProvider:
+    """The ASGI app. Tests edit ``records`` and ``script`` and read ``requests``."""
+
+    records: list[FakeRecord] = field(default_factory=list)
+    page_size: int = 10
+    granularity: str = "YYYY-MM-DDThh:mm:ssZ"
+    delay: float = 0.0
+    script: list[Fault | None] = field(default_factory=list)
+    loop_token: bool = False
+    requests: list[dict[str, str]] = field(default_factory=list)
+
+    def page(self, query: dict[str, str]) -> bytes:
+        token = query.get("resumptionToken")
+        if token is not None:
+            offset_s, from_, until, set_spec = token.split("|")
+            offset = int(offset_s)
+        else:
+            offset, from_, until, set_spec = (
+                0,
+                query.get("from", ""),
+                query.get("until", ""),
+                query.get("set", ""),
+            )
+        chosen = [
+            r
+            for r in sorted(self.records, key=lambda r: r.identifier)
+            if (not from_ or r.datestamp >= _parse_stamp(from_))
+            and (not until or r.datestamp <= _parse_stamp(until, until=True))
+            and (not set_spec or set_spec in r.sets)
+        ]
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        head = _OAI_HEAD.format(now=now)
+        if not chosen:
+            return (head + '<error code="noRecordsMatch">nothing</error></OAI-PMH>').encode()
+        batch = chosen[offset : offset + self.page_size]
+        body = "".join(record_xml(r, self.granularity) for r in batch)
+        nxt = offset + self.page_size
+        if self.loop_token and token is not None:
+            nxt = offset
+        if nxt < len(chosen):
+            tok = f"{nxt}|{from_}|{until}|{set_spec}"
+            body += (
+                f'<resumptionToken completeListSize="{len(chosen)}" cursor="{offset}">{tok}</resumptionToken>'
+            )
+        elif token is not None:
+            body += f'<resumptionToken completeListSize="{len(chosen)}" cursor="{offset}"/>'
+        return (head + "<ListRecords>" + body + "</ListRecords></OAI-PMH>").encode()
+
+    def identify(self) -> bytes:
+        head = _OAI_HEAD.format(now=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        return (
+            head + "<Identify><repositoryName>Faulty</repositoryName><baseURL>http://faulty/oai</baseURL>"
+            "<protocolVersion>2.0</protocolVersion><adminEmail>a@example.org</adminEmail>"
+            "<earliestDatestamp>2000-01-01T00:00:00Z</earliestDatestamp><deletedRecord>persistent"
+            f"</deletedRecord><granularity>{self.granularity}</granularity></Identify></OAI-PMH>"
+        ).encode()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
+        self.requests.append(query)
+        verb = query.get("verb")
+        if verb == "Identify":
+            await _send(send, 200, self.identify())
+            return
+        if verb != "ListRecords":
+            await _send(send, 400, b"unsupported")
+            return
+        fault = self.script.pop(0) if self.script else None
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if fault is None:
+            await _send(send, 200, self.page(query))
+            return
+        if fault.hang is not None:
+            await asyncio.sleep(fault.hang)
+        if fault.status is not None:
+            headers = [(b"retry-after", fault.retry_after.encode())] if fault.retry_after else []
+            await _send(send, fault.status, fault.body or b"unavailable", headers)
+            return
+        if fault.drop:
+            # promise a long body, send a little, then hang up
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-type", b"text/xml"), (b"content-length", b"100000")],
+                }
+            )
+            await send(
+                {"type": "http.response.body", "body": b"<?xml version='1.0'?><OAI-PMH", "more_body": True}
+            )
+            raise ConnectionAbortedError("scripted connection drop")
+        if fault.oai_error is not None:
+            head = _OAI_HEAD.format(now="2024-01-01T00:00:00Z")
+            await _send(
+                send, 200, (head + f'<error code="{fault.oai_error}">scripted</error></OAI-PMH>').encode()
+            )
+            return
+        body = fault.body if fault.body is not None else self.page(query)
+        if fault.transform is not None:
+            body = fault.transform(body)
+        await _send(send, 200, body)
+
+
+async def _send(
+    send: Any, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"text/xml; charset=UTF-8"),
+                (b"content-length", str(len(body)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def vietnamese_records(
+    n: int, start: datetime, step_seconds: int = 60, prefix: str = "oai:faulty:"
+) -> list[FakeRecord]:
+    """``n`` records with Vietnamese titles, datestamps ``step_seconds`` apart."""
+    subjects = [
+        "Lúa gạo đồng bằng sông Cửu Long",
+        "Địa chất Việt Nam",
+        "Y học cổ truyền",
+        "Công nghệ thông tin",
+    ]
+    return [
+        FakeRecord(
+            identifier=f"{prefix}{i:06d}",
+            datestamp=start + timedelta(seconds=i * step_seconds),
+            title=f"Nghiên cứu {subjects[i % len(subjects)]} — tập {i}",
+            year=1990 + i % 30,
+        )
+        for i in range(n)
+    ]
