@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select, text, update
+from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from schemas.errors import MemberExists, NotFound
@@ -22,7 +22,7 @@ from schemas.member import Member, MemberCreate, RecordCounts, RunReport
 from schemas.record import QuarantinedItem, Record
 
 from .db import make_engine, migrate
-from .tables import harvest_state, members, quarantine, record_identifiers, records, runs
+from .tables import counters, harvest_state, members, quarantine, record_identifiers, records, runs
 
 _IN_CHUNK = 400  # bound parameters per IN (...) query; SQLite allows 32766 but keep statements small
 
@@ -260,10 +260,12 @@ class RecordStore:
         counts = PageCounts()
         now = utcnow()
         async with self.engine.begin() as conn:
-            if self._postgres:  # one writer at a time keeps the change sequence gap-free and ordered
-                await conn.execute(text("SELECT pg_advisory_xact_lock(7412001)"))
+            # Reserve sequence numbers with a write *first*: it takes SQLite's write lock (PostgreSQL's
+            # row lock) at once, so concurrent writers, in this process or another, commit one after
+            # the other and the sequence follows commit order. The indexer relies on that: it reads
+            # "changes after N" and must never see N+1 before N. Unused numbers leave harmless gaps.
+            seq = await self._reserve_seq(conn, len(latest))
             existing = await self._existing(conn, member, list(latest))
-            seq = int(await conn.scalar(select(func.coalesce(func.max(records.c.seq), 0))) or 0)
             inserts: list[dict[str, Any]] = []
             updates: list[dict[str, Any]] = []
             for oai_id, rec in latest.items():
@@ -326,6 +328,16 @@ class RecordStore:
             if state is not ...:
                 await self._put_state(conn, member, state)  # type: ignore[arg-type]
         return counts
+
+    async def _reserve_seq(self, conn: AsyncConnection, n: int) -> int:
+        """Reserve ``n`` change numbers; returns the number before the first reserved one."""
+        result = await conn.execute(
+            update(counters)
+            .where(counters.c.name == "records_seq")
+            .values(value=counters.c.value + n)
+            .returning(counters.c.value)
+        )
+        return int(result.scalar_one()) - n
 
     async def _existing(
         self, conn: AsyncConnection, member: str, oai_ids: list[str]

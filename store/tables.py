@@ -105,6 +105,14 @@ harvest_state = Table(
     Column("updated", DateTime(timezone=True)),
 )
 
+counters = Table(
+    "counters",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+    comment="Store-wide counters; writing one first serialises writers (see RecordStore.commit_page)",
+)
+
 quarantine = Table(
     "quarantine",
     metadata,

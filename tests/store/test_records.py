@@ -80,3 +80,24 @@ async def test_quarantine_keeps_reason_and_clears_when_record_heals(store: Recor
     assert [(i.oai_identifier, i.reason) for i in items] == [("oai:vast:7", "not well-formed")]
     await store.commit_page("VAST", None, [_rec(7)])
     assert await store.list_quarantine("VAST") == []
+
+
+async def test_concurrent_pages_get_distinct_ordered_change_numbers(store: RecordStore) -> None:
+    """Members harvested at once must not share change numbers, or the index would skip records."""
+    import asyncio
+
+    for code in ("A1", "B2", "C3", "D4"):
+        await store.add_member(MemberCreate(code=code, name_vi=code))
+
+    async def harvest(code: str) -> None:
+        for page in range(5):
+            recs = [
+                Record(member=code, oai_identifier=f"oai:{code}:{page}:{i}", title=f"{code} {i}")
+                for i in range(40)
+            ]
+            await store.commit_page(code, None, recs)
+
+    await asyncio.gather(*(harvest(c) for c in ("A1", "B2", "C3", "D4")))
+    seqs = [c.seq for c in await store.changes_since(0, limit=10_000)]
+    assert len(seqs) == 4 * 5 * 40
+    assert len(set(seqs)) == len(seqs), "two records share a change number"
