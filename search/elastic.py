@@ -1,0 +1,477 @@
+"""The Elasticsearch 8 / OpenSearch search backend.
+
+One backend speaks to both engines: the official ``elasticsearch`` 8.x async client refuses OpenSearch
+(product check), so an OpenSearch node is driven by ``opensearch-py``. Both clients take the same
+request bodies (built by ``search.elastic_dsl``), so only construction, exception types and the bulk
+helper differ. ``engine="auto"`` reads ``version.distribution`` from ``GET /`` to choose.
+
+Index lifecycle: documents live in versioned indexes ``<alias>-<UTC timestamp>``; the alias is the live
+index. ``swap_alias`` moves the alias in one ``_aliases`` call (remove + add, atomic for searchers),
+keeps the previous index for rollback and drops versions older than it. The indexer position is kept in
+the index mapping's ``_meta``, so it travels with the index it describes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from schemas.errors import BackendUnavailable, Conflict, LienhopError, NotFound
+from schemas.search import FacetValue, IndexDocument, SearchRequest
+
+from .backend import BackendHit, BackendResult, BulkReport
+from .elastic_dsl import (
+    autocomplete_body,
+    check_alias,
+    from_source,
+    index_body,
+    prefix_term,
+    search_body,
+    to_source,
+    vocabulary_body,
+)
+from .query_ast import ParsedQuery
+from .semantics import decode_cursor, encode_cursor, rank_completions
+
+ENGINES = ("auto", "elasticsearch", "opensearch")
+#: Bulk tuning: documents per request, bytes per request, retries of 429 rejections with backoff.
+BULK_CHUNK = 500
+BULK_CHUNK_BYTES = 20 * 1024 * 1024
+BULK_MAX_RETRIES = 5
+BULK_INITIAL_BACKOFF = 0.5
+BULK_MAX_BACKOFF = 30.0
+REQUEST_TIMEOUT = 30.0
+BULK_TIMEOUT = 120.0
+#: HTTP statuses of an engine that is up but cannot serve (treated like an unreachable one).
+UNAVAILABLE_STATUSES = {502, 503, 504}
+#: Pooled HTTP connections: concurrent searches of one server process must not queue client-side.
+CONNECTIONS = 32
+#: Longest document id both engines accept.
+MAX_ID_BYTES = 512
+
+
+@dataclass(frozen=True)
+class _Flavour:
+    """What differs between the two client libraries."""
+
+    engine: str
+    client: Any
+    streaming_bulk: Any
+    connection_errors: tuple[type[BaseException], ...]
+    api_errors: tuple[type[BaseException], ...]
+    not_found: tuple[type[BaseException], ...]
+
+
+def _status_of(exc: BaseException) -> int | None:
+    """HTTP status of an API error of either client."""
+    meta = getattr(exc, "meta", None)
+    status = getattr(meta, "status", None) if meta is not None else None
+    if status is None:
+        status = getattr(exc, "status_code", None)
+    return status if isinstance(status, int) else None
+
+
+def _body(response: Any) -> dict[str, Any]:
+    """The JSON body of either client's response (the 8.x client wraps it in ``ObjectApiResponse``)."""
+    body = getattr(response, "body", response)
+    return dict(body)
+
+
+def _make_flavour(engine: str, url: str) -> _Flavour:
+    if engine == "opensearch":
+        import opensearchpy
+        from opensearchpy.helpers import async_streaming_bulk as os_bulk
+
+        client = opensearchpy.AsyncOpenSearch(
+            hosts=[url], timeout=REQUEST_TIMEOUT, max_retries=2, maxsize=CONNECTIONS
+        )
+        return _Flavour(
+            engine="opensearch",
+            client=client,
+            streaming_bulk=os_bulk,
+            connection_errors=(opensearchpy.ConnectionError,),
+            api_errors=(opensearchpy.TransportError,),
+            not_found=(opensearchpy.NotFoundError,),
+        )
+    import elasticsearch
+    from elasticsearch.helpers import async_streaming_bulk as es_bulk
+
+    client = elasticsearch.AsyncElasticsearch(
+        url, request_timeout=REQUEST_TIMEOUT, max_retries=2, connections_per_node=CONNECTIONS
+    )
+    return _Flavour(
+        engine="elasticsearch",
+        client=client,
+        streaming_bulk=es_bulk,
+        connection_errors=(
+            elasticsearch.ConnectionError,
+            elasticsearch.ConnectionTimeout,
+            elasticsearch.UnsupportedProductError,
+        ),
+        api_errors=(elasticsearch.ApiError, elasticsearch.TransportError),
+        not_found=(elasticsearch.NotFoundError,),
+    )
+
+
+async def detect_engine(url: str, timeout: float = 10.0) -> str:
+    """``opensearch`` or ``elasticsearch``, from ``version.distribution`` of ``GET /``."""
+    try:
+        async with httpx.AsyncClient(timeout=timeout) as http:
+            response = await http.get(url.rstrip("/") + "/")
+    except httpx.HTTPError as exc:
+        raise BackendUnavailable(f"search engine at {url} is unreachable: {exc!r}") from exc
+    if response.status_code != 200:
+        raise BackendUnavailable(f"search engine at {url} answered GET / with HTTP {response.status_code}")
+    try:
+        version = response.json().get("version", {})
+    except ValueError as exc:
+        raise BackendUnavailable(f"{url} does not look like Elasticsearch or OpenSearch") from exc
+    return "opensearch" if version.get("distribution") == "opensearch" else "elasticsearch"
+
+
+class ElasticBackend:
+    """``SearchBackend`` on Elasticsearch 8 or OpenSearch 2/3 (one single-shard index per version)."""
+
+    name = "elasticsearch"
+
+    def __init__(self, url: str, alias: str = "lienhop", engine: str = "auto") -> None:
+        if engine not in ENGINES:
+            raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+        self.url = url.rstrip("/")
+        self.alias = check_alias(alias)
+        self.engine = engine
+        self._flavour: _Flavour | None = None
+        self._versioned = re.compile(rf"^{re.escape(self.alias)}-\d{{20}}$")
+
+    # ------------------------------------------------------------------------------ plumbing
+
+    async def _connect(self) -> _Flavour:
+        if self._flavour is None:
+            engine = self.engine if self.engine != "auto" else await detect_engine(self.url)
+            self._flavour = _make_flavour(engine, self.url)
+        return self._flavour
+
+    @property
+    def client(self) -> Any:
+        """The underlying async client (after ``open()``): for tools such as the benchmark."""
+        if self._flavour is None:
+            raise RuntimeError("ElasticBackend.open() has not been awaited")
+        return self._flavour.client
+
+    @property
+    def resolved_engine(self) -> str | None:
+        """``elasticsearch`` or ``opensearch`` once connected."""
+        return self._flavour.engine if self._flavour else None
+
+    @contextlib.asynccontextmanager
+    async def _guard(self, what: str) -> AsyncIterator[_Flavour]:
+        """Translate client errors: unreachable -> BackendUnavailable, refusals -> LienhopError."""
+        flavour = await self._connect()
+        try:
+            yield flavour
+        except flavour.connection_errors as exc:
+            raise BackendUnavailable(
+                f"search engine at {self.url} is unreachable while {what}: {exc}"
+            ) from exc
+        except flavour.not_found:
+            raise
+        except flavour.api_errors as exc:
+            status = _status_of(exc)
+            if status in UNAVAILABLE_STATUSES:
+                raise BackendUnavailable(
+                    f"search engine at {self.url} cannot serve ({status}) while {what}: {exc}"
+                ) from exc
+            raise LienhopError(f"search engine refused {what}: {exc}") from exc
+
+    async def _resolve(self, index: str | None) -> str:
+        """A concrete index name: ``index``, else the live one."""
+        if index is not None:
+            return index
+        live = await self.live_index()
+        if live is None:
+            raise NotFound(f"no live search index behind alias {self.alias!r}: call open() first")
+        return live
+
+    # --------------------------------------------------------------------------- lifecycle
+
+    async def open(self) -> None:
+        """Connect (choosing the client), and create an empty live index when there is none."""
+        async with self._guard("connecting") as flavour:
+            await flavour.client.info()
+        if await self.live_index() is None:
+            await self.swap_alias(await self.create_index())
+
+    async def close(self) -> None:
+        """Close the client's connection pool."""
+        if self._flavour is not None:
+            flavour, self._flavour = self._flavour, None
+            await flavour.client.close()
+
+    async def live_index(self) -> str | None:
+        """The versioned index the alias points at (``None`` when there is no alias)."""
+        async with self._guard("reading the alias") as flavour:
+            try:
+                found = await flavour.client.indices.get_alias(name=self.alias)
+            except flavour.not_found:
+                return None
+        names = sorted(name for name in _body(found) if self._versioned.match(name))
+        return names[-1] if names else None
+
+    async def list_indexes(self) -> list[str]:
+        """Every versioned index of this alias, oldest first (names sort by creation time)."""
+        async with self._guard("listing indexes") as flavour:
+            try:
+                found = await flavour.client.indices.get_alias(index=f"{self.alias}-*")
+            except flavour.not_found:
+                return []
+        return sorted(name for name in _body(found) if self._versioned.match(name))
+
+    async def create_index(self) -> str:
+        """Create a new empty versioned index (not live); its position starts at 0."""
+        async with self._guard("creating an index") as flavour:
+            for _ in range(5):
+                name = f"{self.alias}-{datetime.now(UTC):%Y%m%d%H%M%S%f}"
+                try:
+                    await flavour.client.indices.create(index=name, body=index_body())
+                except flavour.api_errors as exc:
+                    if "already_exists" in str(exc):  # same microsecond: take the next one
+                        continue
+                    raise
+                return name
+        raise LienhopError(f"could not create a new index for alias {self.alias!r}")
+
+    async def swap_alias(self, new_index: str) -> str | None:
+        """Point the alias at ``new_index`` in one atomic call; keep the previous index, drop older ones.
+
+        Returns the previous live index. Versions newer than ``new_index`` (a reindex in progress)
+        are left alone.
+        """
+        previous = await self.live_index()
+        if previous == new_index:
+            return None
+        actions: list[dict[str, Any]] = []
+        if previous is not None:
+            actions.append({"remove": {"index": previous, "alias": self.alias}})
+        actions.append({"add": {"index": new_index, "alias": self.alias}})
+        async with self._guard("swapping the alias") as flavour:
+            try:
+                await flavour.client.indices.update_aliases(body={"actions": actions})
+            except flavour.not_found as exc:
+                raise NotFound(f"search index {new_index!r} does not exist") from exc
+        keep = {new_index, previous}
+        for name in await self.list_indexes():
+            if name not in keep and name < new_index:
+                await self._delete(name)
+        return previous
+
+    async def _delete(self, index: str) -> None:
+        async with self._guard(f"deleting index {index}") as flavour:
+            with contextlib.suppress(*flavour.not_found):
+                await flavour.client.indices.delete(index=index)
+
+    async def drop_index(self, index: str) -> None:
+        """Delete a versioned index that is not live (the live one is refused with ``Conflict``)."""
+        if not self._versioned.match(index):
+            raise NotFound(f"{index!r} is not a versioned index of alias {self.alias!r}")
+        if index == await self.live_index():
+            raise Conflict(f"index {index!r} is live: swap the alias away from it first")
+        await self._delete(index)
+
+    # ------------------------------------------------------------------------------ writes
+
+    def _actions(
+        self, target: str, docs: Sequence[IndexDocument], delete_ids: Sequence[str], report: BulkReport
+    ) -> Iterator[dict[str, Any]]:
+        # An over-long id fails validation of the whole bulk request, not just its item: report it
+        # here so one bad record cannot sink the other documents of its chunk.
+        for doc in docs:
+            if _bad_id(doc.id, report):
+                continue
+            yield {"_op_type": "index", "_index": target, "_id": doc.id, "_source": to_source(doc)}
+        for doc_id in delete_ids:
+            if not _bad_id(doc_id, report):
+                yield {"_op_type": "delete", "_index": target, "_id": doc_id}
+
+    async def bulk(
+        self, docs: Sequence[IndexDocument], delete_ids: Sequence[str] = (), index: str | None = None
+    ) -> BulkReport:
+        """Index (insert or replace by id) and delete through the client's streaming bulk helper.
+
+        Rejections (429) are retried with exponential backoff; other per-item failures are collected
+        in ``BulkReport.failed`` instead of raising. Deleting an absent id is not a failure.
+        """
+        target = await self._resolve(index)
+        report = BulkReport()
+        async with self._guard("bulk indexing") as flavour:
+            stream = flavour.streaming_bulk(
+                flavour.client,
+                self._actions(target, docs, delete_ids, report),
+                chunk_size=BULK_CHUNK,
+                max_chunk_bytes=BULK_CHUNK_BYTES,
+                raise_on_error=False,
+                raise_on_exception=True,
+                max_retries=BULK_MAX_RETRIES,
+                initial_backoff=BULK_INITIAL_BACKOFF,
+                max_backoff=BULK_MAX_BACKOFF,
+                yield_ok=True,
+                request_timeout=BULK_TIMEOUT,
+            )
+            async for ok, item in stream:
+                op, info = next(iter(item.items()))
+                doc_id = str(info.get("_id", ""))
+                if ok:
+                    if op == "delete":
+                        report.deleted += 1
+                    else:
+                        report.indexed += 1
+                elif op == "delete" and info.get("status") == 404:
+                    continue  # already absent: the wanted state
+                else:
+                    report.failed.append((doc_id, _failure_reason(info)))
+        return report
+
+    async def refresh(self, index: str | None = None) -> None:
+        """Make every write so far visible to searches."""
+        async with self._guard("refreshing") as flavour:
+            await flavour.client.indices.refresh(index=index or self.alias)
+
+    async def _meta(self, index: str) -> dict[str, Any]:
+        async with self._guard("reading the index mapping") as flavour:
+            try:
+                found = _body(await flavour.client.indices.get_mapping(index=index))
+            except flavour.not_found as exc:
+                raise NotFound(f"search index {index!r} does not exist") from exc
+        mapping = next(iter(found.values()))["mappings"]
+        return dict(mapping.get("_meta") or {})
+
+    async def get_position(self, index: str | None = None) -> int:
+        """The store change sequence this index has caught up to (``_meta.position``)."""
+        meta = await self._meta(await self._resolve(index))
+        return int(meta.get("position", 0))
+
+    async def set_position(self, seq: int, index: str | None = None) -> None:
+        """Record the caught-up sequence in the mapping ``_meta`` (replacing it, other keys kept)."""
+        target = await self._resolve(index)
+        meta = await self._meta(target)
+        meta["position"] = int(seq)
+        async with self._guard("writing the index position") as flavour:
+            await flavour.client.indices.put_mapping(index=target, body={"_meta": meta})
+
+    # ------------------------------------------------------------------------------- reads
+
+    async def count(self, index: str | None = None) -> int:
+        """Number of documents (of ``index``, else of the live index)."""
+        async with self._guard("counting") as flavour:
+            try:
+                found = await flavour.client.count(index=index or self.alias)
+            except flavour.not_found as exc:
+                raise NotFound(f"search index {index or self.alias!r} does not exist") from exc
+        return int(_body(found)["count"])
+
+    async def get(self, doc_id: str) -> IndexDocument | None:
+        """One document of the live index, ``None`` when absent."""
+        async with self._guard("reading a document") as flavour:
+            try:
+                found = await flavour.client.get(index=self.alias, id=doc_id)
+            except flavour.not_found:
+                return None
+        return from_source(_body(found)["_source"])
+
+    async def raw_search(self, body: dict[str, Any], index: str | None = None) -> dict[str, Any]:
+        """Send a prepared body to the engine and return its answer (no conversion)."""
+        async with self._guard("searching") as flavour:
+            try:
+                return _body(await flavour.client.search(index=index or self.alias, body=body))
+            except flavour.not_found as exc:
+                raise NotFound(f"search index {index or self.alias!r} does not exist") from exc
+
+    async def search(self, query: ParsedQuery, request: SearchRequest) -> BackendResult:
+        """Run a parsed query with the request's filters, facets, sort and paging (page or cursor)."""
+        after = decode_cursor(request.cursor) if request.cursor else None
+        answer = await self.raw_search(search_body(query, request, search_after=after))
+        return result_from_answer(answer, request)
+
+    async def autocomplete(self, field: str, prefix: ParsedQuery, size: int) -> list[str]:
+        """Titles or author names whose folded words start with the typed ones.
+
+        The engine finds candidates with anchored prefix queries (exact-diacritic ones and shorter
+        titles first); ``search.semantics.rank_completions`` orders and dedupes them, as in every
+        backend. Candidates are over-fetched because one title is often held by many members.
+        """
+        term = prefix_term(prefix)
+        if term is None or size <= 0:
+            return []
+        candidates = min(max(size * 10, 100), 1000)
+        answer = await self.raw_search(autocomplete_body(field, term, candidates))
+        values: list[str] = []
+        for hit in answer["hits"]["hits"]:
+            source = hit.get("_source", {})
+            if field == "title":
+                values.extend([source["title"]] if source.get("title") else [])
+            else:
+                values.extend(name for name in source.get("authors") or [] if name)
+        return rank_completions(values, term, size)
+
+    async def vocabulary(self, folded_prefix: str, limit: int) -> list[tuple[str, int]]:
+        """Folded words of the live index starting with ``folded_prefix``, with document frequency."""
+        if limit <= 0:
+            return []
+        answer = await self.raw_search(vocabulary_body(folded_prefix, limit))
+        buckets = answer.get("aggregations", {}).get("words", {}).get("buckets", [])
+        return [(str(b["key"]), int(b["doc_count"])) for b in buckets]
+
+
+def _bad_id(doc_id: str, report: BulkReport) -> bool:
+    size = len(doc_id.encode("utf-8"))
+    if 0 < size <= MAX_ID_BYTES:
+        return False
+    report.failed.append((doc_id, f"document id must be 1 to {MAX_ID_BYTES} bytes, not {size}"))
+    return True
+
+
+def _failure_reason(info: dict[str, Any]) -> str:
+    error = info.get("error")
+    if isinstance(error, dict):
+        reason = f"{error.get('type', 'error')}: {error.get('reason', '')}"
+        cause = error.get("caused_by")
+        if isinstance(cause, dict) and cause.get("reason"):
+            reason += f" ({cause.get('reason')})"
+        return reason
+    if error:
+        return str(error)
+    return f"status {info.get('status', '?')}"
+
+
+def result_from_answer(answer: dict[str, Any], request: SearchRequest) -> BackendResult:
+    """Convert an engine answer to a ``BackendResult`` (drops the look-ahead hit, makes the cursor)."""
+    raw_hits = answer["hits"]["hits"]
+    more = bool(request.size) and len(raw_hits) > request.size
+    raw_hits = raw_hits[: request.size]
+    hits = [
+        BackendHit(doc=from_source(h["_source"]), score=h.get("_score"), sort_values=list(h.get("sort", [])))
+        for h in raw_hits
+    ]
+    facets: dict[str, list[FacetValue]] = {}
+    aggs = answer.get("aggregations") or {}
+    for name in request.facets:  # in the order asked for
+        if name not in aggs:
+            continue
+        buckets = aggs[name].get("buckets", [])
+        if name == "year":
+            facets[name] = [FacetValue(value=str(int(b["key"])), count=int(b["doc_count"])) for b in buckets]
+        else:
+            facets[name] = [FacetValue(value=str(b["key"]), count=int(b["doc_count"])) for b in buckets]
+    total = answer["hits"]["total"]
+    next_cursor = encode_cursor(hits[-1].sort_values) if more and hits else None
+    return BackendResult(
+        total=int(total["value"] if isinstance(total, dict) else total),
+        hits=hits,
+        facets=facets,
+        next_cursor=next_cursor,
+    )

@@ -1,0 +1,248 @@
+"""The search semantics every backend implements identically (SQLite FTS5 and Elasticsearch/OpenSearch).
+
+The conformance suite (``tests/search/test_conformance.py``) checks both backends against these rules.
+
+Analysis
+    Backends never analyse text themselves. ``IndexDocument.*_exact`` / ``*_folded`` hold space-joined
+    tokens from ``search.analysis`` (title = title + subtitle; author = authors; subject = subjects;
+    text = title + subtitle + authors + subjects + abstract + publisher); ``Term.exact`` / ``Term.folded``
+    hold the query tokens. Split on spaces only (Elasticsearch: ``whitespace`` tokenizer, no filters).
+
+Matching (``search.query_ast``)
+    * ``Term`` matches in ONE folded field: any -> ``text_folded``, title -> ``title_folded``,
+      author -> ``author_folded``, subject -> ``subject_folded``.
+      Unquoted: every token occurs in that field, any order. ``phrase``: tokens adjacent, in order
+      (slop 0). ``prefix``: the last token matches any indexed token starting with it (for a phrase:
+      the last position).
+    * ``Keyword`` is exact equality: isbn/issn/doi are list membership on ``isbn``/``issn``/``doi``
+      (values stored normalised by ``search.analysis.normalise_*``), member -> ``member``,
+      type -> ``type``, lang -> ``language``.
+    * ``YearRange`` is inclusive on ``year`` (open ends allowed); documents without a year never match.
+    * And / Or / Not as usual; a query that is only ``Not(x)`` means everything except x;
+      ``MatchAll`` matches everything.
+
+Filters (``SearchFilters``)
+    member / type / language / subject: OR within one field, AND between fields; subject is an exact
+    value of the ``subjects`` list; year_from / year_to inclusive (documents without year excluded when
+    either bound is set).
+
+Relevance (sort ``relevance``)
+    score = BM25 over the folded fields for the positive terms, field weights ``FIELD_WEIGHTS``
+        + ``EXACT_BOOST``         for each positive term that also matches with its EXACT tokens in the
+                                  ``*_exact`` twin of its field (same phrase/prefix mode)
+        + ``PHRASE_BOOST``        for each positive term of >= 2 tokens occurring as a phrase (same
+                                  prefix mode) in ``title_folded``
+        + ``PHRASE_EXACT_BOOST``  for each such term occurring as a phrase of its exact tokens in
+                                  ``title_exact``.
+    The boosts are large on purpose so that they, not the BM25 details (which differ between engines),
+    decide the order: every exact-diacritic match outranks every diacritic-free one, and a title
+    phrase outranks scattered syllables. Ties (and queries without positive terms: score 0) -> ``id``
+    ascending. Other sorts: ``year_desc`` / ``year_asc`` (documents without a year last), ``title``
+    (``title_sort`` ascending, code-point order); each then ``id`` ascending.
+
+Facets (over query + filters, all hits)
+    member, type, language, subject: top ``facet_size`` by count desc, then value asc. year: every
+    year with its count, ascending by year (values are strings). Documents lacking a value are not
+    counted. A document counts once per distinct subject.
+
+Paging
+    ``size`` capped at the service's max size; ``page * size <= MAX_WINDOW`` (deeper needs the cursor).
+    ``cursor`` (opaque, backend-specific: urlsafe base64 of JSON sort values + id) continues after the
+    last hit of the previous page, ignoring ``page``. ``next_cursor`` is set iff more hits follow.
+
+Highlights, autocomplete, spelling
+    Computed by the pure functions below so both backends give identical output:
+    ``highlight_fields`` (service), ``rank_completions`` (each backend's ``autocomplete`` after picking
+    its candidates), ``choose_correction`` (service, over ``backend.vocabulary``: terms of
+    ``text_folded`` starting with a prefix, by document frequency desc then term asc).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+
+from schemas.errors import InvalidInput
+
+from .analysis import fold, normalise, tokens
+from .query_ast import Term
+
+FIELD_WEIGHTS = {"title": 3.0, "author": 2.0, "subject": 1.5, "text": 1.0}
+EXACT_BOOST = 1000.0
+PHRASE_BOOST = 500.0
+PHRASE_EXACT_BOOST = 500.0
+MAX_WINDOW = 10_000
+SNIPPET_CHARS = 240
+MAX_EDITS = 2
+
+_TOKEN = re.compile(r"[^\W_]+")
+
+
+# -- cursor ------------------------------------------------------------------------------------------
+def encode_cursor(values: Sequence[object]) -> str:
+    """Opaque cursor of a hit's sort values (last one: the id)."""
+    raw = json.dumps(list(values), separators=(",", ":"), ensure_ascii=False).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> list[object]:
+    """Sort values of a cursor; ``InvalidInput`` when it was not made by ``encode_cursor``."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        values = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"invalid cursor {cursor!r}") from exc
+    if not isinstance(values, list) or not values or not isinstance(values[-1], str):
+        raise InvalidInput(f"invalid cursor {cursor!r}")
+    return values
+
+
+# -- highlights --------------------------------------------------------------------------------------
+def _matcher(terms: Iterable[Term]) -> tuple[set[str], tuple[str, ...]]:
+    whole: set[str] = set()
+    prefixes: list[str] = []
+    for term in terms:
+        if term.prefix:
+            whole.update(term.folded[:-1])
+            prefixes.append(term.folded[-1])
+        else:
+            whole.update(term.folded)
+    return whole, tuple(prefixes)
+
+
+def mark(text: str, terms: Sequence[Term]) -> tuple[str, int]:
+    """HTML-escaped ``text`` (NFC) with matching tokens wrapped in ``<mark>``; returns (html, first mark)."""
+    text = unicodedata.normalize("NFC", text)
+    whole, prefixes = _matcher(terms)
+    out: list[str] = []
+    last, first = 0, -1
+    for m in _TOKEN.finditer(text):
+        folded = fold(m.group().lower())
+        if folded in whole or (prefixes and folded.startswith(prefixes)):
+            if first < 0:
+                first = m.start()
+            out.append(html.escape(text[last : m.start()]))
+            out.append(f"<mark>{html.escape(m.group())}</mark>")
+            last = m.end()
+    if first < 0:
+        return html.escape(text), -1
+    out.append(html.escape(text[last:]))
+    return "".join(out), first
+
+
+def snippet(text: str, terms: Sequence[Term], width: int = SNIPPET_CHARS) -> str | None:
+    """A window of about ``width`` characters around the first match, marked; ``None`` without a match."""
+    text = unicodedata.normalize("NFC", text)
+    _, first = mark(text, terms)
+    if first < 0:
+        return None
+    if len(text) <= width:
+        return mark(text, terms)[0]
+    start = max(0, first - width // 3)
+    while start > 0 and not text[start - 1].isspace():  # do not cut a word
+        start -= 1
+    end = min(len(text), start + width)
+    while end < len(text) and not text[end].isspace():
+        end += 1
+    body = mark(text[start:end], terms)[0]
+    return ("…" if start > 0 else "") + body + ("…" if end < len(text) else "")
+
+
+def highlight_fields(
+    title: str | None, abstract: str | None, authors: Sequence[str], terms: Sequence[Term]
+) -> dict[str, list[str]]:
+    """Highlights of a hit: ``title`` (whole), ``abstract`` (one snippet), ``authors`` (matching names)."""
+    if not terms:
+        return {}
+    out: dict[str, list[str]] = {}
+    if title:
+        marked, first = mark(title, terms)
+        if first >= 0:
+            out["title"] = [marked]
+    if abstract:
+        snip = snippet(abstract, terms)
+        if snip is not None:
+            out["abstract"] = [snip]
+    names = [m for m, first in (mark(a, terms) for a in authors) if first >= 0]
+    if names:
+        out["authors"] = names
+    return out
+
+
+# -- autocomplete ------------------------------------------------------------------------------------
+def starts_with(words: Sequence[str], typed: Sequence[str]) -> bool:
+    """Whether ``words`` begins with ``typed``: all but the last equal, the last a prefix."""
+    if not typed or len(words) < len(typed):
+        return False
+    *full, last = typed
+    return list(words[: len(full)]) == full and words[len(full)].startswith(last)
+
+
+def rank_completions(candidates: Iterable[str], term: Term, size: int) -> list[str]:
+    """Completions among ``candidates``: strings whose folded words start with the typed folded words.
+
+    Order: strings whose EXACT words start with the typed exact words first, then shorter strings,
+    then code-point order; duplicates (same NFC casefold) removed; NFC strings returned.
+    """
+    scored: list[tuple[int, int, str]] = []
+    for cand in candidates:
+        text = unicodedata.normalize("NFC", cand).strip()
+        exact = tokens(text)
+        if not starts_with([fold(t) for t in exact], term.folded):
+            continue
+        scored.append((0 if starts_with(exact, term.exact) else 1, len(text), text))
+    scored.sort()
+    seen: set[str] = set()
+    out: list[str] = []
+    for _, _, text in scored:
+        key = normalise(text)
+        if key not in seen:
+            seen.add(key)
+            out.append(text)
+            if len(out) >= size:
+                break
+    return out
+
+
+# -- spelling ----------------------------------------------------------------------------------------
+def edit_distance(a: str, b: str, limit: int = MAX_EDITS) -> int:
+    """Levenshtein distance, or ``limit + 1`` as soon as it must exceed ``limit``."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        if min(cur) > limit:
+            return limit + 1
+        prev = cur
+    return prev[-1]
+
+
+def choose_correction(token: str, vocabulary: Iterable[tuple[str, int]]) -> str | None:
+    """The closest term (edit distance <= 2), then highest document frequency, then code-point order."""
+    best: tuple[int, int, str] | None = None
+    for term, df in vocabulary:
+        if term == token:
+            continue
+        dist = edit_distance(token, term)
+        if dist <= MAX_EDITS:
+            key = (dist, -df, term)
+            if best is None or key < best:
+                best = key
+    return best[2] if best else None
+
+
+def apply_corrections(query: str, corrections: dict[str, str]) -> str:
+    """``query`` (NFC) with every word whose fold is a key of ``corrections`` replaced by its value."""
+    text = unicodedata.normalize("NFC", query)
+
+    def swap(m: re.Match[str]) -> str:
+        return corrections.get(fold(m.group().lower()), m.group())
+
+    return _TOKEN.sub(swap, text)

@@ -1,0 +1,118 @@
+"""The search service: parse, validate paging, ask the backend, then add highlights and a suggestion.
+
+Highlights and spelling suggestions are computed here, in Python, from what every backend returns, so
+they are identical whichever backend answers (see ``search.semantics``).
+"""
+
+from __future__ import annotations
+
+import time
+
+from schemas.errors import InvalidInput
+from schemas.search import FACETS, Hit, SearchRequest, SearchResponse
+
+from .analysis import fold, tokens
+from .backend import BackendHit, SearchBackend
+from .query import parse_query
+from .query_ast import ParsedQuery, Term
+from .semantics import MAX_WINDOW, apply_corrections, choose_correction, decode_cursor, highlight_fields
+
+AUTOCOMPLETE_FIELDS = ("title", "author")
+_VOCABULARY_SCAN = 5000  # candidate terms per misspelled word (those sharing its first letter)
+
+
+class SearchService:
+    """Search and autocomplete over one backend."""
+
+    def __init__(self, backend: SearchBackend, max_size: int = 100) -> None:
+        self.backend = backend
+        self.max_size = max_size
+
+    async def search(self, request: SearchRequest) -> SearchResponse:
+        """Run a search request; ``QuerySyntaxError`` / ``InvalidInput`` for bad queries or paging."""
+        started = time.perf_counter()
+        parsed = parse_query(request.q)
+        request = self._validated(request)
+        result = await self.backend.search(parsed, request)
+        terms = parsed.positive_terms
+        hits = [self._hit(h, terms if request.highlight else ()) for h in result.hits]
+        suggestion = None
+        if result.total == 0 and terms:
+            suggestion = await self.suggest(parsed)
+        return SearchResponse(
+            query=request.q,
+            total=result.total,
+            hits=hits,
+            facets=result.facets,
+            took_ms=round((time.perf_counter() - started) * 1000),
+            next_cursor=result.next_cursor,
+            suggestion=suggestion,
+        )
+
+    def _validated(self, request: SearchRequest) -> SearchRequest:
+        size = min(request.size, self.max_size)  # the cap silently shrinks the page, as documented
+        unknown = [f for f in request.facets if f not in FACETS]
+        if unknown:
+            raise InvalidInput(f"unknown facet(s) {', '.join(unknown)}; known: {', '.join(FACETS)}")
+        if request.cursor is not None:
+            decode_cursor(request.cursor)  # fail early with InvalidInput on a mangled cursor
+        elif request.page * size > MAX_WINDOW:
+            raise InvalidInput(
+                f"page {request.page} of size {size} goes beyond the first {MAX_WINDOW} hits; "
+                "use the cursor (next_cursor) for deep paging"
+            )
+        return request.model_copy(update={"size": size})
+
+    @staticmethod
+    def _hit(hit: BackendHit, terms: tuple[Term, ...] | tuple[()]) -> Hit:
+        doc = hit.doc
+        return Hit(
+            id=doc.id,
+            member=doc.member,
+            oai_identifier=doc.oai_identifier,
+            title=doc.title,
+            subtitle=doc.subtitle,
+            authors=doc.authors,
+            year=doc.year,
+            type=doc.type,
+            language=doc.language,
+            isbn=doc.isbn,
+            issn=doc.issn,
+            doi=doc.doi,
+            work_key=doc.work_key,
+            score=hit.score,
+            highlights=highlight_fields(doc.title, doc.abstract, doc.authors, terms) if terms else {},
+        )
+
+    async def suggest(self, parsed: ParsedQuery) -> str | None:
+        """The query with each word unknown to the index replaced by its closest frequent neighbour."""
+        corrections: dict[str, str] = {}
+        for term in parsed.positive_terms:
+            for i, token in enumerate(term.folded):
+                if token in corrections or (term.prefix and i == len(term.folded) - 1):
+                    continue
+                if await self._is_known(token):
+                    continue
+                candidates = await self.backend.vocabulary(token[:1], _VOCABULARY_SCAN)
+                fixed = choose_correction(token, candidates)
+                if fixed is not None:
+                    corrections[token] = fixed
+        if not corrections:
+            return None
+        return apply_corrections(parsed.text, corrections)
+
+    async def _is_known(self, token: str) -> bool:
+        # Terms starting with ``token`` come by frequency, so look for the token itself among them.
+        return any(term == token for term, _ in await self.backend.vocabulary(token, 1000))
+
+    async def autocomplete(self, prefix: str, field: str = "title", size: int = 10) -> list[str]:
+        """Titles or author names starting with the typed words (diacritics optional)."""
+        if field not in AUTOCOMPLETE_FIELDS:
+            raise InvalidInput(f"autocomplete field must be one of {', '.join(AUTOCOMPLETE_FIELDS)}")
+        exact = tuple(tokens(prefix))
+        if not exact or size <= 0:
+            return []
+        size = min(size, self.max_size)
+        term = Term(field, exact, tuple(fold(t) for t in exact), phrase=True, prefix=True)  # type: ignore[arg-type]
+        parsed = ParsedQuery(root=term, text=prefix, positive_terms=(term,))
+        return await self.backend.autocomplete(field, parsed, size)
