@@ -1,0 +1,77 @@
+"""What one process opens once and hands around: the store, the search backend, the indexer, jobs.
+
+The API's lifespan and every CLI command build it from the one :class:`~schemas.settings.Settings`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from schemas.errors import BackendUnavailable
+from schemas.settings import Settings
+from store.records import RecordStore
+
+from .jobs import JobRegistry
+
+if TYPE_CHECKING:
+    from indexer.pipeline import Indexer
+    from search.service import SearchService
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AppContext:
+    """The opened resources of one process."""
+
+    settings: Settings
+    store: RecordStore
+    backend: Any = None
+    search: SearchService | None = None
+    indexer: Indexer | None = None
+    jobs: JobRegistry = field(default_factory=JobRegistry)
+    search_error: str | None = None
+
+    def require_search(self) -> SearchService:
+        """The search service, or :class:`BackendUnavailable` saying why there is none."""
+        if self.search is None:
+            raise BackendUnavailable(self.search_error or "no search backend is open")
+        return self.search
+
+    async def sync_index(self) -> int:
+        """Index what the store committed since the index's position (after a harvest page or import)."""
+        if self.indexer is None:
+            return 0
+        return await self.indexer.sync()
+
+    async def close(self) -> None:
+        """Close the backend and the store."""
+        if self.backend is not None:
+            await self.backend.close()
+        await self.store.close()
+
+
+async def open_context(settings: Settings, with_search: bool = True) -> AppContext:
+    """Open the store and, unless told otherwise, the search backend, service and indexer."""
+    store = await RecordStore.open(settings.db_url)
+    ctx = AppContext(settings=settings, store=store)
+    if not with_search:
+        return ctx
+    try:
+        from indexer.pipeline import Indexer
+        from search.factory import open_backend
+        from search.service import SearchService
+    except ImportError as exc:  # the search packages are optional at this stage of development
+        ctx.search_error = f"search is not installed: {exc}"
+        log.warning(ctx.search_error)
+        return ctx
+    try:
+        ctx.backend = await open_backend(settings)
+    except Exception:
+        await store.close()
+        raise
+    ctx.search = SearchService(ctx.backend, max_size=settings.search_max_size)
+    ctx.indexer = Indexer(store, ctx.backend)
+    return ctx

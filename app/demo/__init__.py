@@ -1,0 +1,1 @@
+"""The demo consortium: its members, a deterministic record generator and an OAI-PMH provider."""

@@ -1,0 +1,64 @@
+"""The long-running operations the API's jobs and the CLI both run: harvest, import, reindex.
+
+Each one leaves the search index caught up with the store when it returns, so what it brought in is
+searchable at once (the server's background follower would get there too, a moment later).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from schemas.member import RunReport
+from schemas.progress import ProgressSink
+
+from .context import AppContext
+
+log = logging.getLogger(__name__)
+
+
+def _on_commit(ctx: AppContext):  # type: ignore[no-untyped-def]
+    """A callback indexing each committed page; an indexing failure must not fail the harvest."""
+
+    async def sync() -> None:
+        try:
+            await ctx.sync_index()
+        except Exception:
+            log.exception("indexing after a committed page failed; the follower will retry")
+
+    return sync
+
+
+async def harvest(
+    ctx: AppContext, codes: Sequence[str] | None, full: bool, progress: ProgressSink | None
+) -> list[RunReport]:
+    """Harvest members (all active ones when ``codes`` is None) and index what came in."""
+    from harvesters.runner import harvest_members
+
+    reports = await harvest_members(
+        ctx.store, ctx.settings, codes=codes, full=full, progress=progress, on_commit=_on_commit(ctx)
+    )
+    await ctx.sync_index()
+    return reports
+
+
+async def import_file(ctx: AppContext, code: str, path: Path, progress: ProgressSink | None) -> RunReport:
+    """Import a MARC file for a member and index it."""
+    from harvesters.importer import import_file as run_import
+
+    report = await run_import(ctx.store, code, path, progress=progress, on_commit=_on_commit(ctx))
+    await ctx.sync_index()
+    return report
+
+
+async def reindex(ctx: AppContext, progress: ProgressSink | None) -> dict[str, Any]:
+    """Rebuild the search index from the store and swap it in."""
+    ctx.require_search()
+    assert ctx.indexer is not None
+    report = await ctx.indexer.reindex(progress=progress)
+    if dataclasses.is_dataclass(report) and not isinstance(report, type):
+        return dataclasses.asdict(report)
+    return dict(report.model_dump(mode="json"))  # a pydantic report

@@ -1,0 +1,86 @@
+"""Admin endpoints: register members, start harvest, import and reindex jobs, watch their progress.
+
+All of them need ``Authorization: Bearer <admin_token>`` when ``admin_token`` is set.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request, status
+from pydantic import BaseModel
+
+from schemas.member import Member, MemberCreate
+
+from .. import operations
+from ..deps import AdminDep, ContextDep, JobsDep, StoreDep
+from ..jobs import Job, JobView
+from ..uploads import read_upload
+
+router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminDep])
+
+
+class HarvestRequest(BaseModel):
+    codes: list[str] | None = None
+    full: bool = False
+
+
+@router.post("/members", status_code=status.HTTP_201_CREATED)
+async def create_member(new: MemberCreate, store: StoreDep) -> Member:
+    """Register a member; a duplicate code is a 409."""
+    return await store.add_member(new)
+
+
+@router.post("/harvest", status_code=status.HTTP_202_ACCEPTED)
+async def start_harvest(body: HarvestRequest, ctx: ContextDep) -> JobView:
+    """Harvest the given members (all active ones by default) in the background."""
+    codes = [c.upper() for c in body.codes] if body.codes else None
+    if codes:  # unknown codes are a 404 now, not a failed job later
+        for code in codes:
+            await ctx.store.get_member(code)
+
+    async def work(job: Job) -> Any:
+        reports = await operations.harvest(ctx, codes, body.full, job)
+        return [r.model_dump(mode="json") for r in reports]
+
+    return ctx.jobs.start("harvest", work, {"codes": codes, "full": body.full}).view()
+
+
+@router.post("/reindex", status_code=status.HTTP_202_ACCEPTED)
+async def start_reindex(ctx: ContextDep) -> JobView:
+    """Rebuild the search index into a new index and swap it in; searches go on meanwhile."""
+    ctx.require_search()
+
+    async def work(job: Job) -> Any:
+        return await operations.reindex(ctx, job)
+
+    return ctx.jobs.start("reindex", work).view()
+
+
+@router.post("/import/{code}", status_code=status.HTTP_202_ACCEPTED)
+async def start_import(code: str, request: Request, ctx: ContextDep) -> JobView:
+    """Import an uploaded MARC file (ISO 2709 or MARCXML; multipart ``file`` or the raw body)."""
+    member = await ctx.store.get_member(code)
+    path: Path = await read_upload(request, ctx.settings.home / "uploads", ctx.settings.max_response_bytes)
+
+    async def work(job: Job) -> Any:
+        try:
+            report = await operations.import_file(ctx, member.code, path, job)
+        finally:
+            path.unlink(missing_ok=True)
+        return report.model_dump(mode="json")
+
+    return ctx.jobs.start("import", work, {"member": member.code, "file": path.name}).view()
+
+
+@router.get("/jobs")
+async def list_jobs(jobs: JobsDep) -> list[JobView]:
+    """Every job of this server process, newest first."""
+    return [job.view() for job in jobs.list()]
+
+
+@router.get("/jobs/{job_id}")
+async def get_job(job_id: str, jobs: JobsDep) -> JobView:
+    """One job's state and per-task progress (done/total)."""
+    return jobs.get(job_id).view()

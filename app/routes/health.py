@@ -1,0 +1,36 @@
+"""``GET /health``: is the store reachable, and how far behind the store is the search index."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from ..deps import ContextDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health")
+async def health(ctx: ContextDep) -> dict[str, Any]:
+    """Store and search backend status; ``lag`` is how many store changes the index has not applied."""
+    store: dict[str, Any] = {"ok": True}
+    try:
+        store["max_seq"] = await ctx.store.max_seq()
+        store["members"] = len(await ctx.store.list_members())
+    except Exception as exc:  # health must answer even when the database does not
+        store = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+    search: dict[str, Any] = {"ok": False, "backend": None}
+    if ctx.backend is None:
+        search["error"] = ctx.search_error
+    else:
+        search["backend"] = getattr(ctx.backend, "name", type(ctx.backend).__name__)
+        try:
+            position = await ctx.backend.get_position()
+            search.update(ok=True, documents=await ctx.backend.count(), position=position)
+            if store["ok"]:
+                search["lag"] = max(0, store["max_seq"] - position)
+        except Exception as exc:
+            search["error"] = f"{type(exc).__name__}: {exc}"
+    ok = store["ok"] and search["ok"]
+    return {"status": "ok" if ok else "degraded", "store": store, "search": search}

@@ -1,0 +1,30 @@
+"""``GET /search`` and ``GET /autocomplete`` over the whole union catalogue."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from schemas.search import SearchResponse
+
+from ..deps import SearchDep, SearchRequestDep
+
+router = APIRouter(tags=["search"])
+
+
+@router.get("/search")
+async def search(request: SearchRequestDep, service: SearchDep) -> SearchResponse:
+    """Hits, facets and a cursor for the next page; a malformed query is a 400 with its position."""
+    return await service.search(request)
+
+
+@router.get("/autocomplete")
+async def autocomplete(
+    service: SearchDep,
+    q: Annotated[str, Query(min_length=1, max_length=200)],
+    field: Annotated[Literal["title", "author"], Query()] = "title",
+    size: Annotated[int, Query(ge=1, le=50)] = 10,
+) -> list[str]:
+    """Titles or author names whose words start with what was typed (diacritics optional)."""
+    return await service.autocomplete(q, field=field, size=size)

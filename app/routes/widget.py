@@ -1,0 +1,51 @@
+"""The embeddable pieces for member OPACs: ``/widget.js`` and an iframe-able member search box."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse
+
+from schemas.errors import InvalidInput
+from schemas.search import SearchFilters
+
+from ..deps import SearchRequestDep, StoreDep
+from ..web_support import render, run_search
+
+router = APIRouter(tags=["widget"])
+
+WIDGET_JS = Path(__file__).resolve().parent.parent / "static" / "widget.js"
+
+
+@router.get("/widget.js", include_in_schema=False)
+async def widget_js() -> FileResponse:
+    """The "Also held by" script (see its header for the one-line embed)."""
+    return FileResponse(
+        WIDGET_JS,
+        media_type="application/javascript; charset=utf-8",
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
+
+
+@router.get("/widget/search", response_class=HTMLResponse)
+async def widget_search(
+    request: Request,
+    store: StoreDep,
+    search: SearchRequestDep,
+) -> HTMLResponse:
+    """A search box scoped to one member (``?member=CODE``); when it has nothing, what others hold."""
+    if len(search.filters.member) != 1:
+        raise InvalidInput("member: give the code of the one member this search box is for")
+    owner = await store.get_member(search.filters.member[0])
+    scoped = search.model_copy(update={"filters": SearchFilters(member=[owner.code]), "facets": []})
+    result, error = await run_search(request, scoped) if search.q else (None, None)
+    elsewhere = None
+    if result is not None and result.total == 0:
+        elsewhere, _ = await run_search(request, scoped.model_copy(update={"filters": SearchFilters()}))
+    return render(
+        request,
+        "widget_search.html",
+        {"owner": owner, "q": search.q, "result": result, "elsewhere": elsewhere, "error": error},
+        status_code=400 if error else 200,
+    )

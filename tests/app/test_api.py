@@ -1,0 +1,276 @@
+"""The HTTP API end to end over the demo consortium, harvested over real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import date
+
+import httpx
+import pytest
+from stdnum import isbn as stdisbn
+from typer.testing import CliRunner
+
+from app.cli import cli
+from app.demo.generator import shared_works
+from app.jobs import JobRegistry
+from schemas.settings import Settings
+from tests.app.conftest import DEMO_CODES, Harvested
+
+pytestmark = pytest.mark.asyncio
+
+SHARED = shared_works()[0]  # a book held by five of the harvested members
+
+
+async def test_health(client: httpx.AsyncClient) -> None:
+    response = await client.get("/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["store"]["ok"] and body["store"]["members"] >= len(DEMO_CODES)
+    assert body["search"]["backend"] and body["search"]["documents"] > 0
+    assert body["search"]["position"] == body["store"]["max_seq"] and body["search"]["lag"] == 0
+
+
+async def test_member_json_is_the_cli_json(
+    client: httpx.AsyncClient, harvested: Harvested, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    response = await client.get("/members/NASATI")
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) >= {"code", "status", "eligible_for_membership", "records", "last_harvest"}
+    assert body["records"]["active"] > 0 and body["records"]["quarantined"] == 0
+    assert body["last_harvest"]["ok"] is True and body["last_harvest"]["finished"]
+    monkeypatch.setenv("LIENHOP_HOME", str(harvested.settings.home))
+    result = await asyncio.to_thread(CliRunner().invoke, cli, ["members", "show", "NASATI", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == body
+
+
+async def test_observer_eligibility(client: httpx.AsyncClient) -> None:
+    vass = (await client.get("/members/VASS")).json()
+    nttu = (await client.get("/members/NTTU")).json()
+    member = (await client.get("/members/HUE")).json()
+    assert vass["status"] == nttu["status"] == "observer"
+    assert date.fromisoformat(vass["eligible_for_membership"]) == date(2025, 9, 15)
+    assert date.fromisoformat(nttu["eligible_for_membership"]) == date(2027, 6, 1)
+    assert member["eligible_for_membership"] is None
+    listed = (await client.get("/members")).json()
+    assert {m["code"] for m in listed} >= set(DEMO_CODES)
+
+
+async def test_unknown_member_is_a_404_problem(client: httpx.AsyncClient) -> None:
+    response = await client.get("/members/NOPE")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "NOPE" in response.json()["detail"]
+
+
+async def test_search_folds_vietnamese_diacritics(client: httpx.AsyncClient) -> None:
+    response = await client.get("/search", params={"q": "thu vien", "size": 50, "facets": "member,type"})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["total"] > 0
+    assert any("thư viện" in (h["title"] or "").lower() for h in body["hits"])
+    assert {f["value"] for f in body["facets"]["member"]} <= set(DEMO_CODES)
+    only = await client.get("/search", params={"q": "thu vien", "member": "HUE"})
+    assert only.status_code == 200 and {h["member"] for h in only.json()["hits"]} <= {"HUE"}
+    suggest = await client.get("/autocomplete", params={"q": "thu", "field": "title"})
+    assert suggest.status_code == 200 and isinstance(suggest.json(), list)
+
+
+async def test_bad_query_is_400_with_position(client: httpx.AsyncClient) -> None:
+    response = await client.get("/search", params={"q": 'title:"unclosed'})
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    assert isinstance(response.json()["position"], int)
+
+
+async def test_bad_parameter_is_422_naming_it(client: httpx.AsyncClient) -> None:
+    response = await client.get("/search", params={"q": "x", "size": "many"})
+    assert response.status_code == 422
+    problem = response.json()
+    assert problem["invalid_params"][0]["parameter"] == "size"
+    assert "size" in problem["detail"]
+    sort = await client.get("/search", params={"sort": "random"})
+    assert sort.status_code == 422 and "sort" in sort.json()["detail"]
+
+
+async def test_record_page_lists_other_holders(client: httpx.AsyncClient) -> None:
+    found = (await client.get("/lookup", params={"isbn": SHARED.isbn13})).json()
+    record_id = next(
+        m["holdings"][0]["record_id"] for m in found["works"][0]["members"] if m["code"] == "HUE"
+    )
+    response = await client.get(f"/records/{record_id}")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["member"]["code"] == "HUE"
+    assert body["opac_url"].startswith("http://opac.hue.example.vn/record/")
+    others = {m["code"] for m in body["also_held_by"]}
+    assert others == set(SHARED.holders) - {"HUE"}
+    tvu = next(m for m in body["also_held_by"] if m["code"] == "TVU")
+    assert tvu["holdings"][0]["opac_url"] == f"http://opac.tvu.example.vn/search?isbn={SHARED.isbn13}"
+    raw = await client.get(f"/records/{record_id}/raw")
+    assert raw.status_code == 200 and b"<" in raw.content
+    page = await client.get(f"/record/{record_id}")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert "opac.tvu.example.vn" in page.text
+
+
+async def test_lookup_isbn10_with_hyphens_finds_isbn13_holders(client: httpx.AsyncClient) -> None:
+    typed = stdisbn.format(stdisbn.to_isbn10(SHARED.isbn13))  # e.g. 604-...-X, hyphenated ISBN-10
+    response = await client.get("/lookup", params={"isbn": typed})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["normalised"] == SHARED.isbn13
+    holders = {m["code"]: m for m in body["works"][0]["members"]}
+    assert set(holders) == set(SHARED.holders)
+    assert all(m["name_vi"] and m["status"] in {"member", "observer"} for m in holders.values())
+    assert holders["NASATI"]["holdings"][0]["opac_url"].startswith("http://opac.nasati.example.vn/record/")
+
+
+async def test_lookup_rejects_bad_identifiers(client: httpx.AsyncClient) -> None:
+    bad = await client.get("/lookup", params={"isbn": "978-604-000-000-1"})
+    assert bad.status_code == 422 and "checksum" in bad.json()["detail"].lower()
+    both = await client.get("/lookup", params={"isbn": SHARED.isbn13, "doi": "10.1/x"})
+    assert both.status_code == 422
+    doi = await client.get("/lookup", params={"doi": "not-a-doi"})
+    assert doi.status_code == 422 and "DOI" in doi.json()["detail"]
+
+
+async def test_lookup_by_title_groups_by_work(client: httpx.AsyncClient) -> None:
+    response = await client.get("/lookup", params={"title": SHARED.title})
+    assert response.status_code == 200
+    works = response.json()["works"]
+    assert works and {m["code"] for m in works[0]["members"]} == set(SHARED.holders)
+
+
+async def test_widget(client: httpx.AsyncClient) -> None:
+    script = await client.get("/widget.js")
+    assert script.status_code == 200
+    assert script.headers["content-type"].startswith("application/javascript")
+    assert "data-member" in script.text and "/lookup?" in script.text
+    cors = await client.get(
+        "/lookup", params={"isbn": SHARED.isbn13}, headers={"Origin": "http://opac.hue.example.vn"}
+    )
+    assert cors.headers["access-control-allow-origin"] == "*"
+    box = await client.get("/widget/search", params={"member": "HUE", "q": "thu vien"})
+    assert box.status_code == 200 and "text/html" in box.headers["content-type"]
+    fallback = await client.get(
+        "/widget/search", params={"member": "NTTU", "q": "forestry plantations acacia"}
+    )
+    assert fallback.status_code == 200
+
+
+async def test_search_page(client: httpx.AsyncClient) -> None:
+    home = await client.get("/")
+    assert home.status_code == 200 and "<form" in home.text
+    page = await client.get("/", params={"q": "thu vien"})
+    assert page.status_code == 200 and "<mark>" in page.text and "member=" in page.text
+    bad = await client.get("/", params={"q": '"open'})
+    assert bad.status_code == 400 and "position" in bad.text
+
+
+async def test_admin_token(settings: Settings) -> None:
+    from app.main import create_app
+
+    app = create_app(settings.model_copy(update={"admin_token": "s3cret"}))
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://t") as http,
+    ):
+        new = {"code": "TESTLIB", "name_vi": "Thư viện thử", "oai_url": "http://127.0.0.1:9/oai"}
+        denied = await http.post("/admin/members", json=new)
+        assert denied.status_code == 401 and denied.headers["www-authenticate"] == "Bearer"
+        wrong = await http.post("/admin/members", json=new, headers={"Authorization": "Bearer nope"})
+        assert wrong.status_code == 401
+        ok = await http.post("/admin/members", json=new, headers={"Authorization": "Bearer s3cret"})
+        assert ok.status_code == 201 and ok.json()["code"] == "TESTLIB"
+        again = await http.post("/admin/members", json=new, headers={"Authorization": "Bearer s3cret"})
+        assert again.status_code == 409
+        bad = await http.post(
+                "/admin/members", json={**new, "code": "X2", "oai_url": "ftp://x"},
+                headers={"Authorization": "Bearer s3cret"},
+            )  # fmt: skip
+        assert bad.status_code == 422 and "oai_url" in bad.json()["detail"]
+        assert (await http.get("/admin/jobs")).status_code == 401
+
+
+async def test_harvest_and_reindex_jobs(harvested: Harvested) -> None:
+    from app.main import create_app
+
+    app = create_app(harvested.settings)
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://t") as http,
+    ):
+        started = await http.post("/admin/harvest", json={"codes": ["HUE"], "full": True})
+        assert started.status_code == 202
+        job = await _wait(http, started.json()["id"])
+        assert job["state"] == "done", job
+        assert job["tasks"] and job["tasks"][0]["name"] == "HUE" and job["result"][0]["ok"]
+        reindex = await http.post("/admin/reindex")
+        assert reindex.status_code == 202
+        job = await _wait(http, reindex.json()["id"])
+        assert job["state"] == "done", job
+        task = job["tasks"][0]
+        assert task["name"] == "reindex" and task["done"] == task["total"] > 0
+        assert job["result"]["indexed"] == task["total"]
+        unknown = await http.post("/admin/harvest", json={"codes": ["NOPE"]})
+        assert unknown.status_code == 404
+
+
+async def test_job_progress_visible_while_running(app_client: httpx.AsyncClient) -> None:
+    jobs: JobRegistry = app_client.app.state.lienhop.jobs  # type: ignore[attr-defined]
+    release = asyncio.Event()
+
+    async def work(job: object) -> str:
+        sink = job
+        sink.begin("NASATI", total=300)  # type: ignore[attr-defined]
+        sink.advance("NASATI", 100)  # type: ignore[attr-defined]
+        await release.wait()
+        sink.advance("NASATI", 200)  # type: ignore[attr-defined]
+        sink.end("NASATI")  # type: ignore[attr-defined]
+        return "finished"
+
+    job = jobs.start("harvest", work)
+    await asyncio.sleep(0)
+    running = (await app_client.get(f"/admin/jobs/{job.id}")).json()
+    assert running["state"] == "running"
+    assert running["tasks"] == [
+        {"name": "NASATI", "state": "running", "done": 100, "total": 300, "message": ""}
+    ]
+    release.set()
+    done = await _wait(app_client, job.id)
+    assert done["state"] == "done" and done["tasks"][0]["done"] == 300 and done["result"] == "finished"
+    assert (await app_client.get("/admin/jobs")).json()[0]["id"] == job.id
+    assert (await app_client.get("/admin/jobs/none-1")).status_code == 404
+
+
+async def test_import_upload_job(app_client: httpx.AsyncClient) -> None:
+    from pymarc import Field, Record, Subfield
+
+    await app_client.post("/admin/members", json={"code": "UPLOAD", "name_vi": "Thư viện tải lên"})
+    record = Record()
+    record.add_field(Field(tag="001", data="u1"))
+    record.add_field(Field(tag="245", indicators=["1", "0"], subfields=[Subfield("a", "Thư viện số")]))
+    record.add_field(Field(tag="020", indicators=[" ", " "], subfields=[Subfield("a", SHARED.isbn13)]))
+    files = {"file": ("books.mrc", record.as_marc(), "application/marc")}
+    started = await app_client.post("/admin/import/UPLOAD", files=files)
+    assert started.status_code == 202, started.text
+    job = await _wait(app_client, started.json()["id"])
+    assert job["state"] == "done", job
+    assert job["result"]["added"] == 1
+    found = (await app_client.get("/lookup", params={"isbn": SHARED.isbn13})).json()
+    assert {m["code"] for m in found["works"][0]["members"]} == {"UPLOAD"}
+
+
+async def _wait(http: httpx.AsyncClient, job_id: str, seconds: float = 30) -> dict[str, object]:
+    for _ in range(int(seconds / 0.05)):
+        job = (await http.get(f"/admin/jobs/{job_id}")).json()
+        if job["state"] != "running":
+            return job  # type: ignore[no-any-return]
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"job {job_id} still running")
