@@ -1,0 +1,476 @@
+"""Search benchmark: indexing throughput, index size and query latency of every search backend.
+
+Records are synthetic but realistic (Vietnamese and English titles, authors, subjects, years, 13
+members, about a third of the records being other members' copies of the same work), generated from a
+fixed seed and streamed in batches, so memory stays bounded at any ``--records``.
+
+For each backend (embedded SQLite FTS5; the search node at ``--es URL``, or one started here):
+
+* indexing docs/s through ``backend.bulk`` (and, for the search node, the client's own bulk helper on
+  the same documents: the peer), and the index size on disk;
+* latency p50/p99 of a fixed mix of 1,000 queries at concurrency 1 and 16, through the search layer
+  (``SearchService``: parse, backend, highlights) and as the backend's raw query in the same run
+  (SQLite: the SQL statements alone, replayed; search node: ``client.search`` with the compiled body).
+  The ratio layer/raw is our overhead.
+
+    .venv/bin/python bench/search.py --records 100000
+    .venv/bin/python bench/search.py --records 1000000 --es http://127.0.0.1:9200
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import shutil
+import sqlite3
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from schemas.search import IndexDocument, SearchFilters, SearchRequest  # noqa: E402
+from search.analysis import analyse_field, fold, folded_text  # noqa: E402
+from search.query import parse_query  # noqa: E402
+
+MEMBERS = ["hust", "vnu", "ctu", "hcmut", "neu", "hue", "dnu", "tnu", "vinhu", "hnue", "ftu", "ptit", "nlu"]
+VI_TOPICS = [
+    "khoa học máy tính", "công nghệ thông tin", "thư viện số", "cơ sở dữ liệu", "mạng máy tính",
+    "kinh tế học", "quản lý tài chính", "nông nghiệp bền vững", "y học cổ truyền", "văn học Việt Nam",
+    "lịch sử Việt Nam", "địa lý tự nhiên", "hóa học hữu cơ", "vật lý chất rắn", "toán học ứng dụng",
+    "sinh học phân tử", "môi trường biển", "giáo dục đại học", "xã hội học", "pháp luật kinh doanh",
+    "ngôn ngữ học", "văn hóa dân gian", "du lịch sinh thái", "kỹ thuật điện tử", "cơ khí chế tạo",
+    "xây dựng cầu đường", "kiến trúc đô thị", "ngân hàng thương mại", "kế toán doanh nghiệp",
+    "tâm lý học", "triết học", "trí tuệ nhân tạo", "học máy", "xử lý ảnh", "an toàn thông tin",
+    "củng cố kiến thức", "thủy sản", "lâm nghiệp", "dược học", "điều dưỡng",
+]  # fmt: skip
+VI_HEADS = [
+    "Giáo trình", "Nghiên cứu", "Cơ sở", "Nhập môn", "Tìm hiểu", "Ứng dụng", "Phát triển", "Quản lý",
+    "Bài giảng", "Lập trình", "Phân tích", "Đánh giá",
+]  # fmt: skip
+VI_TAILS = [
+    "", "", "ở Việt Nam", "hiện đại", "cơ bản", "nâng cao", "trong thời kỳ đổi mới", "tại Hà Nội",
+    "vùng đồng bằng sông Cửu Long", "tại Đà Nẵng", "cho sinh viên", "tập 1", "tập 2",
+]  # fmt: skip
+EN_TOPICS = [
+    "computer science", "data analysis", "machine learning", "deep learning", "digital libraries",
+    "information retrieval", "rice production", "climate change", "public health", "software engineering",
+    "database systems", "computer networks", "linear algebra", "organic chemistry", "marine ecology",
+    "economic development", "Vietnamese history", "natural language processing", "algorithms", "python",
+]  # fmt: skip
+EN_HEADS = ["Introduction to", "Handbook of", "Advances in", "Principles of", "A survey of", "Essentials of"]
+EN_TAILS = ["", "", "in Vietnam", "in the Mekong Delta", "for engineers", "second edition", "in practice"]
+VI_FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ", "Hồ"]
+VI_MIDDLE = ["Văn", "Thị", "Đức", "Minh", "Thanh", "Quốc", "Hữu", "Ngọc", "Thu", "Hồng"]
+VI_GIVEN = [
+    "An", "Bình", "Cường", "Dũng", "Hà", "Hải", "Hạnh", "Hòa", "Hùng", "Hương", "Lan", "Linh", "Long",
+    "Mai", "Nam", "Nga", "Phương", "Quân", "Sơn", "Tâm", "Thảo", "Trang", "Tuấn", "Việt", "Yến",
+]  # fmt: skip
+EN_FAMILY = ["Smith", "Johnson", "Brown", "Miller", "Davis", "Wilson", "Taylor", "Moore", "Martin", "Clark"]
+EN_GIVEN = ["John", "Mary", "David", "Sarah", "Michael", "Emma", "James", "Anna", "Robert", "Linda"]
+PUBLISHERS = [
+    "Nhà xuất bản Giáo dục",
+    "NXB Khoa học và Kỹ thuật",
+    "NXB Đại học Quốc gia",
+    "Springer",
+    "MIT Press",
+]
+ABSTRACT_WORDS = " ".join(VI_TOPICS + EN_TOPICS).split()
+
+
+def _isbn13(rng: random.Random) -> str:
+    digits = [9, 7, 8] + [rng.randrange(10) for _ in range(9)]
+    check = (10 - sum(d * (3 if i % 2 else 1) for i, d in enumerate(digits)) % 10) % 10
+    return "".join(map(str, [*digits, check]))
+
+
+def _work(work: int, seed: int) -> dict[str, Any]:
+    """The bibliographic part of a record: every copy of one work shares it."""
+    rng = random.Random(seed * 7_919 + work)
+    vietnamese = rng.random() < 0.65
+    if vietnamese:
+        title = f"{rng.choice(VI_HEADS)} {rng.choice(VI_TOPICS)} {rng.choice(VI_TAILS)}".strip()
+        authors = [
+            f"{rng.choice(VI_FAMILY)} {rng.choice(VI_MIDDLE)} {rng.choice(VI_GIVEN)}"
+            for _ in range(rng.choice((1, 1, 2, 3)))
+        ]
+        subjects = rng.sample(VI_TOPICS, rng.choice((1, 2, 3)))
+    else:
+        title = f"{rng.choice(EN_HEADS)} {rng.choice(EN_TOPICS)} {rng.choice(EN_TAILS)}".strip()
+        authors = [f"{rng.choice(EN_FAMILY)}, {rng.choice(EN_GIVEN)}" for _ in range(rng.choice((1, 2)))]
+        subjects = rng.sample(EN_TOPICS, rng.choice((1, 2)))
+    kind = rng.choices(["book", "thesis", "article", "other"], [60, 15, 20, 5])[0]
+    abstract = None
+    if rng.random() < 0.5:
+        abstract = " ".join(rng.choice(ABSTRACT_WORDS) for _ in range(rng.randint(20, 60)))
+    year = None if rng.random() < 0.03 else min(2025, int(2025 - abs(rng.gauss(0, 15))))
+    return {
+        "title": title,
+        "authors": authors,
+        "subjects": subjects,
+        "year": year,
+        "language": "vie" if vietnamese else "eng",
+        "type": kind,
+        "abstract": abstract,
+        "publisher": rng.choice(PUBLISHERS),
+        "isbn": [_isbn13(rng)] if kind == "book" else [],
+        "doi": [f"10.{rng.randint(1000, 9999)}/b{work}"] if kind == "article" else [],
+    }
+
+
+def generate(records: int, seed: int = 20240601) -> Iterator[IndexDocument]:
+    """``records`` search documents, deterministic for a seed, produced one at a time."""
+    for i in range(records):
+        rng = random.Random(seed * 1_000_003 + i)
+        work = rng.randrange(i) if i and rng.random() < 0.3 else i  # a copy held by another member
+        w = _work(work, seed)
+        title_exact, title_folded = analyse_field(w["title"])
+        author_exact, author_folded = analyse_field(" ; ".join(w["authors"]))
+        subject_exact, subject_folded = analyse_field(" ; ".join(w["subjects"]))
+        text = [w["title"], *w["authors"], *w["subjects"], w["abstract"] or "", w["publisher"]]
+        text_exact, text_folded = analyse_field(" ".join(text))
+        member = MEMBERS[rng.randrange(len(MEMBERS))]
+        yield IndexDocument(
+            id=f"{member}:{i:08d}",
+            seq=i + 1,
+            member=member,
+            oai_identifier=f"oai:{member}:{i}",
+            work_key=f"w:{work}",
+            title_sort=folded_text(w["title"]),
+            title_exact=title_exact,
+            title_folded=title_folded,
+            author_exact=author_exact,
+            author_folded=author_folded,
+            subject_exact=subject_exact,
+            subject_folded=subject_folded,
+            text_exact=text_exact,
+            text_folded=text_folded,
+            **w,
+        )
+
+
+def batched(docs: Iterator[IndexDocument], size: int) -> Iterator[list[IndexDocument]]:
+    """Consecutive lists of ``size`` documents (the last may be shorter)."""
+    batch: list[IndexDocument] = []
+    for doc in docs:
+        batch.append(doc)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def query_mix(count: int = 1000, seed: int = 7) -> list[SearchRequest]:
+    """A fixed mix of realistic requests: words with and without diacritics, phrases, prefixes,
+    fielded queries, boolean operators, filters, browsing, and the three sorts."""
+    rng = random.Random(seed)
+    requests: list[SearchRequest] = []
+    for _ in range(count):
+        topic = rng.choice(VI_TOPICS) if rng.random() < 0.65 else rng.choice(EN_TOPICS)
+        words = topic.split()
+        if rng.random() < 0.3:
+            words = [fold(w.lower()) for w in words]  # typed without diacritics
+        pick = rng.random()
+        filters = SearchFilters()
+        if pick < 0.30:
+            q = " ".join(words[: rng.choice((1, 2))])
+        elif pick < 0.45:
+            q = " ".join(words)
+        elif pick < 0.55:
+            q = f'"{" ".join(words[:2])}"'
+        elif pick < 0.65:
+            q = words[0][: max(2, len(words[0]) - 2)] + "*"
+        elif pick < 0.72:
+            q = f"title:({' '.join(words[:2])})"
+        elif pick < 0.78:
+            q = f"author:{fold(rng.choice(VI_FAMILY).lower())}"
+        elif pick < 0.86:
+            q = " ".join(words[:2])
+            filters = SearchFilters(member=rng.sample(MEMBERS, rng.choice((1, 2))), year_from=2000)
+        elif pick < 0.90:
+            q = f"{words[0]} NOT lang:eng"
+        elif pick < 0.95:
+            q = f"{words[0]} OR {rng.choice(EN_TOPICS).split()[0]}"
+        else:
+            q = ""
+        sort = rng.choices(["relevance", "year_desc", "title"], [80, 10, 10])[0]
+        requests.append(SearchRequest(q=q, filters=filters, sort=sort, size=10))  # type: ignore[arg-type]
+    return requests
+
+
+# ---------------------------------------------------------------------------------------- measuring
+
+
+@dataclass
+class Latency:
+    p50: float
+    p99: float
+    qps: float
+
+
+@dataclass
+class Report:
+    name: str
+    docs: int = 0
+    docs_per_s: float = 0.0
+    peer_docs_per_s: float | None = None
+    size_bytes: int = 0
+    latency: dict[tuple[str, int], Latency] = field(default_factory=dict)
+
+
+async def measure(run: Callable[[int], Awaitable[object]], count: int, concurrency: int) -> Latency:
+    """Latencies of ``run(i)`` for i in range(count), ``concurrency`` at a time."""
+    times: list[float] = []
+    next_index = iter(range(count))
+
+    async def worker() -> None:
+        for i in next_index:
+            started = time.perf_counter()
+            await run(i)
+            times.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    wall = time.perf_counter() - started
+    times.sort()
+    return Latency(
+        p50=statistics.median(times) * 1000,
+        p99=times[min(len(times) - 1, int(len(times) * 0.99))] * 1000,
+        qps=count / wall,
+    )
+
+
+async def index_with(backend: Any, records: int, seed: int, batch: int) -> float:
+    """Index every record through ``backend.bulk`` into a new index, swap it live; seconds spent."""
+    from search.backend import BulkReport
+
+    new = await backend.create_index()
+    spent = 0.0
+    failed = 0
+    for docs in batched(generate(records, seed), batch):
+        started = time.perf_counter()
+        report: BulkReport = await backend.bulk(docs, index=new)
+        spent += time.perf_counter() - started
+        failed += len(report.failed)
+    started = time.perf_counter()
+    await backend.refresh(new)
+    spent += time.perf_counter() - started
+    await backend.swap_alias(new)
+    if failed:
+        print(f"  warning: {failed} documents failed to index", file=sys.stderr)
+    return spent
+
+
+async def latencies(
+    report: Report,
+    requests: Sequence[SearchRequest],
+    layer: Callable[[SearchRequest], Awaitable[object]],
+    raw: Callable[[int], Awaitable[object]],
+) -> None:
+    """Warm up, then the layer and the raw query at concurrency 1 and 16."""
+    await measure(lambda i: layer(requests[i % len(requests)]), min(200, len(requests)), 4)
+    for concurrency in (1, 16):
+        report.latency[("layer", concurrency)] = await measure(
+            lambda i: layer(requests[i]), len(requests), concurrency
+        )
+        report.latency[("raw", concurrency)] = await measure(raw, len(requests), concurrency)
+
+
+# ------------------------------------------------------------------------------------------- SQLite
+
+
+async def bench_sqlite(args: argparse.Namespace, requests: Sequence[SearchRequest]) -> Report | None:
+    """The embedded backend in a temporary folder."""
+    try:
+        from search.sqlite_fts import SqliteBackend
+    except ImportError:
+        return None
+    from search.service import SearchService
+
+    report = Report("sqlite", docs=args.records)
+    folder = Path(tempfile.mkdtemp(prefix="lienhop-bench-sqlite-"))
+    backend = SqliteBackend(folder)
+    try:
+        await backend.open()
+        spent = await index_with(backend, args.records, args.seed, args.batch)
+        report.docs_per_s = args.records / spent
+        report.size_bytes = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+        service = SearchService(backend)
+
+        # The raw query: record the SQL statements one search runs (parameters inlined), replay them.
+        live = await backend.live_index()
+        assert live is not None
+        path = backend._path(live)
+        conn = backend._conn(live)
+        scripts: list[list[str]] = []
+        for request in requests:
+            statements: list[str] = []
+            conn.set_trace_callback(statements.append)
+            try:
+                backend._search(live, parse_query(request.q), request)
+            finally:
+                conn.set_trace_callback(None)
+            scripts.append(statements)
+
+        local = threading.local()
+
+        def replay(i: int) -> None:
+            raw_conn: sqlite3.Connection | None = getattr(local, "conn", None)
+            if raw_conn is None:
+                raw_conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+                for pragma in ("temp_store=MEMORY", "cache_size=-65536", "mmap_size=268435456"):
+                    raw_conn.execute(f"PRAGMA {pragma}")
+                local.conn = raw_conn
+            for statement in scripts[i]:
+                raw_conn.execute(statement).fetchall()
+
+        pool = ThreadPoolExecutor(4)  # as many threads as the backend's readers
+        loop = asyncio.get_running_loop()
+        try:
+            await latencies(report, requests, service.search, lambda i: loop.run_in_executor(pool, replay, i))
+        finally:
+            pool.shutdown()
+    finally:
+        await backend.close()
+        shutil.rmtree(folder, ignore_errors=True)
+    return report
+
+
+# ------------------------------------------------------------------------------------- search node
+
+
+async def bench_elastic(args: argparse.Namespace, requests: Sequence[SearchRequest]) -> Report:
+    """The search node at ``--es`` or one started here (stopped at the end)."""
+    from search.elastic import ElasticBackend
+    from search.elastic_dsl import index_body, search_body, to_source
+    from search.service import SearchService
+
+    node = None
+    url = args.es
+    if url is None:
+        from tests.search_node import start_node
+
+        node = start_node()
+        url = node.url
+        print(f"  started a search node at {url} in {node.started_in:.1f} s", file=sys.stderr)
+    alias = f"bench-{uuid.uuid4().hex[:8]}"
+    backend = ElasticBackend(url, alias=alias)
+    report = Report("search node")
+    try:
+        await backend.open()
+        report.name = f"{backend.resolved_engine}"
+        report.docs = args.records
+        spent = await index_with(backend, args.records, args.seed, args.batch)
+        report.docs_per_s = args.records / spent
+        live = await backend.live_index()
+        client = backend.client
+        await client.indices.flush(index=live)
+        stats = await client.indices.stats(index=live, metric="store")
+        report.size_bytes = int(stats["_all"]["primaries"]["store"]["size_in_bytes"])
+
+        # The peer: the client's own bulk helper, same documents, same mapping, same chunking.
+        if backend.resolved_engine == "opensearch":
+            from opensearchpy.helpers import async_bulk
+        else:
+            from elasticsearch.helpers import async_bulk  # type: ignore[assignment]
+        peer = f"{alias}-peer"
+        await client.indices.create(index=peer, body=index_body())
+        peer_spent = 0.0
+        for docs in batched(generate(args.records, args.seed), args.batch):
+            actions = [{"_index": peer, "_id": d.id, "_source": to_source(d)} for d in docs]
+            started = time.perf_counter()
+            await async_bulk(client, actions, chunk_size=500)
+            peer_spent += time.perf_counter() - started
+        started = time.perf_counter()
+        await client.indices.refresh(index=peer)
+        peer_spent += time.perf_counter() - started
+        report.peer_docs_per_s = args.records / peer_spent
+        await client.indices.delete(index=peer)
+
+        service = SearchService(backend)
+        bodies = [search_body(parse_query(r.q), r) for r in requests]
+        await latencies(
+            report, requests, service.search, lambda i: client.search(index=alias, body=bodies[i])
+        )
+    finally:
+        if not args.keep:
+            for name in await backend.list_indexes():
+                await backend.client.indices.delete(index=name)
+        await backend.close()
+        if node is not None:
+            node.stop()
+    return report
+
+
+# ------------------------------------------------------------------------------------------- output
+
+
+def print_table(reports: Sequence[Report], queries: int) -> None:
+    """One block per backend: indexing, size, then latencies (ms) and the layer/raw ratio."""
+    print()
+    head = f"{'backend':<12} {'docs':>9} {'index docs/s':>13} {'peer docs/s':>12} {'ours/peer':>9}"
+    print(f"{head} {'size MB':>9}")
+    for r in reports:
+        peer = f"{r.peer_docs_per_s:,.0f}" if r.peer_docs_per_s else "-"
+        ratio = f"{r.docs_per_s / r.peer_docs_per_s:.2f}" if r.peer_docs_per_s else "-"
+        print(
+            f"{r.name:<12} {r.docs:>9,} {r.docs_per_s:>13,.0f} {peer:>12} {ratio:>9} "
+            f"{r.size_bytes / 1e6:>9.1f}"
+        )
+    print()
+    print(
+        f"{'backend':<12} {'conc':>4} {'layer p50':>10} {'p99':>8} {'qps':>7} "
+        f"{'raw p50':>9} {'p99':>8} {'qps':>7} {'p50 ratio':>9} {'p99 ratio':>9}"
+    )
+    for r in reports:
+        for concurrency in (1, 16):
+            layer, raw = r.latency[("layer", concurrency)], r.latency[("raw", concurrency)]
+            print(
+                f"{r.name:<12} {concurrency:>4} {layer.p50:>10.2f} {layer.p99:>8.2f} {layer.qps:>7.0f} "
+                f"{raw.p50:>9.2f} {raw.p99:>8.2f} {raw.qps:>7.0f} "
+                f"{layer.p50 / raw.p50:>9.2f} {layer.p99 / raw.p99:>9.2f}"
+            )
+    print(f"\nlatencies in ms over {queries:,} queries; ratio = search layer / raw query (our overhead)")
+
+
+async def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark on every available backend and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--records", type=int, default=1_000_000, help="records to index (default 1M)")
+    parser.add_argument("--seed", type=int, default=20240601)
+    parser.add_argument("--batch", type=int, default=1000, help="documents per backend.bulk call")
+    parser.add_argument("--queries", type=int, default=1000, help="size of the fixed query mix")
+    parser.add_argument("--es", help="URL of a running Elasticsearch 8 / OpenSearch node")
+    parser.add_argument("--no-es", action="store_true", help="skip the search node")
+    parser.add_argument("--no-sqlite", action="store_true", help="skip the embedded backend")
+    parser.add_argument("--keep", action="store_true", help="keep the search node's bench indexes")
+    args = parser.parse_args(argv)
+
+    requests = query_mix(args.queries)
+    reports: list[Report] = []
+    if not args.no_sqlite:
+        print(f"sqlite: indexing {args.records:,} records...", file=sys.stderr)
+        sqlite_report = await bench_sqlite(args, requests)
+        if sqlite_report is not None:
+            reports.append(sqlite_report)
+    if not args.no_es:
+        print(f"search node: indexing {args.records:,} records...", file=sys.stderr)
+        reports.append(await bench_elastic(args, requests))
+    print_table(reports, len(requests))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
