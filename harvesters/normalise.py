@@ -8,6 +8,8 @@ is left. Nothing here does I/O.
 
 from __future__ import annotations
 
+import functools
+import operator
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -41,7 +43,12 @@ __all__ = [
 # Format characters that are invisible noise in catalogue data (zero-width space, BOM, soft hyphen,
 # word joiner). ZWJ/ZWNJ are kept out of this list on purpose: some scripts need them.
 _INVISIBLE = {"\u200b", "\ufeff", "\u00ad", "\u2060"}
+_INVISIBLE_RE = re.compile("[" + "".join(sorted(_INVISIBLE)) + "]")
 _SPACES = re.compile(r"\s+")
+# Unicode category Cc is exactly C0 (U+0000-U+001F), DEL and C1 (U+007F-U+009F), so a regex over those
+# ranges matches what ``unicodedata.category(ch) == "Cc"`` does character by character, at a fraction
+# of the cost (``nfc`` runs on every text value of every harvested record).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def nfc(text: str | None) -> str | None:
@@ -53,17 +60,14 @@ def nfc(text: str | None) -> str | None:
     """
     if text is None:
         return None
-    text = unicodedata.normalize("NFC", text)
-    cleaned = []
-    for ch in text:
-        if ch in _INVISIBLE:
-            continue
-        if unicodedata.category(ch) == "Cc":
-            cleaned.append(" ")
-        else:
-            cleaned.append(ch)
-    result = _SPACES.sub(" ", "".join(cleaned)).strip()
-    return result or None
+    if not text.isascii():
+        # ``normalize`` returns at once for text that already is NFC; ASCII text always is, and has
+        # none of the invisible characters either
+        text = _INVISIBLE_RE.sub("", unicodedata.normalize("NFC", text))
+    if _CONTROL.search(text):
+        text = _CONTROL.sub(" ", text)
+    # ``str.split()`` splits on exactly what ``\s`` matches and drops the ends: collapse and strip
+    return " ".join(text.split()) or None
 
 
 def fold(text: str | None) -> str:
@@ -97,12 +101,54 @@ def normalise_isbn(value: str | None) -> str | None:
     if not value:
         return None
     for match in _ISBN_CANDIDATE.finditer(value):
-        candidate = re.sub(r"[\s-]", "", match.group(0))
-        try:
+        candidate = _SEPARATORS.sub("", match.group(0))
+        if candidate.isascii():
+            found = _ascii_isbn13(candidate.upper())
+            if found is not None:
+                return found
+            continue
+        try:  # non-ASCII digits (``\d`` matches them): leave the judgement to python-stdnum
             return _isbn.to_isbn13(_isbn.validate(candidate))
         except ValidationError:
             continue
     return None
+
+
+_SEPARATORS = re.compile(r"[\s-]")
+
+
+def _ean_check_digit(digits: str) -> str:
+    """The EAN-13 check digit of 12 ASCII digits (weights 1, 3, 1, 3... from the left)."""
+    total = sum(map(int, digits[0::2])) + 3 * sum(map(int, digits[1::2]))
+    return str(-total % 10)
+
+
+def _ascii_isbn13(candidate: str) -> str | None:
+    """``stdnum.isbn.to_isbn13(stdnum.isbn.validate(candidate))`` for an upper-case ASCII candidate
+    without separators, or ``None`` where stdnum raises.
+
+    The same rules as python-stdnum (ISBN-10 mod-11 check, ISBN-13 EAN check and 978/979 prefix),
+    written out because stdnum's general-purpose cleaning made ISBN checking a quarter of the time
+    spent parsing a Dublin Core record. Compared with stdnum on a million random candidates when written.
+    """
+    if len(candidate) == 10:
+        body = candidate[:9]
+        if not body.isdigit():
+            return None
+        check = sum(map(operator.mul, range(1, 10), map(int, body))) % 11
+        if candidate[9] != ("X" if check == 10 else str(check)):
+            return None
+        body13 = "978" + body
+        return body13 + _ean_check_digit(body13)
+    if len(candidate) == 13:
+        if not candidate.isdigit() or candidate[:3] not in ("978", "979"):
+            return None
+        return candidate if _ean_check_digit(candidate[:12]) == candidate[12] else None
+    # other lengths cannot come out of ``_ISBN_CANDIDATE``; stdnum decides, as before
+    try:
+        return str(_isbn.to_isbn13(_isbn.validate(candidate)))
+    except ValidationError:
+        return None
 
 
 def normalise_issn(value: str | None) -> str | None:
@@ -253,6 +299,15 @@ def language_code(value: str | None) -> str | None:
     "chi" -> "zho"), tags with regions ("vi-VN", "en_US"), English names ("Vietnamese") and
     Vietnamese names ("Tiếng Việt").
     """
+    if value is None:
+        return None
+    return _language_code(value)
+
+
+# A catalogue writes its languages the same few ways in every record, and the pycountry lookups cost
+# more than the rest of a record's normalisation, so answers are remembered (the function is pure).
+@functools.lru_cache(maxsize=4096)
+def _language_code(value: str) -> str | None:
     text = nfc(value)
     if not text:
         return None
@@ -321,6 +376,12 @@ def record_type(values: Iterable[str]) -> str:
     """Map ``dc:type`` values (English, Vietnamese, info:eu-repo vocabulary) or a MARC leader/06-07
     pair ("am", "as", "ab", "mm") to one of ``schemas.record.RECORD_TYPES``; ``other`` otherwise.
     """
+    return _record_type(tuple(values))
+
+
+# Records of one repository repeat the same few type values; folding and matching them is pure.
+@functools.lru_cache(maxsize=4096)
+def _record_type(values: tuple[str, ...]) -> str:
     folded: list[str] = []
     for value in values:
         if not value:

@@ -17,10 +17,10 @@ import asyncio
 import contextlib
 import email.utils
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -178,6 +178,18 @@ class Response:
     nbytes: int
 
 
+class Decoded(Protocol):
+    """What :meth:`OAIClient.request_with` needs of a decoded response."""
+
+    @property
+    def cleaned(self) -> bool:
+        """Whether illegal characters had to be removed before the body parsed."""
+        ...
+
+
+DecodedT = TypeVar("DecodedT", bound=Decoded)
+
+
 # ----------------------------------------------------------------------------------- datestamps
 
 
@@ -327,6 +339,21 @@ class OAIClient:
         A response that is not well-formed even after cleaning is fetched again a couple of times
         (a truncated body is often a passing fault) before :class:`MalformedPage` is raised.
         """
+
+        async def decode(data: bytes) -> Response:
+            return read_response(verb, data)
+
+        return await self.request_with(verb, decode, **params)
+
+    async def request_with(
+        self, verb: str, decode: Callable[[bytes], Awaitable[DecodedT]], **params: str | None
+    ) -> DecodedT:
+        """:meth:`request` with the parsing done by ``decode`` (e.g. in a worker process).
+
+        ``decode`` turns the body into a result as :func:`read_response` would, raising what it
+        raises (:class:`~schemas.errors.UnsafeXML`, :class:`MalformedXML`, :class:`MalformedPage`,
+        OAI errors); fetching, the retries of malformed responses and ``cleaned_pages`` stay here.
+        """
         query = {"verb": verb, **{k: v for k, v in params.items() if v is not None}}
         attempts = min(2, self.settings.max_retries) + 1
         for attempt in range(attempts):
@@ -335,7 +362,7 @@ class OAIClient:
             except UnsafeXML as exc:
                 raise MalformedPage(str(exc), b"", unsafe=True) from exc
             try:
-                parsed = parse_xml(data)
+                result = await decode(data)
             except UnsafeXML as exc:
                 raise MalformedPage(str(exc), data, unsafe=True) from exc
             except MalformedXML as exc:
@@ -343,28 +370,10 @@ class OAIClient:
                     await asyncio.sleep(self._delay(attempt))
                     continue
                 raise MalformedPage(str(exc), data) from exc
-            if parsed.cleaned:
+            if result.cleaned:
                 self.cleaned_pages += 1
-            return self._interpret(verb, parsed.root, parsed.cleaned, len(data))
+            return result
         raise AssertionError("unreachable")  # pragma: no cover
-
-    def _interpret(self, verb: str, root: etree._Element, cleaned: bool, nbytes: int) -> Response:
-        if local_name(root) != "OAI-PMH":
-            raise MalformedPage(
-                f"not an OAI-PMH response (root element <{local_name(root)}>)", etree.tostring(root)
-            )
-        body = None
-        errors: list[etree._Element] = []
-        for child in root:
-            name = local_name(child)
-            if name == "error":
-                errors.append(child)
-            elif name == verb:
-                body = child
-        if errors:
-            first = errors[0]
-            raise oai_error(first.get("code", ""), (first.text or "").strip())
-        return Response(verb=verb, root=root, body=body, cleaned=cleaned, nbytes=nbytes)
 
     # ---------------------------------------------------------------------- verbs
 
@@ -414,42 +423,12 @@ class OAIClient:
         token: str | None = None,
     ) -> Page:
         """One page of ListRecords, ListIdentifiers or ListSets; ``noRecordsMatch`` is an empty page."""
-        if verb not in LIST_VERBS:
-            raise ValueError(f"{verb} is not a list verb")
-        if token is not None:
-            params: dict[str, str | None] = {"resumptionToken": token}
-        else:
-            params = {"metadataPrefix": metadata_prefix, "set": set_spec, "from": from_, "until": until}
-            if verb == "ListSets":
-                params = {}
+        params = list_params(verb, metadata_prefix, set_spec, from_, until, token)
         try:
             resp = await self.request(verb, **params)
         except NoRecordsMatch:
             return Page(verb=verb, items=[], token=None)
-        item_name = {"ListRecords": "record", "ListIdentifiers": "header", "ListSets": "set"}[verb]
-        items: list[etree._Element] = []
-        token_el = None
-        if resp.body is not None:
-            for child in resp.body:
-                name = local_name(child)
-                if name == item_name:
-                    items.append(child)
-                elif name == "resumptionToken":
-                    token_el = child
-        next_token, size, cursor = None, None, None
-        if token_el is not None:
-            next_token = (token_el.text or "").strip() or None  # an empty token ends the list
-            size = _int(token_el.get("completeListSize"))
-            cursor = _int(token_el.get("cursor"))
-        return Page(
-            verb=verb,
-            items=items,
-            token=next_token,
-            complete_list_size=size,
-            cursor=cursor,
-            cleaned=resp.cleaned,
-            nbytes=resp.nbytes,
-        )
+        return page_from_response(resp)
 
     async def iter_pages(
         self,
@@ -513,6 +492,85 @@ class OAIClient:
         for item in _children(resp.body, "record"):
             return item
         raise MalformedPage(f"GetRecord {identifier} returned no record", etree.tostring(resp.root))
+
+
+# ------------------------------------------------------------------------------ parsing, no I/O
+
+
+def read_response(verb: str, data: bytes) -> Response:
+    """A fetched body parsed safely and interpreted: what :meth:`OAIClient.request` does after the fetch.
+
+    Pure (no I/O), so it can run in a worker process. Raises :class:`~schemas.errors.UnsafeXML`,
+    :class:`MalformedXML`, :class:`MalformedPage` (not an OAI-PMH response) or the OAI error answered.
+    """
+    parsed = parse_xml(data)
+    return _interpret(verb, parsed.root, parsed.cleaned, len(data))
+
+
+def _interpret(verb: str, root: etree._Element, cleaned: bool, nbytes: int) -> Response:
+    if local_name(root) != "OAI-PMH":
+        raise MalformedPage(
+            f"not an OAI-PMH response (root element <{local_name(root)}>)", etree.tostring(root)
+        )
+    body = None
+    errors: list[etree._Element] = []
+    for child in root:
+        name = local_name(child)
+        if name == "error":
+            errors.append(child)
+        elif name == verb:
+            body = child
+    if errors:
+        first = errors[0]
+        raise oai_error(first.get("code", ""), (first.text or "").strip())
+    return Response(verb=verb, root=root, body=body, cleaned=cleaned, nbytes=nbytes)
+
+
+def list_params(
+    verb: str,
+    metadata_prefix: str | None = None,
+    set_spec: str | None = None,
+    from_: str | None = None,
+    until: str | None = None,
+    token: str | None = None,
+) -> dict[str, str | None]:
+    """The query of a list verb: the resumptionToken alone, or the selective-harvest arguments."""
+    if verb not in LIST_VERBS:
+        raise ValueError(f"{verb} is not a list verb")
+    if token is not None:
+        return {"resumptionToken": token}
+    if verb == "ListSets":
+        return {}
+    return {"metadataPrefix": metadata_prefix, "set": set_spec, "from": from_, "until": until}
+
+
+def page_from_response(resp: Response) -> Page:
+    """The items of a list verb's response and what its resumptionToken says."""
+    verb = resp.verb
+    item_name = {"ListRecords": "record", "ListIdentifiers": "header", "ListSets": "set"}[verb]
+    items: list[etree._Element] = []
+    token_el = None
+    if resp.body is not None:
+        for child in resp.body:
+            name = local_name(child)
+            if name == item_name:
+                items.append(child)
+            elif name == "resumptionToken":
+                token_el = child
+    next_token, size, cursor = None, None, None
+    if token_el is not None:
+        next_token = (token_el.text or "").strip() or None  # an empty token ends the list
+        size = _int(token_el.get("completeListSize"))
+        cursor = _int(token_el.get("cursor"))
+    return Page(
+        verb=verb,
+        items=items,
+        token=next_token,
+        complete_list_size=size,
+        cursor=cursor,
+        cleaned=resp.cleaned,
+        nbytes=resp.nbytes,
+    )
 
 
 def _children(parent: etree._Element | None, name: str) -> list[etree._Element]:

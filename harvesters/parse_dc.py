@@ -16,7 +16,7 @@ from lxml import etree
 from schemas.record import Identifiers, QuarantinedItem, Record
 
 from .normalise import classify_identifier, extract_year, language_code, nfc, record_type
-from .oai import parse_datestamp
+from .oai import page_from_response, parse_datestamp, read_response
 from .xml import local_name
 
 _TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d)?(\.\d+)?(Z|[+-]\d\d:?\d\d)?$")
@@ -71,7 +71,10 @@ def dc_fields(dc: etree._Element) -> dict[str, list[str]]:
     for child in dc:
         name = local_name(child)
         if name:
-            fields.setdefault(name, []).append("".join(child.itertext()))
+            # a leaf element's text is all there is (``len`` counts comments and PIs too); only mixed
+            # content needs the slower ``itertext`` walk
+            text = (child.text or "") if len(child) == 0 else "".join(child.itertext())
+            fields.setdefault(name, []).append(text)
     return fields
 
 
@@ -206,3 +209,37 @@ def _identifier_of(record: etree._Element) -> str | None:
                 if local_name(child) == "identifier" and (child.text or "").strip():
                     return (child.text or "").strip()
     return None
+
+
+@dataclass
+class RecordsPage:
+    """A ListRecords response read into records; plain data, so a worker process can send it back."""
+
+    records: list[Record]
+    bad: list[QuarantinedItem]
+    token: str | None
+    complete_list_size: int | None = None
+    cursor: int | None = None
+    cleaned: bool = False
+    nbytes: int = 0
+    # the store's content hash of each record, when the worker that parsed the page computed them
+    digests: list[str] | None = None
+
+
+def read_records_page(data: bytes, member: str, metadata_prefix: str = "oai_dc") -> RecordsPage:
+    """A fetched ListRecords body parsed safely, interpreted and mapped to records; no I/O.
+
+    Raises what :func:`~harvesters.oai.read_response` raises for the page as a whole (unsafe or
+    malformed XML, OAI errors such as ``noRecordsMatch``); a bad record is quarantined instead.
+    """
+    page = page_from_response(read_response("ListRecords", data))
+    records, bad = records_from_page(page.items, member, metadata_prefix)
+    return RecordsPage(
+        records=records,
+        bad=bad,
+        token=page.token,
+        complete_list_size=page.complete_list_size,
+        cursor=page.cursor,
+        cleaned=page.cleaned,
+        nbytes=page.nbytes,
+    )

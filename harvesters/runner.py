@@ -10,8 +10,13 @@ at the repository's granularity.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import multiprocessing
+import os
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,25 +28,29 @@ from schemas.member import Member, RunReport
 from schemas.progress import NullProgress, ProgressSink
 from schemas.record import QuarantinedItem, Record
 from schemas.settings import Settings
-from store.records import RecordStore
+from store.records import RecordStore, content_hash
 
 from .oai import (
     HostLimiter,
     MalformedPage,
+    NoRecordsMatch,
     OAIClient,
-    Page,
     RepositoryInfo,
     ResumptionTokenLoop,
     format_datestamp,
+    list_params,
     make_http_client,
 )
-from .parse_dc import records_from_page
+from .parse_dc import RecordsPage, read_records_page
 
 log = logging.getLogger(__name__)
 
 STATE_VERSION = 1
 _MAX_TOKEN_RESTARTS = 2  # badResumptionToken restarts of one set's listing before giving up
 _QUARANTINE_RAW_LIMIT = 4 * 1024 * 1024
+# Below this many records a list is read on the event loop: starting a worker process (about half a
+# second of imports) would not pay for itself.
+POOL_MIN_RECORDS = 2000
 
 OnCommit = Callable[[], Awaitable[None]]
 
@@ -71,14 +80,145 @@ async def harvest_members(
     sink = progress or NullProgress()
     limit = asyncio.Semaphore(settings.harvest_concurrency)
     limiter = HostLimiter(settings.per_host_concurrency)
-    async with make_http_client(settings) as http:
+    # one core stays with the event loop (fetching, committing); the others parse
+    decoder = PageDecoder.from_settings(settings)
+    try:
+        async with make_http_client(settings) as http:
 
-        async def one(member: Member) -> RunReport:
-            async with limit:
-                job = MemberHarvest(store, settings, member, http, limiter, full, sink, on_commit)
-                return await job.run()
+            async def one(member: Member) -> RunReport:
+                async with limit:
+                    job = MemberHarvest(
+                        store, settings, member, http, limiter, full, sink, on_commit, decoder
+                    )
+                    return await job.run()
 
-        return list(await asyncio.gather(*(one(m) for m in chosen)))
+            return list(await asyncio.gather(*(one(m) for m in chosen)))
+    finally:
+        await decoder.close()
+
+
+@dataclass
+class _Outcome:
+    """What a worker sends back: the page, or the exception it raised taken apart.
+
+    Exceptions with their own ``__init__`` (OAI errors, :class:`MalformedPage`) are not rebuilt
+    faithfully by pickle, so the class, ``args`` and attributes travel instead (see :func:`_revive`).
+    """
+
+    page: RecordsPage | None = None
+    error: tuple[type[BaseException], tuple[Any, ...], dict[str, Any]] | None = None
+
+
+def _decode_in_worker(data: bytes, member: str, metadata_prefix: str) -> _Outcome:
+    try:
+        page = read_records_page(data, member, metadata_prefix)
+    except Exception as exc:  # re-raised in the harvest process, as if parsed there
+        return _Outcome(error=(type(exc), exc.args, dict(vars(exc))))
+    # hashing is CPU work the commit would otherwise do on the event loop
+    page.digests = [content_hash(rec) for rec in page.records]
+    return _Outcome(page=page)
+
+
+def _revive(error: tuple[type[BaseException], tuple[Any, ...], dict[str, Any]]) -> BaseException:
+    cls, args, state = error
+    exc = cls.__new__(cls)
+    exc.args = args
+    vars(exc).update(state)
+    return exc
+
+
+def _warm_up() -> None:
+    """Import the parsers in a new worker (the MARC one is imported lazily by ``parse_record``)."""
+    from . import parse_marc  # noqa: F401
+
+
+def _idle_core() -> bool:
+    """Whether the machine has a core to spare for a worker, by the 1-minute load average.
+
+    Measured on a busy 2-core machine, a worker made harvests slower: it only wins when it gets a core
+    of its own, otherwise pickling and the processes' contention cost more than it saves.
+    """
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # not available on this platform: assume a core is free
+        return True
+    return load <= (os.cpu_count() or 1) - 1
+
+
+def _retrieve(future: asyncio.Future[None]) -> None:
+    # a failed warm-up only means pages are read inline; asyncio must not log it as unhandled
+    if not future.cancelled():
+        future.exception()
+
+
+class PageDecoder:
+    """Reads ListRecords responses into records: in worker processes for big lists, else inline.
+
+    Parsing and normalising is CPU work; on the event loop it cannot overlap with fetching the next
+    page or committing the last one, and it was most of a harvest's time. A worker process (threads
+    would share the GIL with the loop) takes the bytes of a page and returns its records. The pool is
+    started only when a list proves big (see :data:`POOL_MIN_RECORDS`), and pages are read inline
+    until its workers have imported the parsers, so small harvests never wait for a process to start.
+    The results are the same either way: :func:`~harvesters.parse_dc.read_records_page` is pure.
+    """
+
+    def __init__(self, workers: int, automatic: bool = True) -> None:
+        self.workers = workers
+        # automatic: start workers only for big lists on an idle machine, read inline meanwhile;
+        # otherwise (an explicit worker count) always use the workers, waiting for them to start.
+        self.automatic = automatic
+        self._pool: ProcessPoolExecutor | None = None
+        self._ready: asyncio.Future[None] | None = None
+        self.pages_in_workers = 0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PageDecoder:
+        """Workers as ``harvest_parse_workers`` says: unset = automatic, 0 = none, N = always N."""
+        if settings.harvest_parse_workers is None:
+            return cls(min(settings.harvest_concurrency, (os.cpu_count() or 1) - 1))
+        return cls(settings.harvest_parse_workers, automatic=False)
+
+    def expect(self, records: int | None) -> None:
+        """A list of ``records`` records (``None``: unknown size, but more than one page) is coming."""
+        if self.workers < 1 or self._pool is not None:
+            return
+        if self.automatic and ((records is not None and records < POOL_MIN_RECORDS) or not _idle_core()):
+            return
+        # spawn, not fork: the harvest process has threads (SQLite, the executor's own). Like every
+        # spawned worker it imports the program's main module again, so scripts that harvest need the
+        # usual ``if __name__ == "__main__":`` guard (the ``lienhop`` console script has it).
+        context = multiprocessing.get_context("spawn")
+        self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+        self._ready = asyncio.get_running_loop().run_in_executor(self._pool, _warm_up)
+        self._ready.add_done_callback(_retrieve)
+
+    async def decode(self, data: bytes, member: str, metadata_prefix: str) -> RecordsPage:
+        """The page's records; raises as :func:`~harvesters.parse_dc.read_records_page` does."""
+        ready = self._ready
+        if not self.automatic and ready is not None:
+            with contextlib.suppress(Exception):  # a failed start shows below and falls back inline
+                await asyncio.shield(ready)
+        if self._pool is None or ready is None or not ready.done() or ready.exception() is not None:
+            return read_records_page(data, member, metadata_prefix)
+        loop = asyncio.get_running_loop()
+        try:
+            outcome = await loop.run_in_executor(self._pool, _decode_in_worker, data, member, metadata_prefix)
+        except BrokenProcessPool:  # a worker died (killed, out of memory): carry on inline
+            log.warning("page decoding worker died; parsing on the event loop from now on")
+            self.workers = 0
+            await self.close()
+            return read_records_page(data, member, metadata_prefix)
+        self.pages_in_workers += 1
+        if outcome.error is not None:
+            raise _revive(outcome.error)
+        assert outcome.page is not None
+        return outcome.page
+
+    async def close(self) -> None:
+        """Stop the workers (waiting off the event loop for them to exit)."""
+        pool, self._pool, self._ready = self._pool, None, None
+        if pool is not None:
+            await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
 
 
 @dataclass
@@ -157,8 +297,10 @@ class MemberHarvest:
         full: bool,
         progress: ProgressSink,
         on_commit: OnCommit | None,
+        decoder: PageDecoder | None = None,
     ) -> None:
         self.store = store
+        self.decoder = decoder or PageDecoder(0)
         self.settings = settings
         self.member = member
         self.code = member.code
@@ -218,10 +360,18 @@ class MemberHarvest:
             run_id=self.run_id, prefix=prefix, sets=sets, from_=from_, until=None, full=self.full
         )
 
-    async def _fetch(self, cp: Checkpoint, token: str | None) -> Page:
-        return await self.client.list_page(
-            "ListRecords", cp.prefix, cp.sets[cp.set_index], cp.from_, cp.until, token
-        )
+    async def _fetch(self, cp: Checkpoint, token: str | None) -> RecordsPage:
+        """One ListRecords page, fetched and read into records; ``noRecordsMatch`` is an empty page."""
+        params = list_params("ListRecords", cp.prefix, cp.sets[cp.set_index], cp.from_, cp.until, token)
+        prefix = cp.prefix
+
+        async def decode(data: bytes) -> RecordsPage:
+            return await self.decoder.decode(data, self.code, prefix)
+
+        try:
+            return await self.client.request_with("ListRecords", decode, **params)
+        except NoRecordsMatch:
+            return RecordsPage(records=[], bad=[], token=None)
 
     async def _list_set(self, cp: Checkpoint) -> None:
         """Page through one set from the checkpoint's token, committing each page with the checkpoint.
@@ -231,7 +381,7 @@ class MemberHarvest:
         restarts = 0
         seen: set[str] = set()
         token = cp.token
-        pending: asyncio.Task[Page] | None = None
+        pending: asyncio.Task[RecordsPage] | None = None
         try:
             while True:
                 if token is not None:
@@ -253,31 +403,33 @@ class MemberHarvest:
                     await self._quarantine_page(cp, token, exc)
                     raise
                 pending = None
-                records, bad = records_from_page(page.items, self.code, cp.prefix)
+                records, bad = page.records, page.bad
                 self._absorb(cp, records, page)
                 next_token = page.token
                 if next_token is not None and next_token in seen:
                     # stored without a checkpoint: the next run lists again from the high-water mark
-                    await self._commit(records, bad, None)
+                    await self._commit(records, bad, None, page.digests)
                     raise ResumptionTokenLoop(
                         f"repository repeated resumptionToken {next_token!r}; listing abandoned"
                     )
                 if next_token is None:
                     cp.set_index += 1  # this set is done: the checkpoint points at the next one
                     cp.token = None
-                    await self._commit(records, bad, cp.to_json())
+                    await self._commit(records, bad, cp.to_json(), page.digests)
                     return
-                # fetch the next page while this one is being stored
+                # fetch and parse the next page (in a worker process for a big list) while this one
+                # is being stored; pages are still committed strictly in order, one at a time
+                self.decoder.expect(page.complete_list_size)
                 pending = asyncio.create_task(self._fetch(cp, next_token))
                 cp.token = next_token
-                await self._commit(records, bad, cp.to_json())
+                await self._commit(records, bad, cp.to_json(), page.digests)
                 token = next_token
         finally:
             if pending is not None and not pending.done():
                 pending.cancel()
                 await asyncio.gather(pending, return_exceptions=True)
 
-    def _absorb(self, cp: Checkpoint, records: list[Record], page: Page) -> None:
+    def _absorb(self, cp: Checkpoint, records: list[Record], page: RecordsPage) -> None:
         """Carry a page's high-water datestamp and list size into the checkpoint."""
         for rec in records:
             if rec.datestamp is not None and (cp.high_water is None or rec.datestamp > cp.high_water):
@@ -287,9 +439,13 @@ class MemberHarvest:
             cp.totals[str(cp.set_index)] = page.complete_list_size
 
     async def _commit(
-        self, records: list[Record], bad: list[QuarantinedItem], state: dict[str, Any] | None
+        self,
+        records: list[Record],
+        bad: list[QuarantinedItem],
+        state: dict[str, Any] | None,
+        digests: list[str] | None = None,
     ) -> None:
-        await self.store.commit_page(self.code, self.run_id, records, bad, state=state)
+        await self.store.commit_page(self.code, self.run_id, records, bad, state=state, digests=digests)
         self.done += len(records) + len(bad)
         saved = state or {}
         totals = saved.get("totals") or {}
@@ -309,4 +465,11 @@ class MemberHarvest:
         await self.store.commit_page(self.code, self.run_id, [], [item])
 
 
-__all__ = ["Checkpoint", "HarvestError", "MemberHarvest", "harvest_members", "incremental_from"]
+__all__ = [
+    "Checkpoint",
+    "HarvestError",
+    "MemberHarvest",
+    "PageDecoder",
+    "harvest_members",
+    "incremental_from",
+]

@@ -40,8 +40,23 @@ def _aware(value: datetime | None) -> datetime | None:
 
 def content_hash(record: Record) -> str:
     """Hash of what a record says (not when it was seen), to skip unchanged re-harvests."""
-    payload = record.model_dump(mode="json", exclude={"datestamp"})
+    return _hash_payload(record.model_dump(mode="json", exclude={"datestamp"}))
+
+
+def _hash_payload(payload: dict[str, Any]) -> str:
     return hashlib.blake2b(json.dumps(payload, sort_keys=True).encode(), digest_size=16).hexdigest()
+
+
+def _dump(record: Record) -> tuple[dict[str, Any], str]:
+    """The record's stored JSON (without ``raw``) and its :func:`content_hash`, from one dump.
+
+    ``sort_keys`` makes the hash independent of key order, so the ``data`` dump with ``raw`` put back
+    and ``datestamp`` left out hashes exactly as :func:`content_hash` does.
+    """
+    data = record.model_dump(mode="json", exclude={"raw"})
+    payload = {k: v for k, v in data.items() if k != "datestamp"}
+    payload["raw"] = record.raw
+    return data, _hash_payload(payload)
 
 
 @dataclass
@@ -248,15 +263,23 @@ class RecordStore:
         page: Sequence[Record],
         quarantined: Sequence[QuarantinedItem] = (),
         state: dict[str, Any] | object | None = ...,
+        digests: Sequence[str] | None = None,
     ) -> PageCounts:
         """Upsert one page of records, quarantine the bad ones and save the checkpoint, atomically.
 
         Idempotent: a record whose content is unchanged is not rewritten and keeps its change sequence.
         ``state`` (when given) replaces the member's in-progress checkpoint in the same transaction.
+        ``digests``, when given, are the :func:`content_hash` of each record of ``page`` in order,
+        computed beforehand (a harvest computes them in the worker that parsed the page).
         """
-        latest: dict[str, Record] = {}
-        for rec in page:  # a repository may repeat an identifier within a page: the last one wins
-            latest[rec.oai_identifier] = rec
+        if digests is None:
+            digests = [""] * len(page)  # computed below, from the dump the row needs anyway
+        elif len(digests) != len(page):
+            raise ValueError(f"{len(digests)} digests for a page of {len(page)} records")
+        latest: dict[str, tuple[Record, str]] = {}
+        for rec, given in zip(page, digests, strict=True):
+            # a repository may repeat an identifier within a page: the last one wins
+            latest[rec.oai_identifier] = (rec, given)
         counts = PageCounts()
         now = utcnow()
         async with self.engine.begin() as conn:
@@ -268,14 +291,18 @@ class RecordStore:
             existing = await self._existing(conn, member, list(latest))
             inserts: list[dict[str, Any]] = []
             updates: list[dict[str, Any]] = []
-            for oai_id, rec in latest.items():
-                digest = content_hash(rec)
+            for oai_id, (rec, digest) in latest.items():
+                data = None
+                if not digest:
+                    data, digest = _dump(rec)
                 old = existing.get(oai_id)
                 if old is not None and old[1] == digest:
                     counts.unchanged += 1
                     continue
+                if data is None:
+                    data = rec.model_dump(mode="json", exclude={"raw"})
                 seq += 1
-                row = _record_row(rec, digest, seq, now)
+                row = _record_row(rec, data, digest, seq, now)
                 if old is None:
                     row["first_seen"] = now
                     inserts.append(row)
@@ -303,7 +330,9 @@ class RecordStore:
                 await conn.execute(stmt, updates)
             changed_ids = [r["oai_identifier"] for r in inserts + updates]
             if changed_ids:
-                await self._write_identifiers(conn, member, changed_ids, latest)
+                await self._write_identifiers(
+                    conn, member, changed_ids, {oai_id: rec for oai_id, (rec, _) in latest.items()}
+                )
                 # a record that now parses cleanly is no longer quarantined
                 for chunk in _chunks(changed_ids):
                     await conn.execute(
@@ -500,8 +529,7 @@ def _chunks(items: list[Any], size: int = _IN_CHUNK) -> Iterable[list[Any]]:
         yield items[start : start + size]
 
 
-def _record_row(rec: Record, digest: str, seq: int, now: datetime) -> dict[str, Any]:
-    data = rec.model_dump(mode="json", exclude={"raw"})
+def _record_row(rec: Record, data: dict[str, Any], digest: str, seq: int, now: datetime) -> dict[str, Any]:
     return {
         "id": rec.id,
         "member": rec.member,
@@ -524,7 +552,7 @@ def _stored(row: Any) -> StoredRecord:
 
 
 def _member(row: Any) -> Member:
-    return Member.model_validate(
+    member = Member.model_validate(
         {
             c: row[c]
             for c in (
@@ -545,6 +573,8 @@ def _member(row: Any) -> Member:
             )
         }
     )
+    member.created = _aware(member.created)
+    return member
 
 
 def _run(row: Any) -> RunReport:

@@ -1,0 +1,53 @@
+"""Pages parsed in worker processes give exactly the store that parsing in the harvester gives."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from harvesters.runner import PageDecoder, harvest_members
+from schemas.settings import Settings
+from store.records import RecordStore
+from tests.servers import serve_in_thread
+from tests.servers.faulty import FaultyProvider, vietnamese_records
+
+from .support import add_member, snapshot
+
+START = datetime(2024, 5, 10, 9, 30, tzinfo=UTC)
+
+
+async def _harvest(tmp_path: Path, name: str, workers: int, url: str) -> list[tuple[str, str, bool, str]]:
+    settings = Settings(home=tmp_path / name, harvest_parse_workers=workers)
+    store = await RecordStore.open(settings.db_url)
+    try:
+        await add_member(store, "HUST", url + "/oai")
+        [report] = await harvest_members(store, settings)
+        assert report.ok and report.added == 60, report.error
+        return await snapshot(store)
+    finally:
+        await store.close()
+
+
+@pytest.mark.asyncio
+async def test_worker_parsed_harvest_equals_inline_harvest(tmp_path: Path) -> None:
+    app = FaultyProvider(records=vietnamese_records(60, START), page_size=10)
+    with serve_in_thread(app) as url:
+        inline = await _harvest(tmp_path, "inline", 0, url)
+        in_workers = await _harvest(tmp_path, "workers", 1, url)
+    assert in_workers == inline
+
+
+@pytest.mark.asyncio
+async def test_forced_worker_really_parses_pages() -> None:
+    app = FaultyProvider(records=vietnamese_records(5, START), page_size=10)
+    body = app.page({"verb": "ListRecords", "metadataPrefix": "oai_dc"})
+    decoder = PageDecoder(1, automatic=False)
+    decoder.expect(None)
+    try:
+        page = await decoder.decode(body, "HUST", "oai_dc")
+    finally:
+        await decoder.close()
+    assert decoder.pages_in_workers == 1
+    assert [r.title for r in page.records] == [r.title for r in app.records]
