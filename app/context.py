@@ -7,17 +7,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from indexer.pipeline import Indexer
 from schemas.errors import BackendUnavailable
 from schemas.settings import Settings
+from search.factory import open_backend
+from search.service import SearchService
 from store.records import RecordStore
 
 from .jobs import JobRegistry
-
-if TYPE_CHECKING:
-    from indexer.pipeline import Indexer
-    from search.service import SearchService
 
 log = logging.getLogger(__name__)
 
@@ -58,14 +57,6 @@ async def open_context(settings: Settings, with_search: bool = True) -> AppConte
     store = await RecordStore.open(settings.db_url)
     ctx = AppContext(settings=settings, store=store)
     if not with_search:
-        return ctx
-    try:
-        from indexer.pipeline import Indexer
-        from search.factory import open_backend
-        from search.service import SearchService
-    except ImportError as exc:  # the search packages are optional at this stage of development
-        ctx.search_error = f"search is not installed: {exc}"
-        log.warning(ctx.search_error)
         return ctx
     try:
         ctx.backend = await open_backend(settings)

@@ -16,6 +16,7 @@ from .context import open_context
 from .demo.oai_provider import make_router as demo_oai_router
 from .errors import install_error_handlers
 from .routes import admin, health, lookup, members, records, search, web, widget
+from .scheduler import run as scheduler_loop
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +39,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             except Exception:
                 log.exception("initial index sync failed; the follower will retry")
             follower = asyncio.create_task(ctx.indexer.follow(settings.index_poll_seconds, stop))
+        scheduler = None
+        if settings.scheduler_seconds > 0:
+            scheduler = asyncio.create_task(scheduler_loop(ctx, settings.scheduler_seconds, stop))
         try:
             yield
         finally:
             stop.set()
             await ctx.jobs.close()
-            if follower is not None:
-                await follower
+            for task in (follower, scheduler):
+                if task is not None:
+                    await task
             await ctx.close()
 
     app = FastAPI(

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from harvesters.importer import import_file as run_import
+from harvesters.runner import harvest_members
 from schemas.member import RunReport
 from schemas.progress import ProgressSink
 
@@ -36,8 +38,6 @@ async def harvest(
     ctx: AppContext, codes: Sequence[str] | None, full: bool, progress: ProgressSink | None
 ) -> list[RunReport]:
     """Harvest members (all active ones when ``codes`` is None) and index what came in."""
-    from harvesters.runner import harvest_members
-
     reports = await harvest_members(
         ctx.store, ctx.settings, codes=codes, full=full, progress=progress, on_commit=_on_commit(ctx)
     )
@@ -47,8 +47,6 @@ async def harvest(
 
 async def import_file(ctx: AppContext, code: str, path: Path, progress: ProgressSink | None) -> RunReport:
     """Import a MARC file for a member and index it."""
-    from harvesters.importer import import_file as run_import
-
     report = await run_import(ctx.store, code, path, progress=progress, on_commit=_on_commit(ctx))
     await ctx.sync_index()
     return report
@@ -59,6 +57,4 @@ async def reindex(ctx: AppContext, progress: ProgressSink | None) -> dict[str, A
     ctx.require_search()
     assert ctx.indexer is not None
     report = await ctx.indexer.reindex(progress=progress)
-    if dataclasses.is_dataclass(report) and not isinstance(report, type):
-        return dataclasses.asdict(report)
-    return dict(report.model_dump(mode="json"))  # a pydantic report
+    return dataclasses.asdict(report)

@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     search_engine: str = Field(
         "auto", description="auto | elasticsearch | opensearch: which client speaks to the URL."
     )
+    embedded_backend: str = Field(
+        "tantivy", description="tantivy | sqlite: the embedded search index used when no URL is set."
+    )
     fixtures: Path = Field(
         Path("../shared/fixtures"), description="Real-world OAI-PMH and MARC test data (tests only)."
     )
@@ -47,9 +50,17 @@ class Settings(BaseSettings):
     harvest_overlap_seconds: int = Field(
         86400, ge=0, description="Incremental harvests start this long before the last datestamp."
     )
+    harvest_parse_workers: int | None = Field(
+        None,
+        ge=0,
+        description="Processes parsing harvested pages: unset = automatic (big lists, idle core), 0 = none.",
+    )
     user_agent: str = Field("Lienhop/0.1 (+union catalogue harvester)")
 
     search_max_size: int = Field(100, ge=1, description="Largest page of search hits.")
+    scheduler_seconds: float = Field(
+        60.0, ge=0, description="How often `lienhop serve` starts due scheduled harvests; 0 turns it off."
+    )
     index_poll_seconds: float = Field(1.0, gt=0, description="How often the server indexes new changes.")
 
     @field_validator("search_engine")
@@ -57,6 +68,13 @@ class Settings(BaseSettings):
     def _known_engine(cls, value: str) -> str:
         if value not in {"auto", "elasticsearch", "opensearch"}:
             raise ValueError("search_engine must be auto, elasticsearch or opensearch")
+        return value
+
+    @field_validator("embedded_backend")
+    @classmethod
+    def _known_embedded(cls, value: str) -> str:
+        if value not in {"tantivy", "sqlite"}:
+            raise ValueError("embedded_backend must be tantivy or sqlite")
         return value
 
     @property

@@ -1,0 +1,62 @@
+"""Scheduled harvests: a member whose schedule is due is harvested by the server, as an ordinary job."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from app import scheduler
+from app.context import open_context
+from app.demo import setup
+from schemas.member import Member
+from schemas.settings import Settings
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def _member(code: str, schedule: str, **extra: object) -> Member:
+    return Member.model_validate(
+        {"code": code, "name_vi": code, "oai_url": "http://x.test/oai", "harvest_schedule": schedule, **extra}
+    )
+
+
+def test_due_members_follow_each_schedule() -> None:
+    members = [
+        _member("NEVER", "daily"),
+        _member("DAILY", "daily"),
+        _member("FRESH", "daily"),
+        _member("WEEKLY", "weekly"),
+        _member("MANUAL", "manual"),
+        _member("OFF", "hourly", active=False),
+    ]
+    last = {
+        "DAILY": NOW - timedelta(days=1, minutes=1),
+        "FRESH": NOW - timedelta(hours=3),
+        "WEEKLY": NOW - timedelta(days=3),
+        "MANUAL": None,
+        "OFF": None,
+    }
+    assert scheduler.due_members(members, last, NOW) == ["NEVER", "DAILY"]
+
+
+@pytest.mark.asyncio
+async def test_tick_harvests_due_members_once(settings: Settings, demo_url: str) -> None:
+    ctx = await open_context(settings)
+    try:
+        await setup.register_members(ctx.store, demo_url)
+        for member in await ctx.store.list_members():
+            if member.code != "TVU":
+                await ctx.store.update_member(member.code, harvest_schedule="manual")
+        assert await scheduler.tick(ctx) == ["TVU"]
+        job = ctx.jobs.list()[0]
+        while job.state == "running":
+            await asyncio.sleep(0.05)
+        assert job.state == "done" and job.params["scheduled"] is True
+        run = await ctx.store.last_run("TVU", "harvest")
+        assert run is not None and run.ok and run.added > 0
+        assert await scheduler.tick(ctx) == [], "a member harvested a moment ago is not due again"
+    finally:
+        await ctx.jobs.close()
+        await ctx.close()
