@@ -9,18 +9,21 @@ is left. Nothing here does I/O.
 from __future__ import annotations
 
 import functools
-import operator
 import re
 import unicodedata
 from collections.abc import Iterable
-from urllib.parse import unquote
 
 import pycountry
-from stdnum import isbn as _isbn
-from stdnum import issn as _issn
-from stdnum.exceptions import ValidationError
 
-from schemas.record import Record
+from schemas.normal_forms import (
+    doi_url,
+    fold_diacritics,
+    handle_url,
+    normalise_doi,
+    normalise_handle,
+    normalise_isbn,
+    normalise_issn,
+)
 
 __all__ = [
     "classify_identifier",
@@ -35,7 +38,6 @@ __all__ = [
     "normalise_isbn",
     "normalise_issn",
     "record_type",
-    "work_key",
 ]
 
 # ------------------------------------------------------------------------------------------- text
@@ -73,149 +75,16 @@ def nfc(text: str | None) -> str | None:
 def fold(text: str | None) -> str:
     """Lower-case, diacritics removed (including đ/Đ -> d), punctuation dropped, single spaces.
 
-    Used for matching keys (``work_key``, type detection), never for display.
+    Used for matching (type detection), never for display.
     """
     if not text:
         return ""
-    text = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    text = text.casefold()
+    text = fold_diacritics(text).casefold()
     text = re.sub(r"[^\w\s]|_", " ", text)
     return _SPACES.sub(" ", text).strip()
 
 
 # ------------------------------------------------------------------------------------ identifiers
-
-# A run of digits (with hyphens/spaces between) that could be an ISBN-10/13.
-_ISBN_CANDIDATE = re.compile(r"(?<![\dXx])(?:97[89][\s-]?)?\d(?:[\s-]?\d){8}[\s-]?[\dXx](?![\dXx])")
-_ISSN_CANDIDATE = re.compile(r"(?<!\d)(\d{4})\s?[-\u2010-\u2015]?\s?(\d{3}[\dXx])(?![\dXx])")
-
-
-def normalise_isbn(value: str | None) -> str | None:
-    """The ISBN-13 (digits only) in ``value``, or ``None`` when there is no valid one.
-
-    Accepts ISBN-10 and ISBN-13 with hyphens or spaces, an "ISBN" prefix and trailing qualifiers such
-    as "(pbk.)" or ": 45000 VND". The check digit is verified with python-stdnum, so a mistyped ISBN
-    is rejected instead of linking unrelated books.
-    """
-    if not value:
-        return None
-    for match in _ISBN_CANDIDATE.finditer(value):
-        candidate = _SEPARATORS.sub("", match.group(0))
-        if candidate.isascii():
-            found = _ascii_isbn13(candidate.upper())
-            if found is not None:
-                return found
-            continue
-        try:  # non-ASCII digits (``\d`` matches them): leave the judgement to python-stdnum
-            return _isbn.to_isbn13(_isbn.validate(candidate))
-        except ValidationError:
-            continue
-    return None
-
-
-_SEPARATORS = re.compile(r"[\s-]")
-
-
-def _ean_check_digit(digits: str) -> str:
-    """The EAN-13 check digit of 12 ASCII digits (weights 1, 3, 1, 3... from the left)."""
-    total = sum(map(int, digits[0::2])) + 3 * sum(map(int, digits[1::2]))
-    return str(-total % 10)
-
-
-def _ascii_isbn13(candidate: str) -> str | None:
-    """``stdnum.isbn.to_isbn13(stdnum.isbn.validate(candidate))`` for an upper-case ASCII candidate
-    without separators, or ``None`` where stdnum raises.
-
-    The same rules as python-stdnum (ISBN-10 mod-11 check, ISBN-13 EAN check and 978/979 prefix),
-    written out because stdnum's general-purpose cleaning made ISBN checking a quarter of the time
-    spent parsing a Dublin Core record. Compared with stdnum on a million random candidates when written.
-    """
-    if len(candidate) == 10:
-        body = candidate[:9]
-        if not body.isdigit():
-            return None
-        check = sum(map(operator.mul, range(1, 10), map(int, body))) % 11
-        if candidate[9] != ("X" if check == 10 else str(check)):
-            return None
-        body13 = "978" + body
-        return body13 + _ean_check_digit(body13)
-    if len(candidate) == 13:
-        if not candidate.isdigit() or candidate[:3] not in ("978", "979"):
-            return None
-        return candidate if _ean_check_digit(candidate[:12]) == candidate[12] else None
-    # other lengths cannot come out of ``_ISBN_CANDIDATE``; stdnum decides, as before
-    try:
-        return str(_isbn.to_isbn13(_isbn.validate(candidate)))
-    except ValidationError:
-        return None
-
-
-def normalise_issn(value: str | None) -> str | None:
-    """The ISSN in ``value`` as ``NNNN-NNNX`` (check digit verified), or ``None``."""
-    if not value:
-        return None
-    for match in _ISSN_CANDIDATE.finditer(value):
-        try:
-            return _issn.format(_issn.validate(match.group(1) + match.group(2)))
-        except ValidationError:
-            continue
-    return None
-
-
-_DOI_PREFIX = re.compile(
-    r"^(?:doi:\s*|info:doi/|https?://(?:dx\.|www\.)?doi\.org/|(?:dx\.)?doi\.org/)", re.IGNORECASE
-)
-_DOI = re.compile(r"^10\.\d{4,9}/\S+$")
-
-
-def normalise_doi(value: str | None) -> str | None:
-    """A DOI as lower-case ``10.prefix/suffix``, from "doi:...", "info:doi/...", doi.org URLs or bare.
-
-    DOIs are case-insensitive, so lower-case is canonical; URL escapes ("%2F") are decoded.
-    """
-    if not value:
-        return None
-    text = value.strip()
-    text = _DOI_PREFIX.sub("", text, count=1).strip()
-    text = unquote(text).lower().rstrip(".,;")
-    return text if _DOI.match(text) else None
-
-
-_HANDLE_PREFIX = re.compile(
-    r"^(?:hdl:\s*|info:hdl/|https?://hdl\.handle\.net/|hdl\.handle\.net/)", re.IGNORECASE
-)
-_HANDLE = re.compile(r"^\d+(?:\.\d+)*/[^\s?#]+$")
-
-
-def normalise_handle(value: str | None) -> str | None:
-    """A CNRI handle ``prefix/suffix`` from "hdl:...", "info:hdl/...", hdl.handle.net URLs or bare.
-
-    A bare ``10.x/y`` is a DOI, not a handle, and gives ``None`` (use :func:`normalise_doi`).
-    Query strings of resolver URLs ("?locatt=...") are dropped.
-    """
-    if not value:
-        return None
-    text = value.strip()
-    prefixed = _HANDLE_PREFIX.match(text) is not None
-    text = _HANDLE_PREFIX.sub("", text, count=1)
-    text = re.split(r"[?#]", text, maxsplit=1)[0].rstrip("/.,;")
-    if not _HANDLE.match(text):
-        return None
-    if text.startswith("10.") and not prefixed:
-        return None
-    return text
-
-
-def doi_url(doi: str) -> str:
-    """The resolver URL of a normalised DOI."""
-    return f"https://doi.org/{doi}"
-
-
-def handle_url(handle: str) -> str:
-    """The resolver URL of a normalised handle."""
-    return f"https://hdl.handle.net/{handle}"
-
 
 _URL = re.compile(r"^https?://[^\s/]+\S*$", re.IGNORECASE)
 _ISBN_LABEL = re.compile(r"^\s*(?:urn:)?isbn\b[:\s]*", re.IGNORECASE)
@@ -399,50 +268,3 @@ def _record_type(values: tuple[str, ...]) -> str:
         if pattern.search(text):
             return kind
     return "other"
-
-
-# --------------------------------------------------------------------------------------- work key
-
-# The commonest Vietnamese family names (folded). A name without a comma whose first word is one of
-# these is in Vietnamese order (family name first); other comma-less names are taken as Western
-# ("John Smith"), family name last.
-_VI_FAMILY = {
-    "nguyen", "tran", "le", "pham", "hoang", "huynh", "phan", "vu", "vo", "dang", "bui", "do", "ho",
-    "ngo", "duong", "ly", "dinh", "trinh", "truong", "lam", "mai", "cao", "ta", "doan", "luong",
-}  # fmt: skip
-
-
-def _family_name(author: str) -> str:
-    """The folded family name of a heading: before the comma, else by word order (see ``_VI_FAMILY``)."""
-    if "," in author:
-        return fold(author.split(",", 1)[0])
-    words = fold(re.sub(r"\d{3,4}\s*-\s*(\d{3,4})?", " ", author)).split()
-    if not words:
-        return ""
-    if words[0] in _VI_FAMILY or len(words) == 1:
-        return words[0]
-    return words[-1]
-
-
-def work_key(record: Record) -> str:
-    """A key shared by the same work held by different members, for grouping search results.
-
-    ISBN-13 ("isbn:..."), else ISSN ("issn:..."), else DOI ("doi:..."); without identifiers the folded
-    title, first author's family name and year: "t:<title>|<family>|<year>". The smallest identifier
-    is used so members listing a book's ISBNs in different orders still agree. A record with no title
-    and no identifier gets a key of its own ("id:<record id>") rather than merging with every other
-    untitled record.
-    """
-    ids = record.identifiers
-    if ids.isbn:
-        return "isbn:" + min(ids.isbn)
-    if ids.issn:
-        return "issn:" + min(ids.issn)
-    if ids.doi:
-        return "doi:" + min(ids.doi)
-    title = fold(record.title)
-    if not title:
-        return "id:" + record.id
-    family = _family_name(record.authors[0]) if record.authors else ""
-    year = str(record.year) if record.year else ""
-    return f"t:{title}|{family}|{year}"

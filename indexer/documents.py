@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from schemas.record import Record
 from schemas.search import IndexDocument
 from search.analysis import analyse_field, folded_text
@@ -9,33 +11,56 @@ from search.analysis import analyse_field, folded_text
 # Leading articles do not make two titles different works, nor sort them apart.
 _ARTICLES = ("the ", "a ", "an ")
 
+# The commonest Vietnamese family names (folded). A name without a comma whose first word is one of
+# these is in Vietnamese order (family name first); other comma-less names are taken as Western
+# ("John Smith"), family name last.
+_VI_FAMILY = {
+    "nguyen", "tran", "le", "pham", "hoang", "huynh", "phan", "vu", "vo", "dang", "bui", "do", "ho",
+    "ngo", "duong", "ly", "dinh", "trinh", "truong", "lam", "mai", "cao", "ta", "doan", "luong",
+}  # fmt: skip
+_LIFE_DATES = re.compile(r"\d{3,4}\s*-\s*(\d{3,4})?")
+
+
+def family_name(author: str) -> str:
+    """The folded family name of a heading: before the comma, else by word order (``_VI_FAMILY``)."""
+    if "," in author:
+        return folded_text(author.split(",", 1)[0])
+    words = folded_text(_LIFE_DATES.sub(" ", author)).split()
+    if not words:
+        return ""
+    if words[0] in _VI_FAMILY or len(words) == 1:
+        return words[0]
+    return words[-1]
+
 
 def work_key(record: Record) -> str:
-    """A key shared by the same item held by several members.
+    """A key shared by the same work held by different members, for clustering search results.
 
-    Identifiers win (ISBN-13, then ISSN, then DOI); otherwise the folded title, the first author's
-    folded surname-ish first token and the year, so that "Thư viện số" by "Nguyễn Văn A" (2019) from
-    two members clusters even when one member typed it without diacritics.
+    ISBN-13 ("isbn:..."), else DOI ("doi:..."), else the ISSN of a journal ("issn:..."; an article's
+    ISSN names its journal, not the article, so it must not merge a journal's articles); otherwise the
+    folded title, the first author's family name and the year: "t:<title>|<family>|<year>", so that
+    "Thư viện số" by "Nguyễn Văn An" (2019) clusters with a member's "Thu vien so" by "Nguyen, Van An".
+    The smallest identifier is used so members listing a book's ISBNs in another order still agree; a
+    record with no title and no identifier gets a key of its own rather than merging with every other
+    untitled record.
     """
     ids = record.identifiers
     if ids.isbn:
-        return f"isbn:{sorted(ids.isbn)[0]}"
+        return "isbn:" + min(ids.isbn)
     if ids.doi:
-        return f"doi:{sorted(ids.doi)[0]}"
+        return "doi:" + min(ids.doi)
     if ids.issn and record.type == "journal":
-        return f"issn:{sorted(ids.issn)[0]}"
-    title = folded_text(" ".join(p for p in (record.title, record.subtitle) if p))
-    for article in _ARTICLES:
-        if title.startswith(article):
-            title = title[len(article) :]
-            break
-    author = folded_text(record.authors[0]).split(" ")[0] if record.authors else ""
-    return f"t:{title}|{author}|{record.year or ''}"
+        return "issn:" + min(ids.issn)
+    title = title_sort_key(record)
+    if not title:
+        return "id:" + record.id
+    family = family_name(record.authors[0]) if record.authors else ""
+    return f"t:{title}|{family}|{record.year or ''}"
 
 
 def title_sort_key(record: Record) -> str:
-    """Folded title without leading articles and punctuation, for sorting by title."""
-    title = folded_text(record.title or "")
+    """Folded title (with subtitle) without a leading article or punctuation, for sorting and keys."""
+    title = folded_text(" ".join(p for p in (record.title, record.subtitle) if p))
     for article in _ARTICLES:
         if title.startswith(article):
             return title[len(article) :]

@@ -9,8 +9,8 @@ identical everywhere:
 * ``exact_text`` / ``folded_text``: the tokens joined by single spaces (what ``*_exact`` / ``*_folded``
   fields of ``IndexDocument`` hold).
 
-Identifier normalisers (``normalise_isbn`` ...) give the stored form of identifiers: ISBN-13 without
-hyphens, ISSN as ``NNNN-NNNX``, DOI lower-case ``10.x/y``; the indexer and the query parser both use them.
+Identifier normalisers (``normalise_isbn`` ...) come from ``schemas.normal_forms``, the forms the
+harvesters store: ISBN-13 without hyphens, ISSN as ``NNNN-NNNX``, DOI lower-case ``10.x/y``.
 """
 
 from __future__ import annotations
@@ -19,14 +19,22 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-from stdnum import isbn as _isbn
-from stdnum import issn as _issn
-from stdnum.exceptions import ValidationError
+from schemas.normal_forms import fold_diacritics, normalise_doi, normalise_isbn, normalise_issn
+
+__all__ = [
+    "analyse_field",
+    "exact_text",
+    "fold",
+    "folded_text",
+    "folded_tokens",
+    "normalise",
+    "normalise_doi",
+    "normalise_isbn",
+    "normalise_issn",
+    "tokens",
+]
 
 _TOKEN = re.compile(r"[^\W_]+")
-# Letters that carry no combining mark in NFD but still fold to ASCII in Vietnamese usage.
-_EXTRA_FOLD = str.maketrans({"đ": "d", "Đ": "D"})
-_DOI_PREFIX = re.compile(r"^(?:doi:\s*|https?://(?:dx\.)?doi\.org/)", re.IGNORECASE)
 
 
 def normalise(text: str) -> str:
@@ -41,9 +49,7 @@ def tokens(text: str) -> list[str]:
 
 def fold(token: str) -> str:
     """Remove diacritics (and map ``đ`` to ``d``); the result is NFC."""
-    decomposed = unicodedata.normalize("NFD", token)
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return unicodedata.normalize("NFC", stripped.translate(_EXTRA_FOLD))
+    return fold_diacritics(token)
 
 
 def exact_text(text: str) -> str:
@@ -68,26 +74,3 @@ def analyse_field(text: str | Iterable[str] | None) -> tuple[str, str]:
 def folded_tokens(text: str) -> list[str]:
     """Folded tokens of ``text``."""
     return [fold(t) for t in tokens(text)]
-
-
-def normalise_isbn(value: str) -> str | None:
-    """ISBN-10 or -13, with or without hyphens, as a compact ISBN-13; ``None`` when invalid."""
-    try:
-        compact = _isbn.validate(value.strip())
-    except ValidationError:
-        return None
-    return _isbn.to_isbn13(compact) if len(compact) == 10 else compact
-
-
-def normalise_issn(value: str) -> str | None:
-    """ISSN as ``NNNN-NNNX``; ``None`` when invalid."""
-    try:
-        return _issn.format(_issn.validate(value.strip()))
-    except ValidationError:
-        return None
-
-
-def normalise_doi(value: str) -> str | None:
-    """DOI lower-cased without ``doi:`` / ``https://doi.org/``; ``None`` when it is not ``10.x/y``."""
-    doi = _DOI_PREFIX.sub("", value.strip()).strip().lower()
-    return doi if re.match(r"^10\.\d+/\S+$", doi) else None

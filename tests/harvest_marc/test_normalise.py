@@ -17,9 +17,8 @@ from harvesters.normalise import (
     normalise_isbn,
     normalise_issn,
     record_type,
-    work_key,
 )
-from schemas.record import RECORD_TYPES, Identifiers, Record
+from schemas.record import RECORD_TYPES
 
 DECOMPOSED = unicodedata.normalize("NFD", "Lịch sử Việt Nam")
 
@@ -213,29 +212,3 @@ def test_extract_year(value: str | None, expected: int | None) -> None:
 def test_record_type(values: list[str], expected: str) -> None:
     assert record_type(values) == expected
     assert expected in RECORD_TYPES
-
-
-def _rec(**fields: object) -> Record:
-    return Record(member="HUS", oai_identifier="oai:x:1", **fields)  # type: ignore[arg-type]
-
-
-def test_work_key_prefers_isbn_then_issn_then_doi() -> None:
-    ids = Identifiers(isbn=["9786040002389", "9780306406157"], issn=["0378-5955"], doi=["10.1000/x"])
-    assert work_key(_rec(identifiers=ids)) == "isbn:9780306406157"
-    assert work_key(_rec(identifiers=Identifiers(issn=["0378-5955"], doi=["10.1/x"]))) == "issn:0378-5955"
-    assert work_key(_rec(identifiers=Identifiers(doi=["10.1000/x"]))) == "doi:10.1000/x"
-
-
-def test_work_key_from_title_author_year_matches_across_spellings() -> None:
-    a = _rec(title="Lịch sử Việt Nam.", authors=["Nguyễn, Văn A"], year=2019)
-    b = _rec(title=DECOMPOSED, authors=["Nguyễn Văn A"], year=2019)
-    assert work_key(a) == work_key(b) == "t:lich su viet nam|nguyen|2019"
-    c = _rec(title="Đất nước", authors=["John Smith"])
-    assert work_key(c) == "t:dat nuoc|smith|"
-    assert work_key(_rec(title="Đất nước", authors=["Smith, John, 1950-"])) == work_key(c)
-
-
-def test_work_key_untitled_records_do_not_merge() -> None:
-    one = Record(member="HUS", oai_identifier="oai:x:1")
-    two = Record(member="HUS", oai_identifier="oai:x:2")
-    assert work_key(one) != work_key(two)
