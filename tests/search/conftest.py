@@ -1,5 +1,6 @@
-"""The ``backend`` fixture: every search test runs on the embedded SQLite backend and on a real
-Elasticsearch/OpenSearch node (the session node of ``tests/search_node``), with the same expectations."""
+"""The ``backend`` fixture: every search test runs on the embedded backends (SQLite FTS5, tantivy) and on
+a real Elasticsearch/OpenSearch node (the session node of ``tests/search_node``), with the same
+expectations."""
 
 from __future__ import annotations
 
@@ -13,13 +14,18 @@ import pytest_asyncio
 
 from search.backend import SearchBackend
 from search.sqlite_fts import SqliteBackend
+from search.tantivy_index import TantivyBackend
 
 
-@pytest_asyncio.fixture(params=["sqlite", "elasticsearch"])
+@pytest_asyncio.fixture(params=["sqlite", "tantivy", "elasticsearch"])
 async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SearchBackend]:
     """An opened, empty backend; the Elasticsearch one lives on a unique alias, deleted afterwards."""
-    if request.param == "sqlite":
-        opened: SearchBackend = SqliteBackend(tmp_path / "index")
+    if request.param in ("sqlite", "tantivy"):
+        opened: SearchBackend
+        if request.param == "sqlite":
+            opened = SqliteBackend(tmp_path / "index")
+        else:
+            opened = TantivyBackend(tmp_path / "tantivy")
         await opened.open()
         try:
             yield opened

@@ -1,0 +1,805 @@
+"""The embedded search backend on tantivy: one index folder per version, behind an atomically swapped alias.
+
+Layout of ``directory``::
+
+    alias                      {"live": "lienhop-20250101T...", "previous": "..."}  (os.replace'd)
+    lienhop-<timestamp>/       one tantivy index each
+        position.json          {"position": N}: the indexer's position (os.replace'd after a commit)
+
+Each document is stored whole (JSON of the ``IndexDocument``) and indexed as: the eight analysed
+fields (split on spaces only, positions kept for phrases), raw keyword fields for identifiers, codes and
+subjects (fast: facets are exact ``terms`` aggregations), ``year`` (fast integer), ``title_sort`` (fast,
+for sorting), two raw "title starts" fields for autocomplete, and the id twice: as a raw fast string
+(exact lookups, id order) and as four big-endian u64 fast fields of its first 32 UTF-8 bytes, so ties
+between equal scores or sort values can be broken by id without loading documents.
+
+One ``IndexWriter`` per index folder (tantivy allows one per folder) lives for as long as the index is
+open here; ``refresh`` and ``set_position`` commit it and reload the reader. The position sidecar is
+written only after the documents it covers are committed, so a crash can replay changes but never skip
+them. Every tantivy call runs on a worker thread (``asyncio.to_thread``); searches run in parallel.
+Matching and ranking follow ``search.semantics``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import tantivy
+from tantivy import Occur, Order
+from tantivy import Query as Q
+
+from schemas.errors import Conflict, InvalidInput, NotFound
+from schemas.search import FacetValue, IndexDocument, SearchRequest
+
+from .backend import BackendHit, BackendResult, BulkReport
+from .query_ast import And, Keyword, Node, Not, Or, ParsedQuery, Term, YearRange
+from .semantics import (
+    EXACT_BOOST,
+    FIELD_WEIGHTS,
+    PHRASE_BOOST,
+    PHRASE_EXACT_BOOST,
+    decode_cursor,
+    encode_cursor,
+    rank_completions,
+)
+
+T = TypeVar("T")
+
+ANALYSED = (
+    "title_exact",
+    "title_folded",
+    "author_exact",
+    "author_folded",
+    "subject_exact",
+    "subject_folded",
+    "text_exact",
+    "text_folded",
+)
+_PREFIX = "lienhop-"
+_TOKENIZER = "lienhop_ws"
+_ID_KEYS = ("idk0", "idk1", "idk2", "idk3")
+_STEM = {"any": "text", "title": "title", "author": "author", "subject": "subject"}
+_SCORED = {
+    "any": ("title", "author", "subject", "text"),
+    "title": ("title",),
+    "author": ("author",),
+    "subject": ("subject",),
+}
+_KEYWORD_FIELD = {
+    "isbn": "isbn", "issn": "issn", "doi": "doi", "member": "member", "type": "type", "lang": "language",
+}  # fmt: skip
+_FACET_FIELD = {
+    "member": "member",
+    "type": "type",
+    "language": "language",
+    "subject": "subjects",
+    "year": "year",
+}
+_MAX_BOOSTED_TERMS = 8  # as the SQLite backend: bound the work per query; later terms still match
+_MAX_TIE_WINDOW = 200_000  # largest window fetched to order a group of equal scores by id
+_STARTS_MAX = 1000  # characters of a title kept in the autocomplete "starts" fields
+_REGEX_META = set("\\.+*?()|[]{}^$#&-~")
+# title_sort is stored behind a fixed prefix: tantivy treats an empty string as "no value" (sorted last),
+# while the semantics sort an empty title_sort first.
+_SORT_MARK = "t"
+
+
+def _schema() -> tantivy.Schema:
+    sb = tantivy.SchemaBuilder()
+    sb.add_text_field("id", stored=False, fast=True, tokenizer_name="raw")
+    for name in _ID_KEYS:
+        sb.add_unsigned_field(name, fast=True)
+    for name in ("member", "type", "language", "subjects"):
+        sb.add_text_field(name, fast=True, tokenizer_name="raw")
+    for name in ("isbn", "issn", "doi", "title_start_exact", "title_start_folded"):
+        sb.add_text_field(name, tokenizer_name="raw")
+    sb.add_text_field("title_sort", fast=True, tokenizer_name="raw")
+    sb.add_integer_field("year", indexed=True, fast=True)
+    for name in ANALYSED:
+        sb.add_text_field(name, tokenizer_name=_TOKENIZER, index_option="position")
+    sb.add_bytes_field("body", stored=True)
+    return sb.build()
+
+
+SCHEMA = _schema()
+
+
+def id_key(doc_id: str) -> tuple[int, int, int, int]:
+    """Order-preserving key of an id: its first 32 UTF-8 bytes as four big-endian u64 numbers.
+
+    Byte order of UTF-8 is code-point order, and the zero padding sorts a shorter id before its
+    extensions, so comparing keys compares ids (ids longer than 32 bytes that share those 32 bytes
+    compare equal: record ids are ``<member>-<16 hex digits>``, far shorter).
+    """
+    raw = doc_id.encode()[:32].ljust(32, b"\0")
+    return (
+        int.from_bytes(raw[0:8], "big"),
+        int.from_bytes(raw[8:16], "big"),
+        int.from_bytes(raw[16:24], "big"),
+        int.from_bytes(raw[24:32], "big"),
+    )
+
+
+def _escape(token: str) -> str:
+    """``token`` as a literal in tantivy's regex syntax."""
+    return "".join("\\" + ch if ch in _REGEX_META else ch for ch in token)
+
+
+def to_tantivy(doc: IndexDocument) -> tantivy.Document:
+    """The tantivy document of one search document."""
+    values: dict[str, Any] = {
+        "id": doc.id,
+        "member": doc.member,
+        "type": doc.type,
+        "title_sort": _SORT_MARK + doc.title_sort,
+        "title_start_exact": doc.title_exact[:_STARTS_MAX],
+        "title_start_folded": doc.title_folded[:_STARTS_MAX],
+        "body": doc.model_dump_json().encode(),
+    }
+    for name, key in zip(_ID_KEYS, id_key(doc.id), strict=True):
+        values[name] = key
+    if doc.language is not None:
+        values["language"] = doc.language
+    if doc.year is not None:
+        values["year"] = doc.year
+    for name in ("subjects", "isbn", "issn", "doi"):
+        items = getattr(doc, name)
+        if items:
+            values[name] = items
+    for name in ANALYSED:
+        text = getattr(doc, name)
+        if text:
+            values[name] = text
+    return tantivy.Document.from_dict(values, SCHEMA)
+
+
+# -- query compilation (pure) -----------------------------------------------------------------------
+def _token(fld: str, tok: str, prefix: bool) -> Q:
+    return Q.regex_query(SCHEMA, fld, _escape(tok) + ".*") if prefix else Q.term_query(SCHEMA, fld, tok)
+
+
+def _all(queries: Sequence[Q]) -> Q:
+    return queries[0] if len(queries) == 1 else Q.boolean_query([(Occur.Must, q) for q in queries])
+
+
+def words_query(fld: str, toks: Sequence[str], phrase: bool, prefix: bool) -> Q:
+    """Tokens in one field: all of them (any order), or adjacent in order; the last may be a prefix."""
+    if not toks:
+        return Q.empty_query()
+    if phrase and len(toks) >= 2:
+        if prefix:
+            # phrase_prefix_query stops at 50 expansions; a regex phrase expands up to 16k, like the
+            # other backends' "any token starting with it".
+            words = [_escape(t) for t in toks[:-1]] + [_escape(toks[-1]) + ".*"]
+            return Q.regex_phrase_query(SCHEMA, fld, words)
+        return Q.phrase_query(SCHEMA, fld, list(toks))
+    return _all([_token(fld, t, prefix and i == len(toks) - 1) for i, t in enumerate(toks)])
+
+
+def term_query(term: Term, exact: bool = False, stem: str | None = None, phrase: bool | None = None) -> Q:
+    """A ``Term`` on the folded (or exact) twin of its field, or of ``stem``."""
+    fld = f"{stem or _STEM[term.field]}_{'exact' if exact else 'folded'}"
+    toks = term.exact if exact else term.folded
+    return words_query(fld, toks, term.phrase if phrase is None else phrase, term.prefix)
+
+
+def _everything_but(queries: Sequence[Q]) -> Q:
+    return Q.boolean_query([(Occur.Must, Q.all_query()), *((Occur.MustNot, q) for q in queries)])
+
+
+def node_query(node: Node) -> Q:
+    """The matching query of any node (scores of the result are not used)."""
+    if isinstance(node, Term):
+        return term_query(node)
+    if isinstance(node, Keyword):
+        return Q.term_query(SCHEMA, _KEYWORD_FIELD[node.field], node.value)
+    if isinstance(node, YearRange):
+        if node.start is None and node.end is None:
+            return Q.exists_query("year")
+        return Q.range_query(SCHEMA, "year", tantivy.FieldType.Integer, node.start, node.end)
+    if isinstance(node, And):
+        pos = [node_query(i) for i in node.items if not isinstance(i, Not)]
+        neg = [node_query(i.item) for i in node.items if isinstance(i, Not)]
+        if not pos:
+            return _everything_but(neg)
+        return Q.boolean_query([*((Occur.Must, q) for q in pos), *((Occur.MustNot, q) for q in neg)])
+    if isinstance(node, Or):
+        return Q.boolean_query([(Occur.Should, node_query(i)) for i in node.items])
+    if isinstance(node, Not):
+        return _everything_but([node_query(node.item)])
+    return Q.all_query()
+
+
+def filter_queries(request: SearchRequest) -> list[Q]:
+    """Queries of the request's filters (OR within a field, AND between)."""
+    f = request.filters
+    out: list[Q] = []
+    for fld, values in (
+        ("member", f.member),
+        ("type", f.type),
+        ("language", f.language),
+        ("subjects", f.subject),
+    ):
+        if values:
+            out.append(Q.term_set_query(SCHEMA, fld, list(values)))
+    if f.year_from is not None or f.year_to is not None:
+        out.append(Q.range_query(SCHEMA, "year", tantivy.FieldType.Integer, f.year_from, f.year_to))
+    return out
+
+
+def rank_queries(terms: Sequence[Term]) -> list[Q]:
+    """Scoring clauses of ``search.semantics``: weighted BM25 on the folded fields plus the boosts."""
+    out: list[Q] = []
+    for term in terms[:_MAX_BOOSTED_TERMS]:
+        for stem in _SCORED[term.field]:
+            out.append(Q.boost_query(term_query(term, stem=stem), FIELD_WEIGHTS[stem]))
+        out.append(Q.const_score_query(term_query(term, exact=True), EXACT_BOOST))
+        if len(term.folded) >= 2:
+            out.append(Q.const_score_query(term_query(term, stem="title", phrase=True), PHRASE_BOOST))
+            out.append(
+                Q.const_score_query(
+                    term_query(term, exact=True, stem="title", phrase=True), PHRASE_EXACT_BOOST
+                )
+            )
+    return out
+
+
+# -- ordering -----------------------------------------------------------------------------------------
+@dataclass(order=True)
+class _Entry:
+    key: tuple[Any, ...]  # comparison key: the sort values, then the id key
+    values: list[Any] = field(compare=False)  # sort values as the cursor carries them (id appended later)
+    addr: Any = field(compare=False)
+    score: float = field(compare=False, default=0.0)
+
+
+def _year_values(sort: str, year: int | None) -> tuple[int, int]:
+    if year is None:
+        return 1, 0
+    return 0, -year if sort == "year_desc" else year
+
+
+def _cursor_key(sort: str, ranked: bool, after: list[Any]) -> tuple[Any, ...]:
+    """The comparison key of a cursor made by ``_page`` (``InvalidInput`` when it cannot be)."""
+    try:
+        *values, doc_id = after
+        if sort == "relevance":
+            (score,) = values
+            return (-float(score), *id_key(doc_id))
+        if sort == "title":
+            (title,) = values
+            return (str(title), *id_key(doc_id))
+        missing, year = values
+        return (int(missing), int(year), *id_key(doc_id))
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput("cursor does not belong to this sort order") from exc
+
+
+# How long a write waits for another process (a CLI harvest, a server) to finish its commit.
+_LOCK_WAIT = 60.0
+
+@dataclass
+class _Index:
+    """One open index folder: its tantivy Index, and its writer once something was written."""
+
+    name: str
+    path: Path
+    index: tantivy.Index
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    writer: Any = None
+    dirty: bool = False
+
+
+class TantivyBackend:
+    """tantivy implementation of ``search.backend.SearchBackend``."""
+
+    name = "tantivy"
+
+    def __init__(self, directory: Path | str, heap_bytes: int = 256_000_000, threads: int = 2) -> None:
+        self.dir = Path(directory)
+        self.heap_bytes = heap_bytes
+        self.threads = threads
+        self._lock = threading.Lock()
+        self._open: dict[str, _Index] = {}
+
+    # -- plumbing -----------------------------------------------------------------------------------
+    @staticmethod
+    async def _run(fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.to_thread(fn, *args)
+
+    def _path(self, index: str) -> Path:
+        if not index.startswith(_PREFIX) or "/" in index or os.sep in index or index.endswith(".creating"):
+            raise InvalidInput(f"not an index name: {index!r}")
+        return self.dir / index
+
+    def _handle(self, index: str) -> _Index:
+        """The open index ``index`` (opened on first use)."""
+        with self._lock:
+            handle = self._open.get(index)
+            if handle is None:
+                path = self._path(index)
+                if not (path / "meta.json").exists():
+                    raise NotFound(f"search index {index} does not exist")
+                opened = tantivy.Index.open(str(path))
+                opened.register_tokenizer(_TOKENIZER, _analyzer())
+                handle = _Index(index, path, opened)
+                self._open[index] = handle
+            return handle
+
+    def _read_alias(self) -> dict[str, str | None]:
+        try:
+            data = json.loads((self.dir / "alias").read_text())
+        except FileNotFoundError:
+            return {"live": None, "previous": None}
+        return {"live": data.get("live"), "previous": data.get("previous")}
+
+    def _write_alias(self, live: str, previous: str | None) -> None:
+        tmp = self.dir / f"alias.{os.getpid()}.{threading.get_ident()}.tmp"
+        tmp.write_text(json.dumps({"live": live, "previous": previous}))
+        os.replace(tmp, self.dir / "alias")  # atomic: readers see the old or the new alias, never half
+
+    def _target(self, index: str | None) -> str:
+        if index is not None:
+            return index
+        live = self._read_alias()["live"]
+        if live is None:
+            raise NotFound("no live search index: call open() first")
+        return live
+
+    def _commit(self, handle: _Index) -> None:
+        """Commit pending writes (caller holds ``handle.lock``), release the writer, reload readers.
+
+        tantivy allows one writer per index folder across processes. Holding it between commits would
+        make a running server and a CLI harvest (each indexing what it committed) lock each other out,
+        so the writer lives only from the first write to the next commit.
+        """
+        writer, handle.writer = handle.writer, None
+        if writer is not None:
+            if handle.dirty:
+                writer.commit()
+            handle.dirty = False
+            writer.wait_merging_threads()  # consumes the writer: frees the folder's writer lock
+        handle.index.reload()
+
+    def _writer(self, handle: _Index) -> Any:
+        """The index's writer, waiting (up to ``_LOCK_WAIT`` seconds) while another process holds it."""
+        if handle.writer is not None:
+            return handle.writer
+        deadline = time.monotonic() + _LOCK_WAIT
+        delay = 0.02
+        while True:
+            try:
+                handle.writer = handle.index.writer(self.heap_bytes, self.threads)
+                return handle.writer
+            except ValueError as exc:
+                if "LockBusy" not in str(exc) or time.monotonic() > deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+    async def open(self) -> None:
+        """Create the folder and an empty live index when there is none."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        live = self._read_alias()["live"]
+        if live is None or not (self.dir / live / "meta.json").exists():
+            await self.swap_alias(await self.create_index())
+
+    async def close(self) -> None:
+        """Commit what was written and release every writer."""
+        await self._run(self._close_all)
+
+    def _close_all(self) -> None:
+        with self._lock:
+            handles = list(self._open.values())
+            self._open.clear()
+        for handle in handles:
+            self._release(handle, commit=True)
+
+    @staticmethod
+    def _release(handle: _Index, commit: bool) -> None:
+        with handle.lock:
+            writer, handle.writer = handle.writer, None
+            if writer is None:
+                return
+            if commit and handle.dirty:
+                writer.commit()
+            elif handle.dirty:
+                writer.rollback()
+            handle.dirty = False
+            writer.wait_merging_threads()  # consumes the writer: frees the folder's writer lock
+
+    async def live_index(self) -> str | None:
+        """Name of the index folder behind the alias."""
+        return self._read_alias()["live"]
+
+    async def list_indexes(self) -> list[str]:
+        """Every complete index folder, oldest first (names carry their creation time)."""
+        if not self.dir.exists():
+            return []
+        return sorted(
+            p.name for p in self.dir.glob(f"{_PREFIX}*") if p.is_dir() and not p.name.endswith(".creating")
+        )
+
+    async def create_index(self) -> str:
+        """Create a new, empty index folder (not live) and return its name."""
+        return await self._run(self._create_index)
+
+    def _create_index(self) -> str:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        while True:
+            name = f"{_PREFIX}{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
+            path = self._path(name)
+            tmp = path.with_name(name + ".creating")
+            if not path.exists() and not tmp.exists():
+                break
+            time.sleep(0.000_01)
+        tmp.mkdir()
+        tantivy.Index(SCHEMA, path=str(tmp), reuse=False)  # writes meta.json; nothing stays open
+        os.replace(tmp, path)  # the folder appears complete or not at all
+        return name
+
+    async def swap_alias(self, new_index: str) -> str | None:
+        """Point the alias at ``new_index``; keep the previous index, drop older ones. Returns the old."""
+        return await self._run(self._swap_alias, new_index)
+
+    def _swap_alias(self, new_index: str) -> str | None:
+        if not (self._path(new_index) / "meta.json").exists():
+            raise NotFound(f"search index {new_index} does not exist")
+        alias = self._read_alias()
+        old = alias["live"]
+        if old == new_index:
+            return old
+        self._write_alias(new_index, old)
+        # Keep the new live and the previous one (rollback); drop indexes older than the previous one.
+        # Newer, not-yet-live indexes (a rebuild in progress) are left alone.
+        keep_after = old or new_index
+        for path in self.dir.glob(f"{_PREFIX}*"):
+            if path.is_dir() and path.name < keep_after and path.name != new_index:
+                self._delete(path.name)
+        return old
+
+    async def drop_index(self, index: str) -> None:
+        """Delete an index folder that is not live (its writer is rolled back first)."""
+        if index == self._read_alias()["live"]:
+            raise Conflict(f"search index {index} is live; swap the alias first")
+        await self._run(self._delete, index)
+
+    def _delete(self, index: str) -> None:
+        path = self._path(index)
+        with self._lock:
+            handle = self._open.pop(index, None)
+        if handle is not None:
+            self._release(handle, commit=False)
+        shutil.rmtree(path, ignore_errors=True)
+
+    # -- writing ------------------------------------------------------------------------------------
+    async def bulk(
+        self, docs: Sequence[IndexDocument], delete_ids: Sequence[str] = (), index: str | None = None
+    ) -> BulkReport:
+        """Insert or replace ``docs`` and delete ``delete_ids`` (visible after ``refresh``)."""
+        handle = self._handle(self._target(index))
+        return await self._run(self._bulk, handle, list(docs), list(delete_ids))
+
+    def _bulk(self, handle: _Index, docs: list[IndexDocument], delete_ids: list[str]) -> BulkReport:
+        report = BulkReport()
+        latest = {doc.id: doc for doc in docs}  # the last version of an id in one batch wins
+        built: list[tantivy.Document] = []
+        for doc in latest.values():
+            try:
+                built.append(to_tantivy(doc))
+            except (ValueError, TypeError) as exc:
+                report.failed.append((doc.id, str(exc)))
+        wanted = [i for i in dict.fromkeys(delete_ids) if i not in latest]
+        with handle.lock:
+            if wanted:
+                # Counted on the committed state, as the other backends count existing rows.
+                report.deleted = (
+                    handle.index.searcher().search(Q.term_set_query(SCHEMA, "id", wanted), 1).count or 0
+                )
+            writer = self._writer(handle)
+            for doc_id in [*wanted, *latest]:
+                writer.delete_documents_by_term("id", doc_id)  # a delete only hits older documents
+            for tdoc in built:
+                writer.add_document(tdoc)
+            handle.dirty = True
+        report.indexed = len(built)
+        return report
+
+    async def refresh(self, index: str | None = None) -> None:
+        """Commit what was written and reload the reader."""
+        handle = self._handle(self._target(index))
+
+        def commit() -> None:
+            with handle.lock:
+                self._commit(handle)
+
+        await self._run(commit)
+
+    async def get_position(self, index: str | None = None) -> int:
+        """The store change sequence the index's committed documents cover (0 when never set)."""
+        path = self._path(self._target(index))
+        try:
+            return int(json.loads((path / "position.json").read_text())["position"])
+        except FileNotFoundError:
+            if not (path / "meta.json").exists():
+                raise NotFound(f"search index {path.name} does not exist") from None
+            return 0
+
+    async def set_position(self, seq: int, index: str | None = None) -> None:
+        """Commit the documents written so far, then record ``seq`` (never ahead of the commit)."""
+        handle = self._handle(self._target(index))
+
+        def write() -> None:
+            with handle.lock:
+                self._commit(handle)
+                tmp = handle.path / f"position.json.{threading.get_ident()}.tmp"
+                tmp.write_text(json.dumps({"position": seq}))
+                os.replace(tmp, handle.path / "position.json")
+
+        await self._run(write)
+
+    async def count(self, index: str | None = None) -> int:
+        """Number of committed, live documents."""
+        handle = self._handle(self._target(index))
+        return int(handle.index.searcher().num_docs)
+
+    async def get(self, doc_id: str) -> IndexDocument | None:
+        """One document of the live index, as it was indexed."""
+        handle = self._handle(self._target(None))
+
+        def read() -> IndexDocument | None:
+            searcher = handle.index.searcher()
+            hits = searcher.search(Q.term_query(SCHEMA, "id", doc_id), 1, count=False).hits
+            return _load(searcher, hits[0][1]) if hits else None
+
+        return await self._run(read)
+
+    # -- searching ----------------------------------------------------------------------------------
+    async def search(self, query: ParsedQuery, request: SearchRequest) -> BackendResult:
+        """Run a parsed query with the request's filters, facets, sort and paging (page or cursor)."""
+        handle = self._handle(self._target(None))
+        return await self._run(self._search, handle, query, request)
+
+    def _search(self, handle: _Index, query: ParsedQuery, request: SearchRequest) -> BackendResult:
+        unknown = set(request.facets) - set(_FACET_FIELD)
+        if unknown:
+            raise InvalidInput(f"unknown facet(s) {', '.join(sorted(unknown))}")
+        searcher = handle.index.searcher()  # one snapshot for hits, total and facets
+        matching = _all([node_query(query.root), *filter_queries(request)])
+        ranked = request.sort == "relevance" and bool(query.positive_terms)
+        if ranked:
+            scored = Q.boolean_query(
+                [(Occur.Must, Q.const_score_query(matching, 0.0))]
+                + [(Occur.Should, q) for q in rank_queries(query.positive_terms)]
+            )
+        else:
+            scored = matching
+        if request.size:
+            hits, total, next_cursor = self._page(searcher, scored, request, ranked)
+        else:
+            hits, next_cursor = [], None
+            total = searcher.search(matching, 1).count or 0  # tantivy wants a limit > 0
+        facets = _facets(searcher, matching, request.facets, request.facet_size) if request.facets else {}
+        return BackendResult(total=total, hits=hits, facets=facets, next_cursor=next_cursor)
+
+    def _page(
+        self, searcher: tantivy.Searcher, query: Q, request: SearchRequest, ranked: bool
+    ) -> tuple[list[BackendHit], int, str | None]:
+        size = request.size
+        if request.cursor:
+            after = _cursor_key(request.sort, ranked, decode_cursor(request.cursor))
+            limit = size + 1
+            while True:
+                entries, total = _ordered(searcher, query, request.sort, ranked, limit)
+                start = next((i for i, e in enumerate(entries) if e.key > after), len(entries))
+                if len(entries) - start >= size + 1 or len(entries) < limit:
+                    break
+                limit = max(limit * 4, start + size + 1)  # the cursor lies deeper: widen the window
+            window = entries[start : start + size + 1]
+        else:
+            offset = (request.page - 1) * size
+            entries, total = _ordered(searcher, query, request.sort, ranked, offset + size + 1)
+            window = entries[offset:]
+        hits: list[BackendHit] = []
+        for entry in window[:size]:
+            doc = _load(searcher, entry.addr)
+            hits.append(
+                BackendHit(
+                    doc=doc,
+                    score=entry.score if request.sort == "relevance" else None,
+                    sort_values=[*entry.values, doc.id],
+                )
+            )
+        next_cursor = encode_cursor(hits[-1].sort_values) if len(window) > size and hits else None
+        return hits, total, next_cursor
+
+    # -- autocomplete and vocabulary ----------------------------------------------------------------
+    async def autocomplete(self, field: str, prefix: ParsedQuery, size: int) -> list[str]:
+        """Titles starting with, or author names containing, the typed words; ranked by the semantics."""
+        term = prefix.root
+        if not isinstance(term, Term) or not term.folded or size <= 0:
+            return []
+        if field not in {"title", "author"}:
+            raise InvalidInput(f"autocomplete field must be title or author, not {field!r}")
+        handle = self._handle(self._target(None))
+        return await self._run(self._autocomplete, handle, field, term, size)
+
+    @staticmethod
+    def _autocomplete(handle: _Index, field: str, term: Term, size: int) -> list[str]:
+        searcher = handle.index.searcher()
+        cap = max(200, size * 20)
+        candidates: list[str] = []
+        for exact in (True, False):  # exact-diacritic candidates first, so a cap keeps them
+            variant = "exact" if exact else "folded"
+            toks = term.exact if exact else term.folded
+            if field == "title":
+                # A title must START with the typed words: a prefix regex on the whole analysed title.
+                q = Q.regex_query(SCHEMA, f"title_start_{variant}", _escape(" ".join(toks)) + ".*")
+            else:
+                q = words_query(f"author_{variant}", toks, phrase=True, prefix=True)
+            for _, addr in searcher.search(q, cap, count=False).hits:
+                doc = _load(searcher, addr)
+                if field == "title":
+                    candidates.extend([doc.title] if doc.title else [])
+                else:
+                    candidates.extend(doc.authors)
+        return rank_completions(candidates, term, size)
+
+    async def vocabulary(self, folded_prefix: str, limit: int) -> list[tuple[str, int]]:
+        """Terms of ``text_folded`` starting with ``folded_prefix``: document frequency desc, then term."""
+        if limit <= 0:
+            return []
+        handle = self._handle(self._target(None))
+
+        def read() -> list[tuple[str, int]]:
+            terms = handle.index.searcher().terms_with_prefix("text_folded", folded_prefix)
+            ranked = sorted(((str(t), int(n)) for t, n in terms), key=lambda tn: (-tn[1], tn[0]))
+            return ranked[:limit]
+
+        return await self._run(read)
+
+
+# -- helpers on a searcher ------------------------------------------------------------------------------
+def _analyzer() -> tantivy.TextAnalyzer:
+    # Text arrives analysed by search.analysis; split on spaces again, no filter (as the other backends).
+    return tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace()).build()
+
+
+def _load(searcher: tantivy.Searcher, addr: Any) -> IndexDocument:
+    body = searcher.doc(addr).get_first("body")
+    return IndexDocument.model_validate_json(body)
+
+
+def _id_keys(searcher: tantivy.Searcher, addrs: list[Any]) -> list[tuple[int, int, int, int]]:
+    columns = [searcher.fast_field_values(name, addrs) for name in _ID_KEYS]
+    return [tuple(int(v or 0) for v in row) for row in zip(*columns, strict=True)]  # type: ignore[misc]
+
+
+def _ordered(
+    searcher: tantivy.Searcher, query: Q, sort: str, ranked: bool, limit: int
+) -> tuple[list[_Entry], int]:
+    """The first ``limit`` matches in the exact order of ``search.semantics`` (sort value, then id).
+
+    tantivy orders by one value and breaks ties by document address; the group of equal values at the
+    end of the window may therefore be cut anywhere. It is refetched whole (or, for scores, the window
+    widened until it holds it whole) and ordered by id.
+    """
+    if sort == "relevance" and not ranked:
+        # Every score is 0: the order is the id order, which tantivy sorts natively.
+        result = searcher.search(query, limit, order_by_field="id", order=Order.Asc)
+        entries = [_Entry((-0.0, *id_key(v)), [0.0], addr) for v, addr in result.hits]
+        return entries, result.count or 0
+    if sort == "relevance":
+        return _ordered_by_score(searcher, query, limit)
+    if sort == "title":
+        result = searcher.search(query, limit, order_by_field="title_sort", order=Order.Asc)
+        raw = [(str(v)[len(_SORT_MARK) :], addr) for v, addr in result.hits]
+
+        def same_as(value: Any) -> Q:
+            return Q.term_query(SCHEMA, "title_sort", _SORT_MARK + value)
+
+        def values_of(value: Any) -> tuple[list[Any], tuple[Any, ...]]:
+            return [value], (value,)
+    else:
+        order = Order.Desc if sort == "year_desc" else Order.Asc  # documents without year come last
+        result = searcher.search(query, limit, order_by_field="year", order=order)
+        raw = [(v, addr) for v, addr in result.hits]
+
+        def same_as(value: Any) -> Q:
+            if value is None:
+                return _everything_but([Q.exists_query("year")])
+            return Q.term_query(SCHEMA, "year", value)
+
+        def values_of(value: Any) -> tuple[list[Any], tuple[Any, ...]]:
+            values = list(_year_values(sort, value))
+            return values, tuple(values)
+
+    total = result.count or 0
+    head = raw
+    tail: list[_Entry] = []
+    if len(raw) == limit and total > limit:
+        # The last group may continue past the window: refetch it in id order.
+        last = raw[-1][0]
+        head = [r for r in raw if r[0] != last]
+        values, key = values_of(last)
+        group = searcher.search(
+            Q.boolean_query([(Occur.Must, query), (Occur.Must, same_as(last))]),
+            limit - len(head),
+            count=False,
+            order_by_field="id",
+            order=Order.Asc,
+        )
+        tail = [_Entry((*key, *id_key(v)), values, addr) for v, addr in group.hits]
+    keys = _id_keys(searcher, [addr for _, addr in head]) if head else []
+    entries = []
+    for (value, addr), idk in zip(head, keys, strict=True):
+        values, key = values_of(value)
+        entries.append(_Entry((*key, *idk), values, addr))
+    entries.sort()
+    return entries + tail, total
+
+
+def _ordered_by_score(searcher: tantivy.Searcher, query: Q, limit: int) -> tuple[list[_Entry], int]:
+    window = limit
+    while True:
+        result = searcher.search(query, window)
+        hits = result.hits
+        total = result.count or 0
+        if len(hits) < window or len(hits) <= limit or window >= _MAX_TIE_WINDOW:
+            break
+        if hits[-1][0] != hits[limit - 1][0]:
+            break  # the group of the limit-th score ends inside the window
+        window *= 4
+    if len(hits) > limit:
+        boundary = hits[limit - 1][0]
+        hits = [h for h in hits if h[0] >= boundary]
+    keys = _id_keys(searcher, [addr for _, addr in hits]) if hits else []
+    entries = [
+        _Entry((-float(score), *idk), [float(score)], addr, float(score))
+        for (score, addr), idk in zip(hits, keys, strict=True)
+    ]
+    entries.sort()
+    return entries[:limit], total
+
+
+def _facets(
+    searcher: tantivy.Searcher, query: Q, names: Sequence[str], size: int
+) -> dict[str, list[FacetValue]]:
+    """Exact facet counts: ``terms`` aggregations on the fast fields, ordered as the semantics say."""
+    out: dict[str, list[FacetValue]] = {}
+    want = max(size * 4, 1000)
+    pending = list(dict.fromkeys(names))
+    while pending:
+        aggs = {
+            name: {"terms": {"field": _FACET_FIELD[name], "size": want, "segment_size": want * 10}}
+            for name in pending
+        }
+        answer = searcher.aggregate(query, aggs)
+        retry: list[str] = []
+        for name in pending:
+            buckets = answer.get(name, {}).get("buckets", [])
+            if name == "year":
+                pairs = sorted((int(b["key"]), int(b["doc_count"])) for b in buckets)
+                out[name] = [FacetValue(value=str(y), count=c) for y, c in pairs]
+                continue
+            pairs2 = sorted(
+                ((str(b["key"]), int(b["doc_count"])) for b in buckets), key=lambda kv: (-kv[1], kv[0])
+            )
+            if len(pairs2) >= want and pairs2[size - 1][1] == pairs2[-1][1]:
+                retry.append(name)  # values tied with the last kept one may be missing: ask for more
+                continue
+            out[name] = [FacetValue(value=v, count=c) for v, c in pairs2[:size]]
+        pending = retry
+        want *= 8
+    return {name: out[name] for name in names}
