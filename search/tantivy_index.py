@@ -112,6 +112,7 @@ def _schema() -> tantivy.Schema:
 
 
 SCHEMA = _schema()
+_NOT_STORED = frozenset(ANALYSED)
 
 
 def id_key(doc_id: str) -> tuple[int, int, int, int]:
@@ -144,7 +145,8 @@ def to_tantivy(doc: IndexDocument) -> tantivy.Document:
         "title_sort": _SORT_MARK + doc.title_sort,
         "title_start_exact": doc.title_exact[:_STARTS_MAX],
         "title_start_folded": doc.title_folded[:_STARTS_MAX],
-        "body": doc.model_dump_json().encode(),
+        # the analysed twins are indexed above; storing them too would double the body for nothing
+        "body": doc.model_dump_json(exclude=_NOT_STORED).encode(),
     }
     for name, key in zip(_ID_KEYS, id_key(doc.id), strict=True):
         values[name] = key
