@@ -6,7 +6,7 @@ decomposed NFD, lower-case). Prints success@1 and success@10 per backend beside 
 (exact raw tokens, no Unicode normalisation or folding). A hit counts when its title equals the known
 item's title (the demo holds some works at several members).
 
-    .venv/bin/python bench/quality.py [--es http://localhost:9200] [--records 2000] [--items 200]
+    .venv/bin/python bench/quality.py [--es URL | --start-node] [--records 2000] [--items 200]
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from search.analysis import (
 from search.backend import SearchBackend
 from search.service import SearchService
 from search.sqlite_fts import SqliteBackend
+from search.tantivy_index import TantivyBackend
 
 VARIANTS: dict[str, Callable[[str], str]] = {
     "as written": lambda s: s,
@@ -169,8 +170,10 @@ async def run(es_url: str | None, records: int, items: int, seed: int) -> None:
     backends: list[tuple[str, SearchBackend]] = []
     with tempfile.TemporaryDirectory() as tmp:
         sqlite = SqliteBackend(Path(tmp) / "index")
-        await sqlite.open()
-        backends.append(("sqlite", sqlite))
+        tantivy = TantivyBackend(Path(tmp) / "tantivy")
+        for name, embedded in (("sqlite", sqlite), ("tantivy", tantivy)):
+            await embedded.open()
+            backends.append((name, embedded))
         if es_url:
             from search.elastic import ElasticBackend
 
@@ -189,14 +192,14 @@ async def run(es_url: str | None, records: int, items: int, seed: int) -> None:
                         await backend.client.indices.delete(index=index)  # type: ignore[attr-defined]
                 await backend.close()
     print(f"{len(docs)} records, {len(known)} known items (3-4 title words each)\n")
-    header = f"{'typed':<16}" + "".join(f"{n + ' @1':>16}{n + ' @10':>18}" for n in results)
+    header = f"{'typed':<16}" + "".join(f"{n + ' @1':>20}{n + ' @10':>20}" for n in results)
     print(header)
     print("-" * len(header))
     for variant in VARIANTS:
         row = f"{variant:<16}"
         for scores in results.values():
             at1, at10 = scores[variant]
-            row += f"{at1:>16.1%}{at10:>18.1%}"
+            row += f"{at1:>20.1%}{at10:>20.1%}"
         print(row)
 
 
@@ -204,10 +207,22 @@ def main() -> None:
     raw = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=raw)
     parser.add_argument("--es", metavar="URL", help="also measure an Elasticsearch/OpenSearch node")
+    parser.add_argument(
+        "--start-node", action="store_true", help="start the test search node and measure it (needs JDK 21+)"
+    )
     parser.add_argument("--records", type=int, default=2000)
     parser.add_argument("--items", type=int, default=200)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
+    if args.start_node and not args.es:
+        from tests.search_node import start_node
+
+        node = start_node()
+        try:
+            asyncio.run(run(node.url, args.records, args.items, args.seed))
+        finally:
+            node.stop()
+        return
     asyncio.run(run(args.es, args.records, args.items, args.seed))
 
 
