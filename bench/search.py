@@ -7,11 +7,12 @@ fixed seed and streamed in batches, so memory stays bounded at any ``--records``
 For each backend (embedded SQLite FTS5; the search node at ``--es URL``, or one started here):
 
 * indexing docs/s through ``backend.bulk`` (and, for the search node, the client's own bulk helper on
-  the same documents: the peer), and the index size on disk;
+  the same documents with the same index settings and chunking, batch by batch in turn with ours: the
+  peer), and the index size on disk;
 * latency p50/p99 of a fixed mix of 1,000 queries at concurrency 1 and 16, through the search layer
-  (``SearchService``: parse, backend, highlights) and as the backend's raw query in the same run
-  (SQLite: the SQL statements alone, replayed; search node: ``client.search`` with the compiled body).
-  The ratio layer/raw is our overhead.
+  (``SearchService``: parse, backend, highlights) and as the backend's raw query in the same run,
+  interleaved in slices (SQLite: the SQL statements alone, replayed; search node: ``client.search``
+  with the body and ``filter_path`` the backend sends). The ratio layer/raw is our overhead.
 
     .venv/bin/python bench/search.py --records 100000
     .venv/bin/python bench/search.py --records 1000000 --es http://127.0.0.1:9200
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import random
 import shutil
 import sqlite3
@@ -40,8 +42,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from indexer.documents import to_document  # noqa: E402
+from schemas.record import Identifiers, Record  # noqa: E402
 from schemas.search import IndexDocument, SearchFilters, SearchRequest  # noqa: E402
-from search.analysis import analyse_field, fold, folded_text  # noqa: E402
+from search.analysis import fold  # noqa: E402
 from search.query import parse_query  # noqa: E402
 
 MEMBERS = ["hust", "vnu", "ctu", "hcmut", "neu", "hue", "dnu", "tnu", "vinhu", "hnue", "ftu", "ptit", "nlu"]
@@ -130,34 +134,23 @@ def _work(work: int, seed: int) -> dict[str, Any]:
 
 
 def generate(records: int, seed: int = 20240601) -> Iterator[IndexDocument]:
-    """``records`` search documents, deterministic for a seed, produced one at a time."""
+    """``records`` search documents, deterministic for a seed, produced one at a time.
+
+    Each is a ``Record`` mapped by the indexer's own ``to_document``, so the bench indexes exactly what
+    production would (analysed fields, work key, title sort key).
+    """
     for i in range(records):
         rng = random.Random(seed * 1_000_003 + i)
         work = rng.randrange(i) if i and rng.random() < 0.3 else i  # a copy held by another member
         w = _work(work, seed)
-        title_exact, title_folded = analyse_field(w["title"])
-        author_exact, author_folded = analyse_field(" ; ".join(w["authors"]))
-        subject_exact, subject_folded = analyse_field(" ; ".join(w["subjects"]))
-        text = [w["title"], *w["authors"], *w["subjects"], w["abstract"] or "", w["publisher"]]
-        text_exact, text_folded = analyse_field(" ".join(text))
         member = MEMBERS[rng.randrange(len(MEMBERS))]
-        yield IndexDocument(
-            id=f"{member}:{i:08d}",
-            seq=i + 1,
+        record = Record(
             member=member,
             oai_identifier=f"oai:{member}:{i}",
-            work_key=f"w:{work}",
-            title_sort=folded_text(w["title"]),
-            title_exact=title_exact,
-            title_folded=title_folded,
-            author_exact=author_exact,
-            author_folded=author_folded,
-            subject_exact=subject_exact,
-            subject_folded=subject_folded,
-            text_exact=text_exact,
-            text_folded=text_folded,
+            identifiers=Identifiers(isbn=w.pop("isbn"), doi=w.pop("doi")),
             **w,
         )
+        yield to_document(f"{member}:{i:08d}", i + 1, record)
 
 
 def batched(docs: Iterator[IndexDocument], size: int) -> Iterator[list[IndexDocument]]:
@@ -230,26 +223,61 @@ class Report:
     latency: dict[tuple[str, int], Latency] = field(default_factory=dict)
 
 
-async def measure(run: Callable[[int], Awaitable[object]], count: int, concurrency: int) -> Latency:
-    """Latencies of ``run(i)`` for i in range(count), ``concurrency`` at a time."""
+async def _timed(
+    run: Callable[[int], Awaitable[object]], indices: Sequence[int], concurrency: int
+) -> tuple[list[float], float]:
+    """Latencies of ``run(i)`` for each of ``indices``, ``concurrency`` at a time, and the wall time."""
     times: list[float] = []
-    next_index = iter(range(count))
+    pending = iter(indices)
 
     async def worker() -> None:
-        for i in next_index:
+        for i in pending:
             started = time.perf_counter()
             await run(i)
             times.append(time.perf_counter() - started)
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    wall = time.perf_counter() - started
-    times.sort()
+    return times, time.perf_counter() - started
+
+
+def _latency(times: list[float], wall: float) -> Latency:
+    times = sorted(times)
     return Latency(
         p50=statistics.median(times) * 1000,
         p99=times[min(len(times) - 1, int(len(times) * 0.99))] * 1000,
-        qps=count / wall,
+        qps=len(times) / wall,
     )
+
+
+async def measure(run: Callable[[int], Awaitable[object]], count: int, concurrency: int) -> Latency:
+    """Latencies of ``run(i)`` for i in range(count), ``concurrency`` at a time."""
+    return _latency(*await _timed(run, range(count), concurrency))
+
+
+async def measure_pair(
+    layer: Callable[[int], Awaitable[object]],
+    raw: Callable[[int], Awaitable[object]],
+    count: int,
+    concurrency: int,
+    rounds: int = 10,
+) -> tuple[Latency, Latency]:
+    """Latencies of the layer and of the raw query over the same ``count`` requests.
+
+    The requests go in ``rounds`` slices, each run by both, and who goes first alternates: the engine's
+    caches, merges and the machine's other load are then the same for both, as far as they can be.
+    """
+    times: dict[str, list[float]] = {"layer": [], "raw": []}
+    walls = {"layer": 0.0, "raw": 0.0}
+    step = max(1, -(-count // rounds))
+    for n, start in enumerate(range(0, count, step)):
+        indices = range(start, min(count, start + step))
+        order = [("layer", layer), ("raw", raw)]
+        for name, run in order if n % 2 == 0 else order[::-1]:
+            spent, wall = await _timed(run, indices, concurrency)
+            times[name] += spent
+            walls[name] += wall
+    return _latency(times["layer"], walls["layer"]), _latency(times["raw"], walls["raw"])
 
 
 async def index_with(backend: Any, records: int, seed: int, batch: int) -> float:
@@ -279,13 +307,14 @@ async def latencies(
     layer: Callable[[SearchRequest], Awaitable[object]],
     raw: Callable[[int], Awaitable[object]],
 ) -> None:
-    """Warm up, then the layer and the raw query at concurrency 1 and 16."""
-    await measure(lambda i: layer(requests[i % len(requests)]), min(200, len(requests)), 4)
+    """Warm up both, then the layer and the raw query, interleaved, at concurrency 1 and 16."""
+    warm = min(200, len(requests))
+    await measure(lambda i: layer(requests[i]), warm, 4)
+    await measure(raw, warm, 4)
     for concurrency in (1, 16):
-        report.latency[("layer", concurrency)] = await measure(
-            lambda i: layer(requests[i]), len(requests), concurrency
-        )
-        report.latency[("raw", concurrency)] = await measure(raw, len(requests), concurrency)
+        ours, theirs = await measure_pair(lambda i: layer(requests[i]), raw, len(requests), concurrency)
+        report.latency[("layer", concurrency)] = ours
+        report.latency[("raw", concurrency)] = theirs
 
 
 # ------------------------------------------------------------------------------------------- SQLite
@@ -351,10 +380,68 @@ async def bench_sqlite(args: argparse.Namespace, requests: Sequence[SearchReques
 # ------------------------------------------------------------------------------------- search node
 
 
+async def index_pair(backend: Any, records: int, seed: int, batch: int) -> tuple[float, float]:
+    """Index every record through ``backend.bulk`` and, as the peer, through the client's own bulk helper.
+
+    Same documents, same index settings (the backend's mapping, in build mode), same chunking, and
+    batch by batch in turn, so both see the same JVM warm-up, merges and machine load. The peer gets
+    its actions ready-made (``to_source`` outside its clock); ours start from the ``IndexDocument``.
+    Both clocks end with restoring the refresh interval and refreshing. Ours goes live, the peer's
+    index is deleted. Returns (our seconds, peer seconds).
+    """
+    from search.elastic import BULK_CHUNK, BULK_CHUNK_BYTES
+    from search.elastic_dsl import index_body, to_source
+
+    client = backend.client
+    if backend.resolved_engine == "opensearch":
+        from opensearchpy.helpers import async_bulk
+    else:
+        from elasticsearch.helpers import async_bulk  # type: ignore[assignment]
+
+    new = await backend.create_index()
+    peer = f"{backend.alias}-peer"
+    await client.indices.create(index=peer, body=index_body(building=True))
+    ours_spent = peer_spent = 0.0
+    failed = 0
+    for n, docs in enumerate(batched(generate(records, seed), batch)):
+        actions = [{"_index": peer, "_id": d.id, "_source": to_source(d)} for d in docs]
+
+        async def run_ours(docs: list[IndexDocument] = docs) -> float:
+            started = time.perf_counter()
+            report = await backend.bulk(docs, index=new)
+            nonlocal failed
+            failed += len(report.failed)
+            return time.perf_counter() - started
+
+        async def run_peer(actions: list[dict[str, Any]] = actions) -> float:
+            started = time.perf_counter()
+            await async_bulk(client, actions, chunk_size=BULK_CHUNK, max_chunk_bytes=BULK_CHUNK_BYTES)
+            return time.perf_counter() - started
+
+        if n % 2 == 0:
+            ours_spent += await run_ours()
+            peer_spent += await run_peer()
+        else:
+            peer_spent += await run_peer()
+            ours_spent += await run_ours()
+    started = time.perf_counter()
+    await backend.refresh(new)
+    ours_spent += time.perf_counter() - started
+    started = time.perf_counter()
+    await client.indices.put_settings(index=peer, body={"index": {"refresh_interval": None}})
+    await client.indices.refresh(index=peer)
+    peer_spent += time.perf_counter() - started
+    await client.indices.delete(index=peer)
+    await backend.swap_alias(new)
+    if failed:
+        print(f"  warning: {failed} documents failed to index", file=sys.stderr)
+    return ours_spent, peer_spent
+
+
 async def bench_elastic(args: argparse.Namespace, requests: Sequence[SearchRequest]) -> Report:
     """The search node at ``--es`` or one started here (stopped at the end)."""
-    from search.elastic import ElasticBackend
-    from search.elastic_dsl import index_body, search_body, to_source
+    from search.elastic import SEARCH_FILTER_PATH, ElasticBackend
+    from search.elastic_dsl import search_body
     from search.service import SearchService
 
     node = None
@@ -372,39 +459,30 @@ async def bench_elastic(args: argparse.Namespace, requests: Sequence[SearchReque
         await backend.open()
         report.name = f"{backend.resolved_engine}"
         report.docs = args.records
-        spent = await index_with(backend, args.records, args.seed, args.batch)
+        spent, peer_spent = await index_pair(backend, args.records, args.seed, args.batch)
         report.docs_per_s = args.records / spent
+        report.peer_docs_per_s = args.records / peer_spent
         live = await backend.live_index()
         client = backend.client
         await client.indices.flush(index=live)
         stats = await client.indices.stats(index=live, metric="store")
         report.size_bytes = int(stats["_all"]["primaries"]["store"]["size_in_bytes"])
 
-        # The peer: the client's own bulk helper, same documents, same mapping, same chunking.
-        if backend.resolved_engine == "opensearch":
-            from opensearchpy.helpers import async_bulk
-        else:
-            from elasticsearch.helpers import async_bulk  # type: ignore[assignment]
-        peer = f"{alias}-peer"
-        await client.indices.create(index=peer, body=index_body())
-        peer_spent = 0.0
-        for docs in batched(generate(args.records, args.seed), args.batch):
-            actions = [{"_index": peer, "_id": d.id, "_source": to_source(d)} for d in docs]
-            started = time.perf_counter()
-            await async_bulk(client, actions, chunk_size=500)
-            peer_spent += time.perf_counter() - started
-        started = time.perf_counter()
-        await client.indices.refresh(index=peer)
-        peer_spent += time.perf_counter() - started
-        report.peer_docs_per_s = args.records / peer_spent
-        await client.indices.delete(index=peer)
-
+        # The raw query is the request the backend sends for the same search: the same body (page
+        # size + look-ahead hit, aggregations, _source fields) and the same filter_path, timed around
+        # client.search alone.
         service = SearchService(backend)
         bodies = [search_body(parse_query(r.q), r) for r in requests]
         await latencies(
-            report, requests, service.search, lambda i: client.search(index=alias, body=bodies[i])
+            report,
+            requests,
+            service.search,
+            lambda i: client.search(index=alias, body=bodies[i], filter_path=SEARCH_FILTER_PATH),
         )
     finally:
+        if backend.resolved_engine is not None:
+            with contextlib.suppress(Exception):  # left behind only when indexing failed midway
+                await backend.client.indices.delete(index=f"{alias}-peer")
         if not args.keep:
             for name in await backend.list_indexes():
                 await backend.client.indices.delete(index=name)

@@ -14,6 +14,7 @@ the index mapping's ``_meta``, so it travels with the index it describes.
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from pydantic import TypeAdapter
 
 from schemas.errors import BackendUnavailable, Conflict, LienhopError, NotFound
 from schemas.search import FacetValue, IndexDocument, SearchRequest
@@ -30,10 +32,11 @@ from .elastic_dsl import (
     autocomplete_body,
     check_alias,
     from_source,
+    hit_document,
     index_body,
     prefix_term,
     search_body,
-    to_source,
+    source_json,
     vocabulary_body,
 )
 from .query_ast import ParsedQuery
@@ -54,6 +57,21 @@ UNAVAILABLE_STATUSES = {502, 503, 504}
 CONNECTIONS = 32
 #: Longest document id both engines accept.
 MAX_ID_BYTES = 512
+#: Response fields a search uses (``filter_path``): no shard header, ``_index``/``_id`` of every hit,
+#: or per-bucket error bounds to send and decode.
+SEARCH_FILTER_PATH = ",".join(
+    (
+        "hits.total",
+        "hits.hits._source",
+        "hits.hits._score",
+        "hits.hits.sort",
+        "aggregations.*.buckets.key",
+        "aggregations.*.buckets.doc_count",
+    )
+)
+#: Response fields bulk indexing reads per item: an ``index`` item otherwise also carries its version,
+#: sequence number, shard counts... which the helper would decode for nothing.
+BULK_FILTER_PATH = "items.*._id,items.*.status,items.*.error"
 
 
 @dataclass(frozen=True)
@@ -147,6 +165,8 @@ class ElasticBackend:
         self.alias = check_alias(alias)
         self.engine = engine
         self._flavour: _Flavour | None = None
+        #: Indexes this process created with ``BUILD_SETTINGS`` and has not restored yet.
+        self._building: set[str] = set()
         self._versioned = re.compile(rf"^{re.escape(self.alias)}-\d{{20}}$")
 
     # ------------------------------------------------------------------------------ plumbing
@@ -233,18 +253,48 @@ class ElasticBackend:
         return sorted(name for name in _body(found) if self._versioned.match(name))
 
     async def create_index(self) -> str:
-        """Create a new empty versioned index (not live); its position starts at 0."""
+        """Create a new empty versioned index (not live); its position starts at 0.
+
+        It is created for filling (no periodic refresh, see ``BUILD_SETTINGS``); ``refresh(name)`` or
+        ``swap_alias(name)`` restore the normal settings.
+        """
         async with self._guard("creating an index") as flavour:
             for _ in range(5):
                 name = f"{self.alias}-{datetime.now(UTC):%Y%m%d%H%M%S%f}"
                 try:
-                    await flavour.client.indices.create(index=name, body=index_body())
+                    await flavour.client.indices.create(index=name, body=index_body(building=True))
                 except flavour.api_errors as exc:
                     if "already_exists" in str(exc):  # same microsecond: take the next one
                         continue
                     raise
+                self._building.add(name)
                 return name
         raise LienhopError(f"could not create a new index for alias {self.alias!r}")
+
+    async def _end_build(self, index: str, check: bool = False) -> bool:
+        """Give ``index`` its normal settings back (periodic refresh) if it was created for filling.
+
+        ``check``: also ask the engine, for an index another process (or a crashed run) created.
+        Returns whether the settings were restored.
+        """
+        if index not in self._building:
+            if not check:
+                return False
+            async with self._guard("reading index settings") as flavour:
+                try:
+                    found = _body(
+                        await flavour.client.indices.get_settings(index=index, name="index.refresh_interval")
+                    )
+                except flavour.not_found:
+                    return False  # swap_alias reports the missing index
+            interval = found.get(index, {}).get("settings", {}).get("index", {}).get("refresh_interval")
+            if interval != "-1":
+                return False
+        async with self._guard("restoring index settings") as flavour:
+            # ``None`` resets the setting to the engine's default.
+            await flavour.client.indices.put_settings(index=index, body={"index": {"refresh_interval": None}})
+        self._building.discard(index)
+        return True
 
     async def swap_alias(self, new_index: str) -> str | None:
         """Point the alias at ``new_index`` in one atomic call; keep the previous index, drop older ones.
@@ -255,6 +305,9 @@ class ElasticBackend:
         previous = await self.live_index()
         if previous == new_index:
             return None
+        if await self._end_build(new_index, check=True):
+            # Filled but never refreshed (the indexer refreshes first): nothing of it would be visible.
+            await self.refresh(new_index)
         actions: list[dict[str, Any]] = []
         if previous is not None:
             actions.append({"remove": {"index": previous, "alias": self.alias}})
@@ -287,16 +340,18 @@ class ElasticBackend:
 
     def _actions(
         self, target: str, docs: Sequence[IndexDocument], delete_ids: Sequence[str], report: BulkReport
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Iterator[tuple[str, str | None]]:
+        """Bulk lines ``(action, source)``, both already JSON (the helpers pass strings through)."""
+        index = json.dumps(target)
         # An over-long id fails validation of the whole bulk request, not just its item: report it
         # here so one bad record cannot sink the other documents of its chunk.
         for doc in docs:
             if _bad_id(doc.id, report):
                 continue
-            yield {"_op_type": "index", "_index": target, "_id": doc.id, "_source": to_source(doc)}
+            yield f'{{"index":{{"_index":{index},"_id":{json.dumps(doc.id)}}}}}', source_json(doc)
         for doc_id in delete_ids:
             if not _bad_id(doc_id, report):
-                yield {"_op_type": "delete", "_index": target, "_id": doc_id}
+                yield f'{{"delete":{{"_index":{index},"_id":{json.dumps(doc_id)}}}}}', None
 
     async def bulk(
         self, docs: Sequence[IndexDocument], delete_ids: Sequence[str] = (), index: str | None = None
@@ -312,6 +367,8 @@ class ElasticBackend:
             stream = flavour.streaming_bulk(
                 flavour.client,
                 self._actions(target, docs, delete_ids, report),
+                # The actions are prepared lines already: no per-action dict copy and re-encoding.
+                expand_action_callback=_prepared,
                 chunk_size=BULK_CHUNK,
                 max_chunk_bytes=BULK_CHUNK_BYTES,
                 raise_on_error=False,
@@ -321,6 +378,7 @@ class ElasticBackend:
                 max_backoff=BULK_MAX_BACKOFF,
                 yield_ok=True,
                 request_timeout=BULK_TIMEOUT,
+                filter_path=BULK_FILTER_PATH,
             )
             async for ok, item in stream:
                 op, info = next(iter(item.items()))
@@ -337,7 +395,9 @@ class ElasticBackend:
         return report
 
     async def refresh(self, index: str | None = None) -> None:
-        """Make every write so far visible to searches."""
+        """Make every write so far visible to searches (and end the build mode of a new index)."""
+        if index is not None:
+            await self._end_build(index)
         async with self._guard("refreshing") as flavour:
             await flavour.client.indices.refresh(index=index or self.alias)
 
@@ -383,18 +443,22 @@ class ElasticBackend:
                 return None
         return from_source(_body(found)["_source"])
 
-    async def raw_search(self, body: dict[str, Any], index: str | None = None) -> dict[str, Any]:
+    async def raw_search(
+        self, body: dict[str, Any], index: str | None = None, filter_path: str | None = None
+    ) -> dict[str, Any]:
         """Send a prepared body to the engine and return its answer (no conversion)."""
+        params = {"filter_path": filter_path} if filter_path else {}
         async with self._guard("searching") as flavour:
             try:
-                return _body(await flavour.client.search(index=index or self.alias, body=body))
+                return _body(await flavour.client.search(index=index or self.alias, body=body, **params))
             except flavour.not_found as exc:
                 raise NotFound(f"search index {index or self.alias!r} does not exist") from exc
 
     async def search(self, query: ParsedQuery, request: SearchRequest) -> BackendResult:
         """Run a parsed query with the request's filters, facets, sort and paging (page or cursor)."""
         after = decode_cursor(request.cursor) if request.cursor else None
-        answer = await self.raw_search(search_body(query, request, search_after=after))
+        body = search_body(query, request, search_after=after)
+        answer = await self.raw_search(body, filter_path=SEARCH_FILTER_PATH)
         return result_from_answer(answer, request)
 
     async def autocomplete(self, field: str, prefix: ParsedQuery, size: int) -> list[str]:
@@ -427,6 +491,11 @@ class ElasticBackend:
         return [(str(b["key"]), int(b["doc_count"])) for b in buckets]
 
 
+def _prepared(action: tuple[str, str | None]) -> tuple[str, str | None]:
+    """``expand_action_callback`` for actions that are ``(action line, source line)`` already."""
+    return action
+
+
 def _bad_id(doc_id: str, report: BulkReport) -> bool:
     size = len(doc_id.encode("utf-8"))
     if 0 < size <= MAX_ID_BYTES:
@@ -448,26 +517,33 @@ def _failure_reason(info: dict[str, Any]) -> str:
     return f"status {info.get('status', '?')}"
 
 
+_FACET_VALUES = TypeAdapter(list[FacetValue])
+
+
 def result_from_answer(answer: dict[str, Any], request: SearchRequest) -> BackendResult:
-    """Convert an engine answer to a ``BackendResult`` (drops the look-ahead hit, makes the cursor)."""
-    raw_hits = answer["hits"]["hits"]
+    """Convert an engine answer to a ``BackendResult`` (drops the look-ahead hit, makes the cursor).
+
+    The answer may be trimmed by ``SEARCH_FILTER_PATH``, which drops empty parts (no hits, no buckets).
+    """
+    hits_part = answer.get("hits") or {}
+    raw_hits = hits_part.get("hits") or []
     more = bool(request.size) and len(raw_hits) > request.size
-    raw_hits = raw_hits[: request.size]
     hits = [
-        BackendHit(doc=from_source(h["_source"]), score=h.get("_score"), sort_values=list(h.get("sort", [])))
-        for h in raw_hits
+        BackendHit(doc=hit_document(h["_source"]), score=h.get("_score"), sort_values=h.get("sort") or [])
+        for h in raw_hits[: request.size]
     ]
     facets: dict[str, list[FacetValue]] = {}
     aggs = answer.get("aggregations") or {}
-    for name in request.facets:  # in the order asked for
-        if name not in aggs:
-            continue
-        buckets = aggs[name].get("buckets", [])
+    for name in request.facets:  # in the order asked for; filter_path drops a facet without buckets
+        buckets = (aggs.get(name) or {}).get("buckets") or []
+        # Validated as one list in pydantic-core: half the cost of a model per bucket (the year
+        # facet has a bucket per year).
         if name == "year":
-            facets[name] = [FacetValue(value=str(int(b["key"])), count=int(b["doc_count"])) for b in buckets]
+            values = [{"value": str(int(b["key"])), "count": b["doc_count"]} for b in buckets]
         else:
-            facets[name] = [FacetValue(value=str(b["key"]), count=int(b["doc_count"])) for b in buckets]
-    total = answer["hits"]["total"]
+            values = [{"value": str(b["key"]), "count": b["doc_count"]} for b in buckets]
+        facets[name] = _FACET_VALUES.validate_python(values)
+    total = hits_part.get("total", 0)
     next_cursor = encode_cursor(hits[-1].sort_values) if more and hits else None
     return BackendResult(
         total=int(total["value"] if isinstance(total, dict) else total),

@@ -11,6 +11,8 @@ weights, plus boosts for exact-diacritic matches and title phrases).
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -49,6 +51,17 @@ FACET_SHARD_SIZE = 1000
 DERIVED_FIELDS = ("text_words", "title_len", "author_starts_exact", "author_starts_folded")
 #: Keyword twins used by autocomplete's anchored prefix queries (longer strings are not completed).
 STARTS_MAX = 1024
+#: The stored fields a search hit is built from: what ``Hit`` shows plus ``abstract`` for its highlight.
+#: The analysed ``*_exact``/``*_folded`` twins, ``title_sort``, ``subjects`` and ``publisher`` are never
+#: fetched for a result page (about two thirds of a hit's bytes): matching is done, only display is left.
+HIT_SOURCE_FIELDS = (
+    "id", "member", "oai_identifier", "title", "subtitle", "authors", "year", "type", "language",
+    "isbn", "issn", "doi", "work_key", "abstract",
+)  # fmt: skip
+#: While a new version is being filled nobody searches it: no periodic refresh (``refresh_interval``
+#: -1) saves the engine a segment flush every second; the backend restores the default before it
+#: refreshes the index or makes it live.
+BUILD_SETTINGS: dict[str, Any] = {"refresh_interval": "-1"}
 
 ANALYZER = "lienhop_tokens"
 
@@ -56,8 +69,11 @@ ANALYZER = "lienhop_tokens"
 # --------------------------------------------------------------------------------------- index body
 
 
-def index_body(position: int = 0) -> dict[str, Any]:
-    """Settings and mappings of one versioned index (``_meta.position`` is the indexer position)."""
+def index_body(position: int = 0, building: bool = False) -> dict[str, Any]:
+    """Settings and mappings of one versioned index (``_meta.position`` is the indexer position).
+
+    ``building``: the index is being filled before it goes live (``BUILD_SETTINGS`` added).
+    """
     folded_text = {"type": "text", "analyzer": ANALYZER}
     stored_only = {"type": "text", "index": False}
     keyword = {"type": "keyword"}
@@ -93,10 +109,15 @@ def index_body(position: int = 0) -> dict[str, Any]:
     for variant in ("exact", "folded"):
         properties[f"title_{variant}"] = {**folded_text, "fields": {"starts": starts}}
         properties[f"author_starts_{variant}"] = starts
+    settings: dict[str, Any] = {
+        "number_of_shards": 1,
+        # One node, and a lost index is rebuilt from the store: a replica would only double the writes.
+        "number_of_replicas": 0,
+        **(BUILD_SETTINGS if building else {}),
+    }
     return {
         "settings": {
-            "number_of_shards": 1,
-            "number_of_replicas": 0,
+            **settings,
             "analysis": {
                 # Tokens arrive analysed (lower-cased, folded) by search.analysis; the engine only splits
                 # them on spaces again, so its token streams equal the embedded backend's. No filter at
@@ -113,19 +134,59 @@ def index_body(position: int = 0) -> dict[str, Any]:
     }
 
 
+#: ``analysis.fold`` memoised: author names repeat across records (and a name's words more so).
+_fold = functools.lru_cache(maxsize=1 << 16)(analysis.fold)
+
+
+def _derived(doc: IndexDocument) -> dict[str, Any]:
+    """The engine-only fields of a document (``DERIVED_FIELDS``)."""
+    exact: list[str] = []
+    folded: list[str] = []
+    for name in doc.authors:
+        # exact_text / folded_text of the name, tokenised once for both.
+        toks = analysis.tokens(name)
+        exact.append(" ".join(toks))
+        folded.append(" ".join([_fold(t) for t in toks]))
+    return {
+        "text_words": sorted(set(doc.text_folded.split())),
+        "title_len": len(doc.title or ""),
+        "author_starts_exact": exact,
+        "author_starts_folded": folded,
+    }
+
+
 def to_source(doc: IndexDocument) -> dict[str, Any]:
-    """The stored form of a document: its fields plus the derived, engine-only ones."""
-    source = doc.model_dump(mode="json")
-    source["text_words"] = sorted(set(doc.text_folded.split()))
-    source["title_len"] = len(doc.title or "")
-    source["author_starts_exact"] = [analysis.exact_text(name) for name in doc.authors]
-    source["author_starts_folded"] = [analysis.folded_text(name) for name in doc.authors]
+    """The stored form of a document: its fields (``None`` ones left out) plus the engine-only ones."""
+    source = doc.model_dump(mode="json", exclude_none=True)
+    source.update(_derived(doc))
     return source
 
 
+def source_json(doc: IndexDocument) -> str:
+    """``to_source(doc)`` serialised to JSON, the way bulk indexing sends it.
+
+    Serialised once, by pydantic's Rust serialiser, with the derived fields spliced in: the bulk helpers
+    pass strings through untouched, so the slower stdlib encoder never sees a document, and non-ASCII
+    text travels as UTF-8 rather than six-byte ``\\u`` escapes.
+    """
+    fields = doc.model_dump_json(exclude_none=True)
+    derived = json.dumps(_derived(doc), ensure_ascii=False, separators=(",", ":"))
+    return f"{fields[:-1]},{derived[1:]}"  # both are objects, and ``fields`` is never empty (id)
+
+
 def from_source(source: dict[str, Any]) -> IndexDocument:
-    """An ``IndexDocument`` from a hit's ``_source`` (derived fields ignored)."""
+    """An ``IndexDocument`` from a hit's ``_source`` (derived fields ignored), validated."""
     return IndexDocument.model_validate({k: v for k, v in source.items() if k not in DERIVED_FIELDS})
+
+
+def hit_document(source: dict[str, Any]) -> IndexDocument:
+    """An ``IndexDocument`` of a search hit's ``_source`` (``HIT_SOURCE_FIELDS``; the rest defaults).
+
+    Validated as is, without copying: pydantic-core's validation of a small dict (about 3 us) is
+    cheaper than ``model_construct`` (about 10 us, and 100 us when a list field is missing, since it
+    inspects the default factory's signature on every call).
+    """
+    return IndexDocument.model_validate(source)
 
 
 # -------------------------------------------------------------------------------------- matching
@@ -286,6 +347,8 @@ def search_body(
         "sort": sort_clause(request.sort),
         "track_total_hits": True,
         "size": request.size + 1 if request.size else 0,
+        # Only what a hit shows: the analysed twins would triple the bytes read, sent and decoded.
+        "_source": list(HIT_SOURCE_FIELDS) if request.size else False,
     }
     if search_after is not None:
         body["search_after"] = list(search_after)

@@ -60,6 +60,7 @@ Highlights, autocomplete, spelling
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import json
 import re
@@ -102,7 +103,11 @@ def decode_cursor(cursor: str) -> list[object]:
 
 
 # -- highlights --------------------------------------------------------------------------------------
-def _matcher(terms: Iterable[Term]) -> tuple[set[str], tuple[str, ...]]:
+#: ``(whole tokens, prefixes)``: what a token must equal, or start with, to be marked.
+_Matcher = tuple[set[str], tuple[str, ...]]
+
+
+def _matcher(terms: Iterable[Term]) -> _Matcher:
     whole: set[str] = set()
     prefixes: list[str] = []
     for term in terms:
@@ -114,14 +119,20 @@ def _matcher(terms: Iterable[Term]) -> tuple[set[str], tuple[str, ...]]:
     return whole, tuple(prefixes)
 
 
-def mark(text: str, terms: Sequence[Term]) -> tuple[str, int]:
-    """HTML-escaped ``text`` (NFC) with matching tokens wrapped in ``<mark>``; returns (html, first mark)."""
-    text = unicodedata.normalize("NFC", text)
-    whole, prefixes = _matcher(terms)
+@functools.lru_cache(maxsize=1 << 16)
+def _fold_lower(token: str) -> str:
+    # Highlighting folds every word of every title, abstract and author of a result page, and the
+    # same words come back page after page: memoised, a page costs dictionary look-ups.
+    return fold(token.lower())
+
+
+def _mark(text: str, matcher: _Matcher) -> tuple[str, int]:
+    """``mark`` of an NFC ``text`` with a prepared matcher."""
+    whole, prefixes = matcher
     out: list[str] = []
     last, first = 0, -1
     for m in _TOKEN.finditer(text):
-        folded = fold(m.group().lower())
+        folded = _fold_lower(m.group())
         if folded in whole or (prefixes and folded.startswith(prefixes)):
             if first < 0:
                 first = m.start()
@@ -134,22 +145,43 @@ def mark(text: str, terms: Sequence[Term]) -> tuple[str, int]:
     return "".join(out), first
 
 
-def snippet(text: str, terms: Sequence[Term], width: int = SNIPPET_CHARS) -> str | None:
-    """A window of about ``width`` characters around the first match, marked; ``None`` without a match."""
-    text = unicodedata.normalize("NFC", text)
-    _, first = mark(text, terms)
+def mark(text: str, terms: Sequence[Term]) -> tuple[str, int]:
+    """HTML-escaped ``text`` (NFC) with matching tokens wrapped in ``<mark>``; returns (html, first mark)."""
+    return _mark(unicodedata.normalize("NFC", text), _matcher(terms))
+
+
+def _first(text: str, matcher: _Matcher) -> int:
+    """Offset of the first token of ``text`` that ``_mark`` would mark, -1 when none."""
+    whole, prefixes = matcher
+    for m in _TOKEN.finditer(text):
+        folded = _fold_lower(m.group())
+        if folded in whole or (prefixes and folded.startswith(prefixes)):
+            return m.start()
+    return -1
+
+
+def _snippet(text: str, matcher: _Matcher, width: int) -> str | None:
+    """``snippet`` of an NFC ``text`` with a prepared matcher."""
+    if len(text) <= width:
+        marked, first = _mark(text, matcher)  # the whole text
+        return marked if first >= 0 else None
+    # A long text: only the window is marked, so only find where the first match is.
+    first = _first(text, matcher)
     if first < 0:
         return None
-    if len(text) <= width:
-        return mark(text, terms)[0]
     start = max(0, first - width // 3)
     while start > 0 and not text[start - 1].isspace():  # do not cut a word
         start -= 1
     end = min(len(text), start + width)
     while end < len(text) and not text[end].isspace():
         end += 1
-    body = mark(text[start:end], terms)[0]
+    body = _mark(unicodedata.normalize("NFC", text[start:end]), matcher)[0]
     return ("…" if start > 0 else "") + body + ("…" if end < len(text) else "")
+
+
+def snippet(text: str, terms: Sequence[Term], width: int = SNIPPET_CHARS) -> str | None:
+    """A window of about ``width`` characters around the first match, marked; ``None`` without a match."""
+    return _snippet(unicodedata.normalize("NFC", text), _matcher(terms), width)
 
 
 def highlight_fields(
@@ -158,16 +190,21 @@ def highlight_fields(
     """Highlights of a hit: ``title`` (whole), ``abstract`` (one snippet), ``authors`` (matching names)."""
     if not terms:
         return {}
+    matcher = _matcher(terms)
     out: dict[str, list[str]] = {}
     if title:
-        marked, first = mark(title, terms)
+        marked, first = _mark(unicodedata.normalize("NFC", title), matcher)
         if first >= 0:
             out["title"] = [marked]
     if abstract:
-        snip = snippet(abstract, terms)
+        snip = _snippet(unicodedata.normalize("NFC", abstract), matcher, SNIPPET_CHARS)
         if snip is not None:
             out["abstract"] = [snip]
-    names = [m for m, first in (mark(a, terms) for a in authors) if first >= 0]
+    names: list[str] = []
+    for name in authors:
+        marked, first = _mark(unicodedata.normalize("NFC", name), matcher)
+        if first >= 0:
+            names.append(marked)
     if names:
         out["authors"] = names
     return out

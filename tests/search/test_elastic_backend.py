@@ -8,18 +8,23 @@ deletes its indexes afterwards.
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator, Sequence
 
 import pytest
 import pytest_asyncio
 
+from indexer.documents import to_document
 from schemas.errors import BackendUnavailable, Conflict, InvalidInput
+from schemas.record import Record
 from schemas.search import IndexDocument, SearchFilters, SearchRequest
 from search import analysis
 from search.backend import SearchBackend
 from search.elastic import ElasticBackend
 from search.elastic_dsl import (
+    DERIVED_FIELDS,
+    HIT_SOURCE_FIELDS,
     aggregations,
     autocomplete_body,
     compile_node,
@@ -29,6 +34,7 @@ from search.elastic_dsl import (
     relevance_clauses,
     search_body,
     sort_clause,
+    source_json,
     to_source,
     vocabulary_body,
 )
@@ -55,13 +61,8 @@ def make_doc(
     type_: str = "book",
     language: str | None = "vie",
 ) -> IndexDocument:
-    """An IndexDocument analysed the way the indexer does it."""
-    title_exact, title_folded = analysis.analyse_field(title)
-    author_exact, author_folded = analysis.analyse_field(list(authors))
-    subject_exact, subject_folded = analysis.analyse_field(list(subjects))
-    text_exact, text_folded = analysis.analyse_field([title, *authors, *subjects])
-    return IndexDocument(
-        id=doc_id,
+    """The IndexDocument the indexer makes of such a record (``indexer.documents.to_document``)."""
+    record = Record(
         member=member,
         oai_identifier=f"oai:{member}:{doc_id}",
         title=title,
@@ -70,17 +71,8 @@ def make_doc(
         year=year,
         language=language,
         type=type_,
-        work_key=f"work-{doc_id}",
-        title_sort=title_folded,
-        title_exact=title_exact,
-        title_folded=title_folded,
-        author_exact=author_exact,
-        author_folded=author_folded,
-        subject_exact=subject_exact,
-        subject_folded=subject_folded,
-        text_exact=text_exact,
-        text_folded=text_folded,
     )
+    return to_document(doc_id, 0, record)
 
 
 CORPUS = [
@@ -216,6 +208,21 @@ def test_paging_window_cursor_and_facets() -> None:
     assert aggs["member"]["terms"]["order"] == [{"_count": "desc"}, {"_key": "asc"}]
     assert aggs["year"]["histogram"] == {"field": "year", "interval": 1, "min_doc_count": 1}
     assert search_body(query, SearchRequest(size=0, facets=[]))["size"] == 0
+
+
+def test_hits_fetch_only_display_fields() -> None:
+    body = search_body(parse_query("python"), SearchRequest(size=10))
+    assert body["_source"] == list(HIT_SOURCE_FIELDS)
+    assert not any(f.endswith(("_exact", "_folded")) or f in DERIVED_FIELDS for f in body["_source"])
+    assert search_body(parse_query("python"), SearchRequest(size=0))["_source"] is False
+
+
+def test_bulk_source_line_is_the_stored_source() -> None:
+    for doc in CORPUS:
+        assert json.loads(source_json(doc)) == to_source(doc)
+    assert "subtitle" not in to_source(CORPUS[0])  # None fields are not stored
+    assert index_body(building=True)["settings"]["refresh_interval"] == "-1"
+    assert "refresh_interval" not in index_body()["settings"]
 
 
 def test_vocabulary_and_autocomplete_bodies() -> None:
@@ -385,6 +392,39 @@ async def test_filters_do_not_change_scores_and_facets_count_exactly(filled: Ela
     assert [(f.value, f.count) for f in facets["year"]] == [("2015", 1), ("2017", 1), ("2019", 1)]
     assert [(f.value, f.count) for f in facets["language"]] == [("vie", 3), ("eng", 1)]
     assert list(facets) == ["member", "year", "type", "language", "subject"]
+
+
+@pytest.mark.asyncio
+async def test_a_new_index_fills_without_refreshes_until_refreshed_or_live(backend: ElasticBackend) -> None:
+    async def interval(index: str) -> object:
+        found = await backend.client.indices.get_settings(index=index, name="index.refresh_interval")
+        return found.get(index, {}).get("settings", {}).get("index", {}).get("refresh_interval")
+
+    assert await interval(str(await backend.live_index())) is None  # open() made it live: normal
+    first = await backend.create_index()
+    assert await interval(first) == "-1"
+    assert (await backend.bulk(CORPUS, index=first)).failed == []
+    await backend.refresh(first)
+    assert await interval(first) is None
+    assert await backend.count(first) == len(CORPUS)
+    # An index some other process created (and never refreshed) is restored when it goes live.
+    other = ElasticBackend(backend.url, alias=backend.alias)
+    second = await other.create_index()
+    assert (await other.bulk(CORPUS[:2], index=second)).failed == []
+    await other.close()
+    await backend.swap_alias(second)
+    assert await interval(second) is None
+    assert await backend.count() == 2  # refreshed on the way: live means visible
+
+
+@pytest.mark.asyncio
+async def test_hits_carry_the_display_fields(filled: ElasticBackend) -> None:
+    result = await filled.search(parse_query('title:"lập trình python"'), SearchRequest(size=1))
+    doc = result.hits[0].doc
+    assert doc.id == "d03" and doc.title == "Lập trình Python cơ bản" and doc.authors == ["Nguyễn An"]
+    assert doc.text_folded == "" and doc.subjects == []  # never fetched for a result page
+    none = await filled.search(parse_query("zzzz"), SearchRequest(size=5, facets=["member", "year"]))
+    assert none.total == 0 and none.hits == [] and none.facets == {"member": [], "year": []}
 
 
 @pytest.mark.asyncio
