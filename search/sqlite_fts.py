@@ -23,10 +23,8 @@ import json
 import os
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -34,6 +32,7 @@ from typing import Any, TypeVar
 from schemas.errors import Conflict, InvalidInput, NotFound
 from schemas.search import FacetValue, IndexDocument, SearchRequest
 
+from .alias_file import PREFIX, AliasFile, new_index_name
 from .backend import BackendHit, BackendResult, BulkReport
 from .query_ast import And, Keyword, MatchAll, Node, Not, Or, ParsedQuery, Term, YearRange
 from .semantics import (
@@ -64,7 +63,6 @@ _COLUMN = {"any": "text", "title": "title", "author": "author", "subject": "subj
 _KEYWORD_COLUMN = {"member": "member", "type": "type", "lang": "language"}
 _MULTI_VALUED = {"isbn", "issn", "doi"}
 _MAX_BOOSTED_TERMS = 8  # bound the work per query; later terms still match and score by BM25
-_PREFIX = "lienhop-"
 
 SCHEMA = f"""
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -222,6 +220,7 @@ class SqliteBackend:
 
     def __init__(self, directory: Path | str, readers: int = 4) -> None:
         self.dir = Path(directory)
+        self._alias = AliasFile(self.dir)
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="lienhop-fts-write")
         self._readers = ThreadPoolExecutor(readers, thread_name_prefix="lienhop-fts-read")
         self._local = threading.local()
@@ -234,7 +233,7 @@ class SqliteBackend:
         return await asyncio.get_running_loop().run_in_executor(pool, partial(fn, *args))
 
     def _path(self, index: str) -> Path:
-        if not index.startswith(_PREFIX) or "/" in index or os.sep in index:
+        if not index.startswith(PREFIX) or "/" in index or os.sep in index:
             raise InvalidInput(f"not an index name: {index!r}")
         return self.dir / f"{index}.sqlite"
 
@@ -261,31 +260,11 @@ class SqliteBackend:
                 self._conns.append((path, conn))
         return conn
 
-    def _read_alias(self) -> dict[str, str | None]:
-        try:
-            data = json.loads((self.dir / "alias").read_text())
-        except FileNotFoundError:
-            return {"live": None, "previous": None}
-        return {"live": data.get("live"), "previous": data.get("previous")}
-
-    def _write_alias(self, live: str, previous: str | None) -> None:
-        tmp = self.dir / f"alias.{os.getpid()}.{threading.get_ident()}.tmp"
-        tmp.write_text(json.dumps({"live": live, "previous": previous}))
-        os.replace(tmp, self.dir / "alias")  # atomic: readers see the old or the new alias, never half
-
-    def _target(self, index: str | None) -> str:
-        if index is not None:
-            return index
-        live = self._read_alias()["live"]
-        if live is None:
-            raise NotFound("no live search index: call open() first")
-        return live
-
     # -- lifecycle ----------------------------------------------------------------------------------
     async def open(self) -> None:
         """Create the folder and an empty live index when there is none."""
         self.dir.mkdir(parents=True, exist_ok=True)
-        live = self._read_alias()["live"]
+        live = self._alias.live()
         if live is None or not self._path(live).exists():
             await self.swap_alias(await self.create_index())
 
@@ -299,22 +278,18 @@ class SqliteBackend:
             self._conns.clear()
 
     async def live_index(self) -> str | None:
-        return self._read_alias()["live"]
+        return self._alias.live()
 
     async def list_indexes(self) -> list[str]:
-        return sorted(p.stem for p in self.dir.glob(f"{_PREFIX}*.sqlite"))
+        return sorted(p.stem for p in self.dir.glob(f"{PREFIX}*.sqlite"))
 
     async def create_index(self) -> str:
         return await self._run(self._writer, self._create_index)
 
     def _create_index(self) -> str:
         self.dir.mkdir(parents=True, exist_ok=True)
-        while True:
-            name = f"{_PREFIX}{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
-            path = self._path(name)
-            if not path.exists():
-                break
-            time.sleep(0.000_01)
+        name = new_index_name(lambda n: self._path(n).exists())
+        path = self._path(name)
         tmp = path.with_suffix(".creating")
         conn = sqlite3.connect(tmp, isolation_level=None)
         try:
@@ -331,21 +306,11 @@ class SqliteBackend:
     def _swap_alias(self, new_index: str) -> str | None:
         if not self._path(new_index).exists():
             raise NotFound(f"search index {new_index} does not exist")
-        alias = self._read_alias()
-        old = alias["live"]
-        if old == new_index:
-            return old
-        self._write_alias(new_index, old)
-        # Keep the new live and the previous one (rollback); drop indexes older than the previous one.
-        # Newer, not-yet-live indexes (a rebuild in progress) are left alone.
-        keep_after = old or new_index
-        for path in self.dir.glob(f"{_PREFIX}*.sqlite"):
-            if path.stem < keep_after and path.stem != new_index:
-                self._delete_files(path.stem)
-        return old
+        existing = [p.stem for p in self.dir.glob(f"{PREFIX}*.sqlite")]
+        return self._alias.swap(new_index, existing, self._delete_files)
 
     async def drop_index(self, index: str) -> None:
-        if index == self._read_alias()["live"]:
+        if index == self._alias.live():
             raise Conflict(f"search index {index} is live; swap the alias first")
         await self._run(self._writer, self._delete_files, index)
 
@@ -365,7 +330,9 @@ class SqliteBackend:
         self, docs: Sequence[IndexDocument], delete_ids: Sequence[str] = (), index: str | None = None
     ) -> BulkReport:
         """Insert or replace ``docs`` by id and delete ``delete_ids`` in one transaction."""
-        return await self._run(self._writer, self._bulk, self._target(index), list(docs), list(delete_ids))
+        return await self._run(
+            self._writer, self._bulk, self._alias.target(index), list(docs), list(delete_ids)
+        )
 
     def _bulk(self, index: str, docs: list[IndexDocument], delete_ids: list[str]) -> BulkReport:
         conn = self._conn(index)
@@ -395,8 +362,17 @@ class SqliteBackend:
                 analysed = tuple(getattr(doc, c) for c in ANALYSED)
                 body = doc.model_dump_json(exclude=set(ANALYSED))
                 rows.append(
-                    (rowid, doc.id, doc.member, doc.type, doc.language, doc.year, doc.title_sort, body,
-                     *analysed)
+                    (
+                        rowid,
+                        doc.id,
+                        doc.member,
+                        doc.type,
+                        doc.language,
+                        doc.year,
+                        doc.title_sort,
+                        body,
+                        *analysed,
+                    )
                 )
                 fts_rows.append((rowid, *analysed))
                 values.extend((rowid, "subject", s) for s in doc.subjects)
@@ -438,13 +414,13 @@ class SqliteBackend:
 
     async def optimize(self, index: str | None = None) -> None:
         """Merge the FTS5 segments (worth doing once after a full rebuild)."""
-        target = self._target(index)
+        target = self._alias.target(index)
         await self._run(
             self._writer, lambda: self._conn(target).execute("INSERT INTO fts(fts) VALUES ('optimize')")
         )
 
     async def get_position(self, index: str | None = None) -> int:
-        target = self._target(index)
+        target = self._alias.target(index)
         row = await self._run(
             self._readers,
             lambda: self._conn(target).execute("SELECT value FROM meta WHERE key = 'position'").fetchone(),
@@ -452,7 +428,7 @@ class SqliteBackend:
         return int(row[0]) if row else 0
 
     async def set_position(self, seq: int, index: str | None = None) -> None:
-        target = self._target(index)
+        target = self._alias.target(index)
         await self._run(
             self._writer,
             lambda: self._conn(target).execute(
@@ -461,19 +437,21 @@ class SqliteBackend:
         )
 
     async def count(self, index: str | None = None) -> int:
-        target = self._target(index)
+        target = self._alias.target(index)
         row = await self._run(
             self._readers, lambda: self._conn(target).execute("SELECT count(*) FROM docs").fetchone()
         )
         return int(row[0])
 
     async def get(self, doc_id: str) -> IndexDocument | None:
-        target = self._target(None)
+        target = self._alias.target(None)
 
         def read() -> IndexDocument | None:
-            row = self._conn(target).execute(
-                f"SELECT body, {', '.join(ANALYSED)} FROM docs WHERE id = ?", (doc_id,)
-            ).fetchone()
+            row = (
+                self._conn(target)
+                .execute(f"SELECT body, {', '.join(ANALYSED)} FROM docs WHERE id = ?", (doc_id,))
+                .fetchone()
+            )
             if row is None:
                 return None
             analysed = dict(zip(ANALYSED, row[1:], strict=True))
@@ -483,7 +461,7 @@ class SqliteBackend:
 
     # -- searching ----------------------------------------------------------------------------------
     async def search(self, query: ParsedQuery, request: SearchRequest) -> BackendResult:
-        target = self._target(None)
+        target = self._alias.target(None)
         return await self._run(self._readers, self._search, target, query, request)
 
     def _search(self, index: str, query: ParsedQuery, request: SearchRequest) -> BackendResult:
@@ -520,9 +498,11 @@ class SqliteBackend:
             # Pure keyword/year query: no FTS at all, let SQLite use its indexes directly.
             where.append(node_sql(root, params))
             params.extend(filter_params)
-            sql = "(SELECT d.rowid AS rid, 0.0 AS score FROM docs d WHERE " + " AND ".join(
-                where + filters
-            ) + ")"
+            sql = (
+                "(SELECT d.rowid AS rid, 0.0 AS score FROM docs d WHERE "
+                + " AND ".join(where + filters)
+                + ")"
+            )
             return sql, params
         if isinstance(root, MatchAll):
             cond = " AND ".join(filters) or "1"
@@ -637,7 +617,7 @@ class SqliteBackend:
             return []
         if field not in {"title", "author"}:
             raise InvalidInput(f"autocomplete field must be title or author, not {field!r}")
-        target = self._target(None)
+        target = self._alias.target(None)
         return await self._run(self._readers, self._autocomplete, target, field, term, size)
 
     def _autocomplete(self, index: str, field: str, term: Term, size: int) -> list[str]:
@@ -663,7 +643,7 @@ class SqliteBackend:
 
     async def vocabulary(self, folded_prefix: str, limit: int) -> list[tuple[str, int]]:
         """Terms of ``text_folded`` starting with ``folded_prefix``: document frequency desc, then term."""
-        target = self._target(None)
+        target = self._alias.target(None)
 
         def read() -> list[tuple[str, int]]:
             sql = "SELECT term, doc FROM vocab WHERE col = 'text_folded'"
@@ -686,4 +666,3 @@ def _has_text(node: Node) -> bool:
     if isinstance(node, Not):
         return _has_text(node.item)
     return False
-

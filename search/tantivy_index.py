@@ -30,7 +30,6 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -41,6 +40,7 @@ from tantivy import Query as Q
 from schemas.errors import Conflict, InvalidInput, NotFound
 from schemas.search import FacetValue, IndexDocument, SearchRequest
 
+from .alias_file import PREFIX, AliasFile, new_index_name
 from .backend import BackendHit, BackendResult, BulkReport
 from .query_ast import And, Keyword, Node, Not, Or, ParsedQuery, Term, YearRange
 from .semantics import (
@@ -65,7 +65,6 @@ ANALYSED = (
     "text_exact",
     "text_folded",
 )
-_PREFIX = "lienhop-"
 _TOKENIZER = "lienhop_ws"
 _ID_KEYS = ("idk0", "idk1", "idk2", "idk3")
 _STEM = {"any": "text", "title": "title", "author": "author", "subject": "subject"}
@@ -309,6 +308,7 @@ class TantivyBackend:
 
     def __init__(self, directory: Path | str, heap_bytes: int = 256_000_000, threads: int = 2) -> None:
         self.dir = Path(directory)
+        self._alias = AliasFile(self.dir)
         self.heap_bytes = heap_bytes
         self.threads = threads
         self._lock = threading.Lock()
@@ -320,7 +320,7 @@ class TantivyBackend:
         return await asyncio.to_thread(fn, *args)
 
     def _path(self, index: str) -> Path:
-        if not index.startswith(_PREFIX) or "/" in index or os.sep in index or index.endswith(".creating"):
+        if not index.startswith(PREFIX) or "/" in index or os.sep in index or index.endswith(".creating"):
             raise InvalidInput(f"not an index name: {index!r}")
         return self.dir / index
 
@@ -337,26 +337,6 @@ class TantivyBackend:
                 handle = _Index(index, path, opened)
                 self._open[index] = handle
             return handle
-
-    def _read_alias(self) -> dict[str, str | None]:
-        try:
-            data = json.loads((self.dir / "alias").read_text())
-        except FileNotFoundError:
-            return {"live": None, "previous": None}
-        return {"live": data.get("live"), "previous": data.get("previous")}
-
-    def _write_alias(self, live: str, previous: str | None) -> None:
-        tmp = self.dir / f"alias.{os.getpid()}.{threading.get_ident()}.tmp"
-        tmp.write_text(json.dumps({"live": live, "previous": previous}))
-        os.replace(tmp, self.dir / "alias")  # atomic: readers see the old or the new alias, never half
-
-    def _target(self, index: str | None) -> str:
-        if index is not None:
-            return index
-        live = self._read_alias()["live"]
-        if live is None:
-            raise NotFound("no live search index: call open() first")
-        return live
 
     def _commit(self, handle: _Index) -> None:
         """Commit pending writes (caller holds ``handle.lock``), release the writer, reload readers.
@@ -393,7 +373,7 @@ class TantivyBackend:
     async def open(self) -> None:
         """Create the folder and an empty live index when there is none."""
         self.dir.mkdir(parents=True, exist_ok=True)
-        live = self._read_alias()["live"]
+        live = self._alias.live()
         if live is None or not (self.dir / live / "meta.json").exists():
             await self.swap_alias(await self.create_index())
 
@@ -423,14 +403,14 @@ class TantivyBackend:
 
     async def live_index(self) -> str | None:
         """Name of the index folder behind the alias."""
-        return self._read_alias()["live"]
+        return self._alias.live()
 
     async def list_indexes(self) -> list[str]:
         """Every complete index folder, oldest first (names carry their creation time)."""
         if not self.dir.exists():
             return []
         return sorted(
-            p.name for p in self.dir.glob(f"{_PREFIX}*") if p.is_dir() and not p.name.endswith(".creating")
+            p.name for p in self.dir.glob(f"{PREFIX}*") if p.is_dir() and not p.name.endswith(".creating")
         )
 
     async def create_index(self) -> str:
@@ -439,13 +419,9 @@ class TantivyBackend:
 
     def _create_index(self) -> str:
         self.dir.mkdir(parents=True, exist_ok=True)
-        while True:
-            name = f"{_PREFIX}{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
-            path = self._path(name)
-            tmp = path.with_name(name + ".creating")
-            if not path.exists() and not tmp.exists():
-                break
-            time.sleep(0.000_01)
+        name = new_index_name(lambda n: self._path(n).exists() or (self.dir / f"{n}.creating").exists())
+        path = self._path(name)
+        tmp = path.with_name(name + ".creating")
         tmp.mkdir()
         tantivy.Index(SCHEMA, path=str(tmp), reuse=False)  # writes meta.json; nothing stays open
         os.replace(tmp, path)  # the folder appears complete or not at all
@@ -458,22 +434,12 @@ class TantivyBackend:
     def _swap_alias(self, new_index: str) -> str | None:
         if not (self._path(new_index) / "meta.json").exists():
             raise NotFound(f"search index {new_index} does not exist")
-        alias = self._read_alias()
-        old = alias["live"]
-        if old == new_index:
-            return old
-        self._write_alias(new_index, old)
-        # Keep the new live and the previous one (rollback); drop indexes older than the previous one.
-        # Newer, not-yet-live indexes (a rebuild in progress) are left alone.
-        keep_after = old or new_index
-        for path in self.dir.glob(f"{_PREFIX}*"):
-            if path.is_dir() and path.name < keep_after and path.name != new_index:
-                self._delete(path.name)
-        return old
+        existing = [p.name for p in self.dir.glob(f"{PREFIX}*") if p.is_dir()]
+        return self._alias.swap(new_index, existing, self._delete)
 
     async def drop_index(self, index: str) -> None:
         """Delete an index folder that is not live (its writer is rolled back first)."""
-        if index == self._read_alias()["live"]:
+        if index == self._alias.live():
             raise Conflict(f"search index {index} is live; swap the alias first")
         await self._run(self._delete, index)
 
@@ -490,7 +456,7 @@ class TantivyBackend:
         self, docs: Sequence[IndexDocument], delete_ids: Sequence[str] = (), index: str | None = None
     ) -> BulkReport:
         """Insert or replace ``docs`` and delete ``delete_ids`` (visible after ``refresh``)."""
-        handle = self._handle(self._target(index))
+        handle = self._handle(self._alias.target(index))
         return await self._run(self._bulk, handle, list(docs), list(delete_ids))
 
     def _bulk(self, handle: _Index, docs: list[IndexDocument], delete_ids: list[str]) -> BulkReport:
@@ -520,7 +486,7 @@ class TantivyBackend:
 
     async def refresh(self, index: str | None = None) -> None:
         """Commit what was written and reload the reader."""
-        handle = self._handle(self._target(index))
+        handle = self._handle(self._alias.target(index))
 
         def commit() -> None:
             with handle.lock:
@@ -530,7 +496,7 @@ class TantivyBackend:
 
     async def get_position(self, index: str | None = None) -> int:
         """The store change sequence the index's committed documents cover (0 when never set)."""
-        path = self._path(self._target(index))
+        path = self._path(self._alias.target(index))
         try:
             return int(json.loads((path / "position.json").read_text())["position"])
         except FileNotFoundError:
@@ -540,7 +506,7 @@ class TantivyBackend:
 
     async def set_position(self, seq: int, index: str | None = None) -> None:
         """Commit the documents written so far, then record ``seq`` (never ahead of the commit)."""
-        handle = self._handle(self._target(index))
+        handle = self._handle(self._alias.target(index))
 
         def write() -> None:
             with handle.lock:
@@ -553,12 +519,12 @@ class TantivyBackend:
 
     async def count(self, index: str | None = None) -> int:
         """Number of committed, live documents."""
-        handle = self._handle(self._target(index))
+        handle = self._handle(self._alias.target(index))
         return int(handle.index.searcher().num_docs)
 
     async def get(self, doc_id: str) -> IndexDocument | None:
         """One document of the live index, as it was indexed."""
-        handle = self._handle(self._target(None))
+        handle = self._handle(self._alias.target(None))
 
         def read() -> IndexDocument | None:
             searcher = handle.index.searcher()
@@ -570,7 +536,7 @@ class TantivyBackend:
     # -- searching ----------------------------------------------------------------------------------
     async def search(self, query: ParsedQuery, request: SearchRequest) -> BackendResult:
         """Run a parsed query with the request's filters, facets, sort and paging (page or cursor)."""
-        handle = self._handle(self._target(None))
+        handle = self._handle(self._alias.target(None))
         return await self._run(self._search, handle, query, request)
 
     def _search(self, handle: _Index, query: ParsedQuery, request: SearchRequest) -> BackendResult:
@@ -634,7 +600,7 @@ class TantivyBackend:
             return []
         if field not in {"title", "author"}:
             raise InvalidInput(f"autocomplete field must be title or author, not {field!r}")
-        handle = self._handle(self._target(None))
+        handle = self._handle(self._alias.target(None))
         return await self._run(self._autocomplete, handle, field, term, size)
 
     @staticmethod
@@ -662,7 +628,7 @@ class TantivyBackend:
         """Terms of ``text_folded`` starting with ``folded_prefix``: document frequency desc, then term."""
         if limit <= 0:
             return []
-        handle = self._handle(self._target(None))
+        handle = self._handle(self._alias.target(None))
 
         def read() -> list[tuple[str, int]]:
             terms = handle.index.searcher().terms_with_prefix("text_folded", folded_prefix)
