@@ -4,17 +4,21 @@ Records are synthetic but realistic (Vietnamese and English titles, authors, sub
 members, about a third of the records being other members' copies of the same work), generated from a
 fixed seed and streamed in batches, so memory stays bounded at any ``--records``.
 
-For each backend (embedded SQLite FTS5; the search node at ``--es URL``, or one started here):
+For each backend (embedded tantivy and/or SQLite FTS5, chosen by ``--embedded``; the search node at
+``--es URL``, or one started here):
 
 * indexing docs/s through ``backend.bulk`` (and, for the search node, the client's own bulk helper on
   the same documents with the same index settings and chunking, batch by batch in turn with ours: the
   peer), and the index size on disk;
 * latency p50/p99 of a fixed mix of 1,000 queries at concurrency 1 and 16, through the search layer
   (``SearchService``: parse, backend, highlights) and as the backend's raw query in the same run,
-  interleaved in slices (SQLite: the SQL statements alone, replayed; search node: ``client.search``
-  with the body and ``filter_path`` the backend sends). The ratio layer/raw is our overhead.
+  interleaved in slices (SQLite: the SQL statements alone, replayed; tantivy: the native searcher
+  calls the backend makes, with its compiled query objects and aggregation JSON, replayed; search node:
+  ``client.search`` with the body and ``filter_path`` the backend sends). The ratio layer/raw is our
+  overhead.
 
     .venv/bin/python bench/search.py --records 100000
+    .venv/bin/python bench/search.py --records 100000 --no-es --embedded both
     .venv/bin/python bench/search.py --records 1000000 --es http://127.0.0.1:9200
 """
 
@@ -377,6 +381,92 @@ async def bench_sqlite(args: argparse.Namespace, requests: Sequence[SearchReques
     return report
 
 
+# ------------------------------------------------------------------------------------------ tantivy
+
+
+def _outcome(result: Any) -> tuple[int | None, list[tuple[Any, int, int]]]:
+    """What a tantivy search answered: its count and its hits (sort value or score, segment, doc)."""
+    return result.count, [(v, a.segment_ord, a.doc) for v, a in result.hits]
+
+
+class _Recorder:
+    """A tantivy searcher that records the native calls made on it (name, args, kwargs) and forwards them."""
+
+    def __init__(self, searcher: Any, calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]]) -> None:
+        self._searcher = searcher
+        self._calls = calls
+        self.outcomes: list[Any] = []  # (count, hits) of each search call, to check the replay against
+
+    def __getattr__(self, name: str) -> Any:
+        target = getattr(self._searcher, name)
+        if not callable(target):
+            return target
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self._calls.append((name, args, kwargs))
+            result = target(*args, **kwargs)
+            if name == "search":
+                self.outcomes.append(_outcome(result))
+            return result
+
+        return call
+
+
+async def bench_tantivy(args: argparse.Namespace, requests: Sequence[SearchRequest]) -> Report | None:
+    """The embedded tantivy backend in a temporary folder."""
+    try:
+        from search.tantivy_index import TantivyBackend
+    except ImportError:
+        return None
+    from types import SimpleNamespace
+
+    from search.service import SearchService
+
+    report = Report("tantivy", docs=args.records)
+    folder = Path(tempfile.mkdtemp(prefix="lienhop-bench-tantivy-"))
+    backend = TantivyBackend(folder)
+    try:
+        await backend.open()
+        spent = await index_with(backend, args.records, args.seed, args.batch)
+        report.docs_per_s = args.records / spent
+        report.size_bytes = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+        service = SearchService(backend)
+
+        # The raw query: run each request once through the backend's own _search (outside the clock)
+        # on a searcher that records every native call it makes (searcher.search with its query object,
+        # limit and order, tie-group refetches, fast_field_values, doc, searcher.aggregate with the
+        # facets' JSON and its retries); replay exactly those calls on a fresh searcher per request.
+        live = await backend.live_index()
+        assert live is not None
+        index = backend._handle(live).index
+        scripts: list[list[tuple[str, tuple[Any, ...], dict[str, Any]]]] = []
+        outcomes: list[list[Any]] = []
+        for request in requests:
+            calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+            recorder = _Recorder(index.searcher(), calls)
+            fake = SimpleNamespace(index=SimpleNamespace(searcher=lambda recorder=recorder: recorder))
+            backend._search(fake, parse_query(request.q), service._validated(request))  # type: ignore[arg-type]
+            scripts.append(calls)
+            outcomes.append(recorder.outcomes)
+
+        def replay(i: int) -> list[Any]:
+            searcher = index.searcher()  # as the backend: one snapshot per search
+            return [getattr(searcher, name)(*a, **kw) for name, a, kw in scripts[i]]
+
+        # The replay must do the engine work the backend did: the same answers to the same searches.
+        for i, request in enumerate(requests):
+            got = [
+                _outcome(r) for (name, _, _), r in zip(scripts[i], replay(i), strict=True) if name == "search"
+            ]
+            assert got == outcomes[i], f"replay differs from the backend for {request!r}"
+
+        await latencies(report, requests, service.search, lambda i: asyncio.to_thread(replay, i))
+    finally:
+        await backend.close()
+        shutil.rmtree(folder, ignore_errors=True)
+    return report
+
+
 # ------------------------------------------------------------------------------------- search node
 
 
@@ -532,17 +622,30 @@ async def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=1000, help="size of the fixed query mix")
     parser.add_argument("--es", help="URL of a running Elasticsearch 8 / OpenSearch node")
     parser.add_argument("--no-es", action="store_true", help="skip the search node")
-    parser.add_argument("--no-sqlite", action="store_true", help="skip the embedded backend")
+    parser.add_argument(
+        "--embedded",
+        choices=("tantivy", "sqlite", "both"),
+        default="tantivy",
+        help="embedded backend(s) to measure (default tantivy, the default embedded backend)",
+    )
+    parser.add_argument("--no-sqlite", action="store_true", help="skip SQLite FTS5 (with --embedded both)")
+    parser.add_argument("--no-embedded", action="store_true", help="skip every embedded backend")
     parser.add_argument("--keep", action="store_true", help="keep the search node's bench indexes")
     args = parser.parse_args(argv)
 
     requests = query_mix(args.queries)
     reports: list[Report] = []
-    if not args.no_sqlite:
-        print(f"sqlite: indexing {args.records:,} records...", file=sys.stderr)
-        sqlite_report = await bench_sqlite(args, requests)
-        if sqlite_report is not None:
-            reports.append(sqlite_report)
+    embedded = (
+        [] if args.no_embedded else ["tantivy", "sqlite"] if args.embedded == "both" else [args.embedded]
+    )
+    if args.no_sqlite:
+        embedded = [name for name in embedded if name != "sqlite"]
+    for name in embedded:
+        print(f"{name}: indexing {args.records:,} records...", file=sys.stderr)
+        bench = bench_tantivy if name == "tantivy" else bench_sqlite
+        embedded_report = await bench(args, requests)
+        if embedded_report is not None:
+            reports.append(embedded_report)
     if not args.no_es:
         print(f"search node: indexing {args.records:,} records...", file=sys.stderr)
         reports.append(await bench_elastic(args, requests))
