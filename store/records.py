@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import Text, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from schemas.errors import MemberExists, NotFound
@@ -100,6 +100,10 @@ class RecordStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._postgres = engine.dialect.name == "postgresql"
+        # On SQLite the ``data`` JSON is encoded once, by pydantic, and bound as text: SQLite stores
+        # JSON as text anyway, and the JSON column type would otherwise ``json.dumps`` a dict dumped
+        # just for it. PostgreSQL keeps the dict and the driver's typed JSON binding.
+        self._encode_data = engine.dialect.name == "sqlite"
 
     @classmethod
     async def open(cls, url: str) -> RecordStore:
@@ -292,14 +296,17 @@ class RecordStore:
             inserts: list[dict[str, Any]] = []
             updates: list[dict[str, Any]] = []
             for oai_id, (rec, digest) in latest.items():
-                data = None
+                data: dict[str, Any] | str | None = None
                 if not digest:
                     data, digest = _dump(rec)
                 old = existing.get(oai_id)
                 if old is not None and old[1] == digest:
                     counts.unchanged += 1
                     continue
-                if data is None:
+                if self._encode_data:
+                    # even when _dump made a dict (for the hash): pydantic's encoder beats json.dumps
+                    data = rec.model_dump_json(exclude={"raw"})
+                elif data is None:
                     data = rec.model_dump(mode="json", exclude={"raw"})
                 seq += 1
                 row = _record_row(rec, data, digest, seq, now)
@@ -319,27 +326,42 @@ class RecordStore:
                         counts.unchanged += 1
                     else:
                         counts.updated += 1
+            # primary keys of the rows whose identifiers are rewritten: updated rows' come from the
+            # SELECT above, inserted rows' from RETURNING, so the page is not looked up a second time
+            pks: dict[str, int] = {r["oai_identifier"]: r["_pk"] for r in updates}
             if inserts:
-                await conn.execute(insert(records), inserts)
+                pks.update(await self._insert_records(conn, member, inserts))
             if updates:
                 stmt = (
                     update(records)
                     .where(records.c.pk == _bind("_pk"))
-                    .values({k: _bind(k) for k in updates[0] if k not in {"_pk", "first_seen"}})
+                    .values(
+                        {
+                            k: self._data_bind() if k == "data" else _bind(k)
+                            for k in updates[0]
+                            if k not in {"_pk", "first_seen"}
+                        }
+                    )
                 )
                 await conn.execute(stmt, updates)
-            changed_ids = [r["oai_identifier"] for r in inserts + updates]
-            if changed_ids:
+            if pks:
+                # only an updated row can have identifiers already: a new primary key has none (SQLite
+                # may reuse the rowid of a deleted record, but the FK cascade deleted its identifiers)
                 await self._write_identifiers(
-                    conn, member, changed_ids, {oai_id: rec for oai_id, (rec, _) in latest.items()}
+                    conn,
+                    pks,
+                    [r["_pk"] for r in updates],
+                    {oai_id: rec for oai_id, (rec, _) in latest.items()},
                 )
-                # a record that now parses cleanly is no longer quarantined
-                for chunk in _chunks(changed_ids):
-                    await conn.execute(
-                        delete(quarantine).where(
-                            quarantine.c.member == member, quarantine.c.oai_identifier.in_(chunk)
+                # a record that now parses cleanly is no longer quarantined; most members have nothing
+                # quarantined, and one indexed EXISTS is cheaper than a DELETE per chunk of the page
+                if await self._has_quarantine(conn, member):
+                    for chunk in _chunks(list(pks)):
+                        await conn.execute(
+                            delete(quarantine).where(
+                                quarantine.c.member == member, quarantine.c.oai_identifier.in_(chunk)
+                            )
                         )
-                    )
             counts.quarantined = await self._quarantine(conn, member, run_id, quarantined, now)
             if run_id is not None:
                 await conn.execute(
@@ -382,14 +404,46 @@ class RecordStore:
                 found[oai_id] = (pk, digest, bool(deleted))
         return found
 
+    async def _insert_records(
+        self, conn: AsyncConnection, member: str, rows: list[dict[str, Any]]
+    ) -> dict[str, int]:
+        """Insert new record rows; returns their primary keys by OAI identifier.
+
+        ``INSERT ... RETURNING`` (batched by SQLAlchemy's "insertmanyvalues") hands the keys back with
+        the insert itself. A SQLite older than 3.35 has no RETURNING: the rows are then looked up.
+        """
+        stmt = insert(records).values(data=self._data_bind())
+        if not conn.dialect.insert_executemany_returning:
+            await conn.execute(stmt, rows)
+            found = await self._existing(conn, member, [r["oai_identifier"] for r in rows])
+            return {oai_id: pk for oai_id, (pk, _digest, _deleted) in found.items()}
+        result = await conn.execute(stmt.returning(records.c.oai_identifier, records.c.pk), rows)
+        return {oai_id: pk for oai_id, pk in result}
+
+    def _data_bind(self) -> Any:
+        """The bind for ``records.data``: already-encoded text on SQLite (see ``__init__``)."""
+        return bindparam("data", type_=Text() if self._encode_data else records.c.data.type)
+
+    async def _has_quarantine(self, conn: AsyncConnection, member: str) -> bool:
+        """Whether the member has any quarantined item (answered from ``ix_quarantine_member``)."""
+        found = await conn.scalar(select(quarantine.c.id).where(quarantine.c.member == member).limit(1))
+        return found is not None
+
     async def _write_identifiers(
-        self, conn: AsyncConnection, member: str, oai_ids: list[str], latest: dict[str, Record]
+        self,
+        conn: AsyncConnection,
+        pks: dict[str, int],
+        stale_pks: list[int],
+        latest: dict[str, Record],
     ) -> None:
-        pks = await self._existing(conn, member, oai_ids)
-        for chunk in _chunks([v[0] for v in pks.values()]):
+        """Replace the identifiers of the written records ``pks`` (primary key by OAI identifier).
+
+        ``stale_pks`` are the rows that may hold identifiers from before (updated, not inserted).
+        """
+        for chunk in _chunks(stale_pks):
             await conn.execute(delete(record_identifiers).where(record_identifiers.c.record_pk.in_(chunk)))
         rows: list[dict[str, Any]] = []
-        for oai_id, (pk, _digest, _deleted) in pks.items():
+        for oai_id, pk in pks.items():
             rec = latest[oai_id]
             if rec.deleted:
                 continue
@@ -529,7 +583,9 @@ def _chunks(items: list[Any], size: int = _IN_CHUNK) -> Iterable[list[Any]]:
         yield items[start : start + size]
 
 
-def _record_row(rec: Record, data: dict[str, Any], digest: str, seq: int, now: datetime) -> dict[str, Any]:
+def _record_row(
+    rec: Record, data: dict[str, Any] | str, digest: str, seq: int, now: datetime
+) -> dict[str, Any]:
     return {
         "id": rec.id,
         "member": rec.member,
