@@ -65,7 +65,7 @@ import html
 import json
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from schemas.errors import InvalidInput
 
@@ -103,8 +103,9 @@ def decode_cursor(cursor: str) -> list[object]:
 
 
 # -- highlights --------------------------------------------------------------------------------------
-#: ``(whole tokens, prefixes)``: what a token must equal, or start with, to be marked.
-_Matcher = tuple[set[str], tuple[str, ...]]
+#: ``(whole tokens, prefixes)``: what a token must equal, or start with, to be marked. Hashable, so the
+#: marking of a text can be memoised per matcher.
+_Matcher = tuple[frozenset[str], tuple[str, ...]]
 
 
 def _matcher(terms: Iterable[Term]) -> _Matcher:
@@ -116,7 +117,7 @@ def _matcher(terms: Iterable[Term]) -> _Matcher:
             prefixes.append(term.folded[-1])
         else:
             whole.update(term.folded)
-    return whole, tuple(prefixes)
+    return frozenset(whole), tuple(prefixes)
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -132,17 +133,24 @@ def _mark(text: str, matcher: _Matcher) -> tuple[str, int]:
     out: list[str] = []
     last, first = 0, -1
     for m in _TOKEN.finditer(text):
-        folded = _fold_lower(m.group())
+        word = m.group()
+        folded = _fold_lower(word)
         if folded in whole or (prefixes and folded.startswith(prefixes)):
+            start = m.start()
             if first < 0:
-                first = m.start()
-            out.append(html.escape(text[last : m.start()]))
-            out.append(f"<mark>{html.escape(m.group())}</mark>")
+                first = start
+            out.append(html.escape(text[last:start]))
+            out.append(f"<mark>{html.escape(word)}</mark>")
             last = m.end()
     if first < 0:
         return html.escape(text), -1
     out.append(html.escape(text[last:]))
     return "".join(out), first
+
+
+# The same titles and author names come back query after query (popular searches, and copies of one
+# work held by several members): their marked HTML is memoised per (NFC text, matcher).
+_mark_cached = functools.lru_cache(maxsize=1 << 15)(_mark)
 
 
 def mark(text: str, terms: Sequence[Term]) -> tuple[str, int]:
@@ -179,9 +187,42 @@ def _snippet(text: str, matcher: _Matcher, width: int) -> str | None:
     return ("…" if start > 0 else "") + body + ("…" if end < len(text) else "")
 
 
+# Abstracts are long, so fewer of them are kept than titles and names.
+_snippet_cached = functools.lru_cache(maxsize=1 << 12)(_snippet)
+
+
 def snippet(text: str, terms: Sequence[Term], width: int = SNIPPET_CHARS) -> str | None:
     """A window of about ``width`` characters around the first match, marked; ``None`` without a match."""
     return _snippet(unicodedata.normalize("NFC", text), _matcher(terms), width)
+
+
+def highlighter(
+    terms: Sequence[Term],
+) -> Callable[[str | None, str | None, Sequence[str]], dict[str, list[str]]]:
+    """``highlight_fields`` with ``terms`` bound: the matcher is built once for a whole result page."""
+    matcher = _matcher(terms)
+    normalize = unicodedata.normalize
+
+    def highlight(title: str | None, abstract: str | None, authors: Sequence[str]) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        if title:
+            marked, first = _mark_cached(normalize("NFC", title), matcher)
+            if first >= 0:
+                out["title"] = [marked]
+        if abstract:
+            snip = _snippet_cached(normalize("NFC", abstract), matcher, SNIPPET_CHARS)
+            if snip is not None:
+                out["abstract"] = [snip]
+        names: list[str] = []
+        for name in authors:
+            marked, first = _mark_cached(normalize("NFC", name), matcher)
+            if first >= 0:
+                names.append(marked)
+        if names:
+            out["authors"] = names
+        return out
+
+    return highlight
 
 
 def highlight_fields(
@@ -190,24 +231,7 @@ def highlight_fields(
     """Highlights of a hit: ``title`` (whole), ``abstract`` (one snippet), ``authors`` (matching names)."""
     if not terms:
         return {}
-    matcher = _matcher(terms)
-    out: dict[str, list[str]] = {}
-    if title:
-        marked, first = _mark(unicodedata.normalize("NFC", title), matcher)
-        if first >= 0:
-            out["title"] = [marked]
-    if abstract:
-        snip = _snippet(unicodedata.normalize("NFC", abstract), matcher, SNIPPET_CHARS)
-        if snip is not None:
-            out["abstract"] = [snip]
-    names: list[str] = []
-    for name in authors:
-        marked, first = _mark(unicodedata.normalize("NFC", name), matcher)
-        if first >= 0:
-            names.append(marked)
-    if names:
-        out["authors"] = names
-    return out
+    return highlighter(terms)(title, abstract, authors)
 
 
 # -- autocomplete ------------------------------------------------------------------------------------

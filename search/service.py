@@ -6,7 +6,9 @@ they are identical whichever backend answers (see ``search.semantics``).
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Callable, Sequence
 
 from schemas.errors import InvalidInput
 from schemas.search import FACETS, Hit, SearchRequest, SearchResponse
@@ -15,10 +17,16 @@ from .analysis import fold, tokens
 from .backend import BackendHit, SearchBackend
 from .query import parse_query
 from .query_ast import ParsedQuery, Term
-from .semantics import MAX_WINDOW, apply_corrections, choose_correction, decode_cursor, highlight_fields
+from .semantics import MAX_WINDOW, apply_corrections, choose_correction, decode_cursor, highlighter
 
 AUTOCOMPLETE_FIELDS = ("title", "author")
 _VOCABULARY_SCAN = 5000  # candidate terms per misspelled word (those sharing its first letter)
+
+# Parsing is pure and its result immutable (frozen dataclasses), and the same queries come back again
+# and again: memoised (errors are not cached, so a bad query raises every time).
+_parse = functools.lru_cache(maxsize=4096)(parse_query)
+
+_Highlight = Callable[[str | None, str | None, Sequence[str]], dict[str, list[str]]]
 
 
 class SearchService:
@@ -31,11 +39,12 @@ class SearchService:
     async def search(self, request: SearchRequest) -> SearchResponse:
         """Run a search request; ``QuerySyntaxError`` / ``InvalidInput`` for bad queries or paging."""
         started = time.perf_counter()
-        parsed = parse_query(request.q)
+        parsed = _parse(request.q)
         request = self._validated(request)
         result = await self.backend.search(parsed, request)
         terms = parsed.positive_terms
-        hits = [self._hit(h, terms if request.highlight else ()) for h in result.hits]
+        highlight = highlighter(terms) if request.highlight and terms and result.hits else None
+        hits = [self._hit(h, highlight) for h in result.hits]
         suggestion = None
         if result.total == 0 and terms:
             suggestion = await self.suggest(parsed)
@@ -61,10 +70,11 @@ class SearchService:
                 f"page {request.page} of size {size} goes beyond the first {MAX_WINDOW} hits; "
                 "use the cursor (next_cursor) for deep paging"
             )
-        return request.model_copy(update={"size": size})
+        # the backend never mutates the request: copy it only when the cap changed something
+        return request if size == request.size else request.model_copy(update={"size": size})
 
     @staticmethod
-    def _hit(hit: BackendHit, terms: tuple[Term, ...] | tuple[()]) -> Hit:
+    def _hit(hit: BackendHit, highlight: _Highlight | None) -> Hit:
         doc = hit.doc
         return Hit(
             id=doc.id,
@@ -81,7 +91,7 @@ class SearchService:
             doi=doc.doi,
             work_key=doc.work_key,
             score=hit.score,
-            highlights=highlight_fields(doc.title, doc.abstract, doc.authors, terms) if terms else {},
+            highlights=highlight(doc.title, doc.abstract, doc.authors) if highlight else {},
         )
 
     async def suggest(self, parsed: ParsedQuery) -> str | None:

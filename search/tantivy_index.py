@@ -23,6 +23,7 @@ Matching and ranking follow ``search.semantics``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import shutil
@@ -30,10 +31,12 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, TypeVar
 
 import tantivy
+from pydantic import TypeAdapter
 from tantivy import Occur, Order
 from tantivy import Query as Q
 
@@ -165,6 +168,9 @@ def to_tantivy(doc: IndexDocument) -> tantivy.Document:
 
 
 # -- query compilation (pure) -----------------------------------------------------------------------
+# Compiling a regex query builds its automaton: the costliest query part, and the same prefixes come
+# back query after query. tantivy query objects are immutable and shared safely between threads.
+@functools.lru_cache(maxsize=4096)
 def _token(fld: str, tok: str, prefix: bool) -> Q:
     return Q.regex_query(SCHEMA, fld, _escape(tok) + ".*") if prefix else Q.term_query(SCHEMA, fld, tok)
 
@@ -223,19 +229,27 @@ def node_query(node: Node) -> Q:
 
 def filter_queries(request: SearchRequest) -> list[Q]:
     """Queries of the request's filters (OR within a field, AND between)."""
+    return list(_filter_queries(_filter_key(request)))
+
+
+#: The request's filters as a hashable value: (member, type, language, subject, year_from, year_to).
+_FilterKey = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...], int | None, int | None]
+
+
+def _filter_key(request: SearchRequest) -> _FilterKey:
     f = request.filters
+    return (tuple(f.member), tuple(f.type), tuple(f.language), tuple(f.subject), f.year_from, f.year_to)
+
+
+def _filter_queries(key: _FilterKey) -> tuple[Q, ...]:
+    *lists, year_from, year_to = key
     out: list[Q] = []
-    for fld, values in (
-        ("member", f.member),
-        ("type", f.type),
-        ("language", f.language),
-        ("subjects", f.subject),
-    ):
+    for fld, values in zip(("member", "type", "language", "subjects"), lists, strict=True):
         if values:
             out.append(Q.term_set_query(SCHEMA, fld, list(values)))
-    if f.year_from is not None or f.year_to is not None:
-        out.append(Q.range_query(SCHEMA, "year", tantivy.FieldType.Integer, f.year_from, f.year_to))
-    return out
+    if year_from is not None or year_to is not None:
+        out.append(Q.range_query(SCHEMA, "year", tantivy.FieldType.Integer, year_from, year_to))
+    return tuple(out)
 
 
 def rank_queries(terms: Sequence[Term]) -> list[Q]:
@@ -255,6 +269,21 @@ def rank_queries(terms: Sequence[Term]) -> list[Q]:
     return out
 
 
+@functools.lru_cache(maxsize=1024)
+def compiled(root: Node, terms: tuple[Term, ...], filters: _FilterKey, ranked: bool) -> tuple[Q, Q]:
+    """``(matching, scored)`` queries of a parsed query and filters; memoised, as queries recur.
+
+    ``matching`` selects the hits (and facets); ``scored`` ranks them when ``ranked``, else is ``matching``.
+    """
+    matching = _all([node_query(root), *_filter_queries(filters)])
+    if not ranked:
+        return matching, matching
+    scored = Q.boolean_query(
+        [(Occur.Must, Q.const_score_query(matching, 0.0))] + [(Occur.Should, q) for q in rank_queries(terms)]
+    )
+    return matching, scored
+
+
 # -- ordering -----------------------------------------------------------------------------------------
 @dataclass(order=True)
 class _Entry:
@@ -262,6 +291,9 @@ class _Entry:
     values: list[Any] = field(compare=False)  # sort values as the cursor carries them (id appended later)
     addr: Any = field(compare=False)
     score: float = field(compare=False, default=0.0)
+
+
+_entry_key = attrgetter("key")  # sorting on the key alone skips the dataclass's Python-level __lt__
 
 
 def _year_values(sort: str, year: int | None) -> tuple[int, int]:
@@ -313,6 +345,10 @@ class TantivyBackend:
         self.threads = threads
         self._lock = threading.Lock()
         self._open: dict[str, _Index] = {}
+        # (identity of the alias file, live index): the alias is resolved on every request, and a stat
+        # is far cheaper than reading and parsing it; os.replace (the only way it changes) gives the
+        # file a new inode and mtime, so a changed alias is always read again.
+        self._live_cache: tuple[tuple[int, int, int], str] | None = None
 
     # -- plumbing -----------------------------------------------------------------------------------
     @staticmethod
@@ -323,6 +359,20 @@ class TantivyBackend:
         if not index.startswith(PREFIX) or "/" in index or os.sep in index or index.endswith(".creating"):
             raise InvalidInput(f"not an index name: {index!r}")
         return self.dir / index
+
+    def _live(self) -> str:
+        """The live index name (``NotFound`` before ``open``), re-read only when the alias file changed."""
+        try:
+            st = os.stat(self._alias.path)
+        except FileNotFoundError:
+            return self._alias.target(None)  # raises NotFound, or reads an alias that just appeared
+        ident = (st.st_ino, st.st_mtime_ns, st.st_size)
+        cached = self._live_cache
+        if cached is not None and cached[0] == ident:
+            return cached[1]
+        live = self._alias.target(None)
+        self._live_cache = (ident, live)
+        return live
 
     def _handle(self, index: str) -> _Index:
         """The open index ``index`` (opened on first use)."""
@@ -435,6 +485,7 @@ class TantivyBackend:
         if not (self._path(new_index) / "meta.json").exists():
             raise NotFound(f"search index {new_index} does not exist")
         existing = [p.name for p in self.dir.glob(f"{PREFIX}*") if p.is_dir()]
+        self._live_cache = None  # our own swap is seen at once, whatever the clock's granularity
         return self._alias.swap(new_index, existing, self._delete)
 
     async def drop_index(self, index: str) -> None:
@@ -536,7 +587,7 @@ class TantivyBackend:
     # -- searching ----------------------------------------------------------------------------------
     async def search(self, query: ParsedQuery, request: SearchRequest) -> BackendResult:
         """Run a parsed query with the request's filters, facets, sort and paging (page or cursor)."""
-        handle = self._handle(self._alias.target(None))
+        handle = self._handle(self._live())
         return await self._run(self._search, handle, query, request)
 
     def _search(self, handle: _Index, query: ParsedQuery, request: SearchRequest) -> BackendResult:
@@ -544,15 +595,8 @@ class TantivyBackend:
         if unknown:
             raise InvalidInput(f"unknown facet(s) {', '.join(sorted(unknown))}")
         searcher = handle.index.searcher()  # one snapshot for hits, total and facets
-        matching = _all([node_query(query.root), *filter_queries(request)])
         ranked = request.sort == "relevance" and bool(query.positive_terms)
-        if ranked:
-            scored = Q.boolean_query(
-                [(Occur.Must, Q.const_score_query(matching, 0.0))]
-                + [(Occur.Should, q) for q in rank_queries(query.positive_terms)]
-            )
-        else:
-            scored = matching
+        matching, scored = compiled(query.root, query.positive_terms, _filter_key(request), ranked)
         if request.size:
             hits, total, next_cursor = self._page(searcher, scored, request, ranked)
         else:
@@ -651,7 +695,9 @@ def _load(searcher: tantivy.Searcher, addr: Any) -> IndexDocument:
 
 def _id_keys(searcher: tantivy.Searcher, addrs: list[Any]) -> list[tuple[int, int, int, int]]:
     columns = [searcher.fast_field_values(name, addrs) for name in _ID_KEYS]
-    return [tuple(int(v or 0) for v in row) for row in zip(*columns, strict=True)]  # type: ignore[misc]
+    if any(None in column for column in columns):  # a missing value counts as 0 (never for our documents)
+        columns = [[int(v or 0) for v in column] for column in columns]
+    return list(zip(*columns, strict=True))
 
 
 def _ordered(
@@ -714,7 +760,7 @@ def _ordered(
     for (value, addr), idk in zip(head, keys, strict=True):
         values, key = values_of(value)
         entries.append(_Entry((*key, *idk), values, addr))
-    entries.sort()
+    entries.sort(key=_entry_key)  # stable, as the comparison sort it replaces
     return entries + tail, total
 
 
@@ -737,8 +783,12 @@ def _ordered_by_score(searcher: tantivy.Searcher, query: Q, limit: int) -> tuple
         _Entry((-float(score), *idk), [float(score)], addr, float(score))
         for (score, addr), idk in zip(hits, keys, strict=True)
     ]
-    entries.sort()
+    entries.sort(key=_entry_key)
     return entries[:limit], total
+
+
+# One validation call for a whole facet list costs a third of building the values one by one.
+_facet_values = TypeAdapter(list[FacetValue]).validate_python
 
 
 def _facets(
@@ -758,16 +808,15 @@ def _facets(
         for name in pending:
             buckets = answer.get(name, {}).get("buckets", [])
             if name == "year":
-                pairs = sorted((int(b["key"]), int(b["doc_count"])) for b in buckets)
-                out[name] = [FacetValue(value=str(y), count=c) for y, c in pairs]
+                pairs = sorted([(int(b["key"]), int(b["doc_count"])) for b in buckets])
+                out[name] = _facet_values([{"value": str(y), "count": c} for y, c in pairs])
                 continue
-            pairs2 = sorted(
-                ((str(b["key"]), int(b["doc_count"])) for b in buckets), key=lambda kv: (-kv[1], kv[0])
-            )
-            if len(pairs2) >= want and pairs2[size - 1][1] == pairs2[-1][1]:
+            # (-count, value) tuples sort in the semantics' order without a Python key function
+            ranked = sorted([(-int(b["doc_count"]), str(b["key"])) for b in buckets])
+            if len(ranked) >= want and ranked[size - 1][0] == ranked[-1][0]:
                 retry.append(name)  # values tied with the last kept one may be missing: ask for more
                 continue
-            out[name] = [FacetValue(value=v, count=c) for v, c in pairs2[:size]]
+            out[name] = _facet_values([{"value": v, "count": -c} for c, v in ranked[:size]])
         pending = retry
         want *= 8
     return {name: out[name] for name in names}
