@@ -412,13 +412,6 @@ class SqliteBackend:
     async def refresh(self, index: str | None = None) -> None:
         """Nothing to do: a committed SQLite transaction is visible at once."""
 
-    async def optimize(self, index: str | None = None) -> None:
-        """Merge the FTS5 segments (worth doing once after a full rebuild)."""
-        target = self._alias.target(index)
-        await self._run(
-            self._writer, lambda: self._conn(target).execute("INSERT INTO fts(fts) VALUES ('optimize')")
-        )
-
     async def get_position(self, index: str | None = None) -> int:
         target = self._alias.target(index)
         row = await self._run(

@@ -334,10 +334,10 @@ class RecordStore:
             if updates:
                 stmt = (
                     update(records)
-                    .where(records.c.pk == _bind("_pk"))
+                    .where(records.c.pk == bindparam("_pk"))
                     .values(
                         {
-                            k: self._data_bind() if k == "data" else _bind(k)
+                            k: self._databindparam() if k == "data" else bindparam(k)
                             for k in updates[0]
                             if k not in {"_pk", "first_seen"}
                         }
@@ -412,7 +412,7 @@ class RecordStore:
         ``INSERT ... RETURNING`` (batched by SQLAlchemy's "insertmanyvalues") hands the keys back with
         the insert itself. A SQLite older than 3.35 has no RETURNING: the rows are then looked up.
         """
-        stmt = insert(records).values(data=self._data_bind())
+        stmt = insert(records).values(data=self._databindparam())
         if not conn.dialect.insert_executemany_returning:
             await conn.execute(stmt, rows)
             found = await self._existing(conn, member, [r["oai_identifier"] for r in rows])
@@ -420,7 +420,7 @@ class RecordStore:
         result = await conn.execute(stmt.returning(records.c.oai_identifier, records.c.pk), rows)
         return {oai_id: pk for oai_id, pk in result}
 
-    def _data_bind(self) -> Any:
+    def _databindparam(self) -> Any:
         """The bind for ``records.data``: already-encoded text on SQLite (see ``__init__``)."""
         return bindparam("data", type_=Text() if self._encode_data else records.c.data.type)
 
@@ -570,12 +570,6 @@ class RecordStore:
     async def count_live(self) -> int:
         async with self.engine.connect() as conn:
             return int(await conn.scalar(select(func.count()).where(records.c.deleted.is_(False))) or 0)
-
-
-def _bind(name: str) -> Any:
-    from sqlalchemy import bindparam
-
-    return bindparam(name)
 
 
 def _chunks(items: list[Any], size: int = _IN_CHUNK) -> Iterable[list[Any]]:
