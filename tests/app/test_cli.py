@@ -107,3 +107,30 @@ def test_demo_is_idempotent(home: Path, monkeypatch: pytest.MonkeyPatch) -> None
         assert "0 added, 0 updated" in second.stdout
     shown = lienhop("members", "show", "VASS")
     assert "eligible for full membership since 2025-09-15" in shown.stdout
+
+
+def test_cli_search_json_is_the_api_answer(harvested: Harvested, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+    import json
+
+    import httpx
+
+    from app.main import create_app
+
+    monkeypatch.setenv("LIENHOP_HOME", str(harvested.settings.home))
+    query = 'title:"thư viện" year:2000..2025'
+    printed = lienhop("search", query, "--json", "--size", "7")
+    assert printed.exit_code == 0, printed.output
+
+    async def from_the_api() -> dict:
+        app = create_app(harvested.settings)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://lienhop.test") as http:
+                return (await http.get("/search", params={"q": query, "size": 7})).json()
+
+    answer = asyncio.run(from_the_api())
+    cli_answer = json.loads(printed.stdout)
+    for body in (cli_answer, answer):
+        body.pop("took_ms")
+    assert cli_answer == answer and answer["total"] > 0
