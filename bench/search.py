@@ -36,7 +36,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -324,6 +324,21 @@ async def latencies(
 # ------------------------------------------------------------------------------------------- SQLite
 
 
+@contextlib.asynccontextmanager
+async def _embedded(name: str, backend: Any, args: argparse.Namespace) -> AsyncIterator[tuple[Report, Any]]:
+    """An embedded backend filled with the generated records in a temporary folder, removed after."""
+    report = Report(name, docs=args.records)
+    try:
+        await backend.open()
+        spent = await index_with(backend, args.records, args.seed, args.batch)
+        report.docs_per_s = args.records / spent
+        report.size_bytes = sum(p.stat().st_size for p in backend.dir.rglob("*") if p.is_file())
+        yield report, backend
+    finally:
+        await backend.close()
+        shutil.rmtree(backend.dir, ignore_errors=True)
+
+
 async def bench_sqlite(args: argparse.Namespace, requests: Sequence[SearchRequest]) -> Report | None:
     """The embedded backend in a temporary folder."""
     try:
@@ -332,14 +347,8 @@ async def bench_sqlite(args: argparse.Namespace, requests: Sequence[SearchReques
         return None
     from search.service import SearchService
 
-    report = Report("sqlite", docs=args.records)
     folder = Path(tempfile.mkdtemp(prefix="lienhop-bench-sqlite-"))
-    backend = SqliteBackend(folder)
-    try:
-        await backend.open()
-        spent = await index_with(backend, args.records, args.seed, args.batch)
-        report.docs_per_s = args.records / spent
-        report.size_bytes = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    async with _embedded("sqlite", SqliteBackend(folder), args) as (report, backend):
         service = SearchService(backend)
 
         # The raw query: record the SQL statements one search runs (parameters inlined), replay them.
@@ -375,9 +384,6 @@ async def bench_sqlite(args: argparse.Namespace, requests: Sequence[SearchReques
             await latencies(report, requests, service.search, lambda i: loop.run_in_executor(pool, replay, i))
         finally:
             pool.shutdown()
-    finally:
-        await backend.close()
-        shutil.rmtree(folder, ignore_errors=True)
     return report
 
 
@@ -422,14 +428,8 @@ async def bench_tantivy(args: argparse.Namespace, requests: Sequence[SearchReque
 
     from search.service import SearchService
 
-    report = Report("tantivy", docs=args.records)
     folder = Path(tempfile.mkdtemp(prefix="lienhop-bench-tantivy-"))
-    backend = TantivyBackend(folder)
-    try:
-        await backend.open()
-        spent = await index_with(backend, args.records, args.seed, args.batch)
-        report.docs_per_s = args.records / spent
-        report.size_bytes = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    async with _embedded("tantivy", TantivyBackend(folder), args) as (report, backend):
         service = SearchService(backend)
 
         # The raw query: run each request once through the backend's own _search (outside the clock)
@@ -461,9 +461,6 @@ async def bench_tantivy(args: argparse.Namespace, requests: Sequence[SearchReque
             assert got == outcomes[i], f"replay differs from the backend for {request!r}"
 
         await latencies(report, requests, service.search, lambda i: asyncio.to_thread(replay, i))
-    finally:
-        await backend.close()
-        shutil.rmtree(folder, ignore_errors=True)
     return report
 
 

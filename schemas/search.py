@@ -66,6 +66,19 @@ class SearchResponse(BaseModel):
     suggestion: str | None = None
 
 
+#: The pre-analysed text fields of an IndexDocument, in the order the embedded indexes store them.
+ANALYSED = (
+    "title_exact",
+    "title_folded",
+    "author_exact",
+    "author_folded",
+    "subject_exact",
+    "subject_folded",
+    "text_exact",
+    "text_folded",
+)
+
+
 class IndexDocument(BaseModel):
     """One record as the search backends store it.
 

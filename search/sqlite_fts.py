@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from schemas.errors import Conflict, InvalidInput, NotFound
-from schemas.search import FacetValue, IndexDocument, SearchRequest
+from schemas.search import ANALYSED, FacetValue, IndexDocument, SearchRequest
 
 from .alias_file import PREFIX, AliasFile, new_index_name
 from .backend import BackendHit, BackendResult, BulkReport
@@ -47,16 +47,6 @@ from .semantics import (
 
 T = TypeVar("T")
 
-ANALYSED = (
-    "title_exact",
-    "title_folded",
-    "author_exact",
-    "author_folded",
-    "subject_exact",
-    "subject_folded",
-    "text_exact",
-    "text_folded",
-)
 _BM25 = "-bm25(fts, 0, {title}, 0, {author}, 0, {subject}, 0, {text})".format(**FIELD_WEIGHTS)
 _FOLDED_ALL = "{title_folded author_folded subject_folded text_folded}"
 _COLUMN = {"any": "text", "title": "title", "author": "author", "subject": "subject"}

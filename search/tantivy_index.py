@@ -41,7 +41,7 @@ from tantivy import Occur, Order
 from tantivy import Query as Q
 
 from schemas.errors import Conflict, InvalidInput, NotFound
-from schemas.search import FacetValue, IndexDocument, SearchRequest
+from schemas.search import ANALYSED, FacetValue, IndexDocument, SearchRequest
 
 from .alias_file import PREFIX, AliasFile, new_index_name
 from .backend import BackendHit, BackendResult, BulkReport
@@ -58,16 +58,6 @@ from .semantics import (
 
 T = TypeVar("T")
 
-ANALYSED = (
-    "title_exact",
-    "title_folded",
-    "author_exact",
-    "author_folded",
-    "subject_exact",
-    "subject_folded",
-    "text_exact",
-    "text_folded",
-)
 _TOKENIZER = "lienhop_ws"
 _ID_KEYS = ("idk0", "idk1", "idk2", "idk3")
 _STEM = {"any": "text", "title": "title", "author": "author", "subject": "subject"}
