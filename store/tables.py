@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -16,10 +19,61 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect
 
 metadata = MetaData()
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A point in time, stored and read back in UTC on every database.
+
+    Without it the two databases disagree: SQLite keeps no zone (SQLAlchemy writes 16:30+07:00 as 16:30
+    and reads back a naive 16:30), and asyncpg takes a naive datetime as the *client's* local time. So a
+    value is converted to UTC before it is bound (a naive one is UTC, as everywhere in Lienhop) and a
+    naive value read back is marked UTC.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None or value.tzinfo is UTC:
+            return value
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+    def bind_processor(self, dialect: Dialect) -> Any:
+        """On SQLite, one function does the conversion and writes SQLAlchemy's text for it.
+
+        The text is SQLAlchemy's SQLite storage format (``2024-05-10 09:30:00.000000``), written by
+        ``datetime.isoformat`` in C: cheaper than the dialect's own %-formatting alone (which the
+        TypeDecorator wrapper would add to), and it runs about 3 times per record written.
+        """
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        def process(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            if value.tzinfo is not UTC:
+                value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+            # the year is always 4 digits, so the first 26 characters are the time without "+00:00"
+            return value.isoformat(" ", "microseconds")[:26]
+
+        return process
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+# Free text a member or a repository supplies (names, URLs, OAI identifiers) is TEXT: SQLite ignores a
+# VARCHAR length, so a limit would only bite on PostgreSQL (migration 0003). Codes and hashes keep theirs.
 
 # SQLite only auto-increments INTEGER PRIMARY KEY; BigInteger becomes INTEGER there.
 PK = BigInteger().with_variant(Integer(), "sqlite")
@@ -28,20 +82,20 @@ members = Table(
     "members",
     metadata,
     Column("code", String(32), primary_key=True),
-    Column("name_vi", String(500), nullable=False),
-    Column("name_en", String(500)),
+    Column("name_vi", Text, nullable=False),
+    Column("name_en", Text),
     Column("status", String(16), nullable=False, default="member"),
     Column("observer_since", Date),
     Column("joined", Date),
-    Column("oai_url", String(1000)),
+    Column("oai_url", Text),
     Column("metadata_prefix", String(32), nullable=False, default="oai_dc"),
     Column("sets", JSON, nullable=False, default=list),
-    Column("opac_url_template", String(1000)),
-    Column("contact", String(500)),
+    Column("opac_url_template", Text),
+    Column("contact", Text),
     Column("active", Boolean, nullable=False, default=True),
     Column("harvest_schedule", String(16)),
     Column("repository", JSON, comment="Last Identify answer: granularity, earliestDatestamp, deletedRecord"),
-    Column("created", DateTime(timezone=True)),
+    Column("created", UTCDateTime()),
 )
 
 records = Table(
@@ -50,17 +104,17 @@ records = Table(
     Column("pk", PK, primary_key=True, autoincrement=True),
     Column("id", String(80), nullable=False, unique=True),
     Column("member", String(32), ForeignKey("members.code"), nullable=False),
-    Column("oai_identifier", String(1000), nullable=False),
-    Column("local_id", String(500)),
-    Column("datestamp", DateTime(timezone=True)),
+    Column("oai_identifier", Text, nullable=False),
+    Column("local_id", Text),
+    Column("datestamp", UTCDateTime()),
     Column("deleted", Boolean, nullable=False, default=False),
     Column("content_hash", String(40), nullable=False),
     Column("seq", BigInteger, nullable=False, comment="Store-wide change sequence, for the index feed"),
     Column("data", JSON, nullable=False, comment="The normalised Record without raw"),
     Column("raw_format", String(16), nullable=False),
     Column("raw", Text, nullable=False, default=""),
-    Column("first_seen", DateTime(timezone=True), nullable=False),
-    Column("updated", DateTime(timezone=True), nullable=False),
+    Column("first_seen", UTCDateTime(), nullable=False),
+    Column("updated", UTCDateTime(), nullable=False),
     UniqueConstraint("member", "oai_identifier", name="uq_records_member_oai"),
     Index("ix_records_seq", "seq"),
     Index("ix_records_member_deleted", "member", "deleted"),
@@ -82,8 +136,8 @@ runs = Table(
     Column("id", PK, primary_key=True, autoincrement=True),
     Column("member", String(32), ForeignKey("members.code"), nullable=False),
     Column("kind", String(16), nullable=False),
-    Column("started", DateTime(timezone=True), nullable=False),
-    Column("finished", DateTime(timezone=True)),
+    Column("started", UTCDateTime(), nullable=False),
+    Column("finished", UTCDateTime()),
     Column("ok", Boolean),
     Column("pages", Integer, nullable=False, default=0),
     Column("added", Integer, nullable=False, default=0),
@@ -101,8 +155,8 @@ harvest_state = Table(
     metadata,
     Column("member", String(32), ForeignKey("members.code"), primary_key=True),
     Column("in_progress", JSON, comment="Checkpoint of an unfinished harvest (token, set, high water...)"),
-    Column("last_high_water", DateTime(timezone=True), comment="Max datestamp of the last complete harvest"),
-    Column("updated", DateTime(timezone=True)),
+    Column("last_high_water", UTCDateTime(), comment="Max datestamp of the last complete harvest"),
+    Column("updated", UTCDateTime()),
 )
 
 counters = Table(
@@ -120,10 +174,10 @@ quarantine = Table(
     Column("member", String(32), ForeignKey("members.code"), nullable=False),
     Column("fingerprint", String(40), nullable=False, unique=True),
     Column("run_id", BigInteger),
-    Column("oai_identifier", String(1000)),
+    Column("oai_identifier", Text),
     Column("offset", BigInteger),
     Column("reason", Text, nullable=False),
     Column("raw", Text, nullable=False, default=""),
-    Column("created", DateTime(timezone=True), nullable=False),
+    Column("created", UTCDateTime(), nullable=False),
     Index("ix_quarantine_member", "member"),
 )

@@ -17,7 +17,7 @@ _FIXTURES = Settings().fixtures.resolve()
 _KEEP = {"LIENHOP_FIXTURES", "LIENHOP_TEST_ELASTICSEARCH_URL"}
 
 # The session-wide search node (started on first use) lives with its launcher.
-pytest_plugins = ["tests.search_node.fixtures"]
+pytest_plugins = ["tests.search_node.fixtures", "tests.pg.fixtures"]
 
 
 @pytest.fixture(autouse=True)
