@@ -27,12 +27,14 @@ from schemas.normal_forms import (
 
 __all__ = [
     "classify_identifier",
+    "classify_repeated",
     "doi_url",
     "extract_year",
     "fold",
     "handle_url",
     "language_code",
     "nfc",
+    "nfc_repeated",
     "normalise_doi",
     "normalise_handle",
     "normalise_isbn",
@@ -63,13 +65,30 @@ def nfc(text: str | None) -> str | None:
     if text is None:
         return None
     if not text.isascii():
-        # ``normalize`` returns at once for text that already is NFC; ASCII text always is, and has
-        # none of the invisible characters either
-        text = _INVISIBLE_RE.sub("", unicodedata.normalize("NFC", text))
+        # ``normalize`` returns at once for text that already is NFC; ASCII text always is
+        text = unicodedata.normalize("NFC", text)
+    if text.isprintable():
+        # The usual case, one C loop: no control or invisible (format) characters, and no whitespace
+        # but " " (every other character ``str.split`` splits on is unprintable), so only runs of
+        # spaces and spaces at the ends can need collapsing.
+        if "  " in text or text.startswith(" ") or text.endswith(" "):
+            return " ".join(text.split()) or None
+        return text or None
+    text = _INVISIBLE_RE.sub("", text)
     if _CONTROL.search(text):
         text = _CONTROL.sub(" ", text)
     # ``str.split()`` splits on exactly what ``\s`` matches and drops the ends: collapse and strip
     return " ".join(text.split()) or None
+
+
+@functools.lru_cache(maxsize=8192)
+def nfc_repeated(text: str) -> str | None:
+    """:func:`nfc` of a value that recurs record after record (subjects, publishers, names, types).
+
+    Remembered, as ``nfc`` is pure; unique values (titles, abstracts, identifiers) go to :func:`nfc`
+    directly so that they never push the repeated ones out.
+    """
+    return nfc(text)
 
 
 def fold(text: str | None) -> str:
@@ -130,6 +149,16 @@ def classify_identifier(value: str | None) -> tuple[str, str] | None:
         if issn:
             return ("issn", issn)
     return None
+
+
+@functools.lru_cache(maxsize=4096)
+def classify_repeated(value: str) -> tuple[str, str] | None:
+    """:func:`classify_identifier` of a value that recurs across records (``dc:source``, ``dc:relation``).
+
+    Remembered, as the function is pure: the journal an article appeared in is named, with its
+    ISSN, by every article of that journal.
+    """
+    return classify_identifier(value)
 
 
 # --------------------------------------------------------------------------------------- language

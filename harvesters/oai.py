@@ -29,7 +29,7 @@ from lxml import etree
 from schemas.errors import BadResumptionToken, HarvestError, OAIError, UnsafeXML
 from schemas.settings import Settings
 
-from .xml import MalformedXML, local_name, parse_xml
+from .xml import LOCAL_NAMES, MalformedXML, local_name, parse_xml, tag_local_name
 
 OAI_NS = "http://www.openarchives.org/OAI/2.0/"
 LIST_VERBS = ("ListRecords", "ListIdentifiers", "ListSets")
@@ -193,16 +193,28 @@ DecodedT = TypeVar("DecodedT", bound=Decoded)
 # ----------------------------------------------------------------------------------- datestamps
 
 
+_SPACE_SEPARATED = re.compile(r"^\d{4}-\d\d-\d\d \d")
+
+
 def parse_datestamp(value: str | None) -> datetime | None:
     """An OAI datestamp (``YYYY-MM-DD`` or ``YYYY-MM-DDThh:mm:ssZ``, offsets tolerated) as UTC."""
     if value is None:
         return None
     text = value.strip()
+    if len(text) == 20 and text[10] == "T" and text[19] == "Z":
+        # the usual ``YYYY-MM-DDThh:mm:ssZ``, once per harvested record: straight to UTC
+        try:
+            parsed = datetime.fromisoformat(text[:19])
+        except ValueError as exc:
+            raise ValueError(f"invalid datestamp {value!r}") from exc
+        if parsed.tzinfo is not None:  # "...T00+05:00Z": two zones
+            raise ValueError(f"invalid datestamp {value!r}")
+        return parsed.replace(tzinfo=UTC)
     if not text:
         return None
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
-    text = text.replace(" ", "T", 1) if re.match(r"^\d{4}-\d\d-\d\d \d", text) else text
+    text = text.replace(" ", "T", 1) if _SPACE_SEPARATED.match(text) else text
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError as exc:
@@ -552,7 +564,10 @@ def page_from_response(resp: Response) -> Page:
     token_el = None
     if resp.body is not None:
         for child in resp.body:
-            name = local_name(child)
+            tag = child.tag
+            name = LOCAL_NAMES.get(tag)
+            if name is None:
+                name = tag_local_name(tag)
             if name == item_name:
                 items.append(child)
             elif name == "resumptionToken":

@@ -7,7 +7,7 @@ Matching is by local name, so the namespace quirks real repositories show all re
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,9 +15,17 @@ from lxml import etree
 
 from schemas.record import Identifiers, QuarantinedItem, Record
 
-from .normalise import classify_identifier, extract_year, language_code, nfc, record_type
+from .normalise import (
+    classify_identifier,
+    classify_repeated,
+    extract_year,
+    language_code,
+    nfc,
+    nfc_repeated,
+    record_type,
+)
 from .oai import page_from_response, parse_datestamp, read_response
-from .xml import local_name
+from .xml import LOCAL_NAMES, local_name, tag_local_name
 
 _TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d)?(\.\d+)?(Z|[+-]\d\d:?\d\d)?$")
 _ID_KINDS = {"isbn": "isbn", "issn": "issn", "doi": "doi", "handle": "handle", "url": "urls"}
@@ -41,7 +49,10 @@ def parse_header(header: etree._Element) -> Header:
     stamp = None
     sets: list[str] = []
     for child in header:
-        name = local_name(child)
+        tag = child.tag
+        name = LOCAL_NAMES.get(tag)
+        if name is None:
+            name = tag_local_name(tag)
         if name == "identifier":
             identifier = (child.text or "").strip()
         elif name == "datestamp":
@@ -56,10 +67,11 @@ def parse_header(header: etree._Element) -> Header:
     return Header(identifier, stamp, header.get("status") == "deleted", tuple(sets))
 
 
-def _texts(values: Iterable[str | None]) -> list[str]:
+def _texts(values: Iterable[str | None], normal: Callable[[str], str | None] = nfc) -> list[str]:
+    """The distinct non-empty normal forms of ``values`` (``normal`` is ``nfc`` or ``nfc_repeated``)."""
     out: list[str] = []
     for value in values:
-        cleaned = nfc(value)
+        cleaned = normal(value) if value else None
         if cleaned and cleaned not in out:
             out.append(cleaned)
     return out
@@ -69,12 +81,19 @@ def dc_fields(dc: etree._Element) -> dict[str, list[str]]:
     """Every Dublin Core element's text under ``dc``, by local name, in document order."""
     fields: dict[str, list[str]] = {}
     for child in dc:
-        name = local_name(child)
+        tag = child.tag
+        name = LOCAL_NAMES.get(tag)
+        if name is None:
+            name = tag_local_name(tag)
         if name:
             # a leaf element's text is all there is (``len`` counts comments and PIs too); only mixed
             # content needs the slower ``itertext`` walk
             text = (child.text or "") if len(child) == 0 else "".join(child.itertext())
-            fields.setdefault(name, []).append(text)
+            found = fields.get(name)
+            if found is None:
+                fields[name] = [text]
+            else:
+                found.append(text)
     return fields
 
 
@@ -98,37 +117,45 @@ def publication_year(dates: Iterable[str]) -> int | None:
 def record_from_dc(dc: etree._Element, header: Header, member: str) -> Record:
     """A Record from an ``oai_dc:dc`` element (or a namespace-less ``<dc>``) and its header."""
     fields = dc_fields(dc)
-    titles = _texts(fields.get("title", ()))
-    identifiers = Identifiers()
+    get = fields.get
+    titles = _texts(get("title", ()))
+    found_ids: dict[str, list[str]] = {}
     for source in ("identifier", "relation", "source"):
-        for value in fields.get(source, ()):
-            found = classify_identifier(value)
+        values = get(source)
+        if values is None:
+            continue
+        # a relation or source (the journal an article is in) recurs record after record
+        classify = classify_identifier if source == "identifier" else classify_repeated
+        for value in values:
+            found = classify(value)
             if found is None:
                 continue
-            bucket = getattr(identifiers, _ID_KINDS[found[0]])
+            bucket = found_ids.setdefault(_ID_KINDS[found[0]], [])
             if found[1] not in bucket:
                 bucket.append(found[1])
-    year = publication_year(fields.get("date", ()))
+    year = publication_year(get("date", ()))
     language = None
-    for value in fields.get("language", ()):
+    for value in get("language", ()):
         language = language_code(value)
         if language:
             break
-    descriptions = _texts(fields.get("description", ()))
-    publishers = _texts(fields.get("publisher", ()))
+    descriptions = _texts(get("description", ()))
+    publishers = _texts(get("publisher", ()), nfc_repeated)
+    creators = get("creator", [])
+    contributors = get("contributor")
     return Record(
         member=member,
         oai_identifier=header.identifier,
         datestamp=header.datestamp,
         title=titles[0] if titles else None,
-        authors=_texts([*fields.get("creator", ()), *fields.get("contributor", ())]),
-        subjects=_texts(fields.get("subject", ())),
+        authors=_texts(creators + contributors if contributors else creators, nfc_repeated),
+        subjects=_texts(get("subject", ()), nfc_repeated),
         abstract="\n\n".join(descriptions) or None,
         publisher=publishers[0] if publishers else None,
         year=year,
         language=language,
-        type=record_type(_texts(fields.get("type", ()))),
-        identifiers=identifiers,
+        type=record_type(_texts(get("type", ()), nfc_repeated)),
+        identifiers=Identifiers(**found_ids),
         raw_format="oai_dc",
         raw=etree.tostring(dc, encoding="unicode", with_tail=False),
     )
@@ -146,7 +173,10 @@ def parse_record(record: etree._Element, member: str, metadata_prefix: str = "oa
     header_el = None
     metadata = None
     for child in record:
-        name = local_name(child)
+        tag = child.tag
+        name = LOCAL_NAMES.get(tag)
+        if name is None:
+            name = tag_local_name(tag)
         if name == "header":
             header_el = child
         elif name == "metadata":

@@ -22,6 +22,7 @@ record (Unicode, leader/09 = "a"), so records can be re-derived later whatever t
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 import unicodedata
 import warnings
@@ -31,7 +32,7 @@ from xml.etree import ElementTree
 
 import pymarc
 from lxml import etree
-from pymarc import Field, Indicators, Leader, Subfield
+from pymarc import Field, Leader, Subfield
 from pymarc.marcxml import MARC_XML_NS, MARC_XML_SCHEMA, XSI_NS, record_to_xml_node
 
 from schemas.errors import MarcImportError
@@ -48,7 +49,7 @@ from .normalise import (
     normalise_issn,
     record_type,
 )
-from .xml import clean_xml_text, local_name, parse_xml
+from .xml import LOCAL_NAMES, clean_xml_text, local_name, parse_xml, tag_local_name
 
 MARC_NS = "http://www.loc.gov/MARC21/slim"
 _DEFAULT_LEADER = "     nam a22     uu 4500"
@@ -171,10 +172,12 @@ def pymarc_from_marcxml(element: etree._Element) -> pymarc.Record:
     # the loops below inline ``_marc_children`` and ``local_name``: they run for every field and
     # subfield of every harvested MARC record
     for child in element:
-        name = child.tag
-        if not isinstance(name, str):  # comments, processing instructions
+        element_tag = child.tag
+        name = LOCAL_NAMES.get(element_tag)
+        if name is None:
+            name = tag_local_name(element_tag)
+        if not name:  # comments, processing instructions
             continue
-        name = name.rpartition("}")[2]
         if name == "leader":
             text = (child.text or "").replace("\n", " ")
             leader = (text + " " * 24)[:24] if text.strip() else _DEFAULT_LEADER
@@ -193,14 +196,18 @@ def pymarc_from_marcxml(element: etree._Element) -> pymarc.Record:
             ind2 = (child.get("ind2") or " ")[:1] or " "
             subfields = []
             for sub in child:
-                sub_name = sub.tag
-                if not isinstance(sub_name, str) or sub_name.rpartition("}")[2] != "subfield":
+                sub_tag = sub.tag
+                sub_name = LOCAL_NAMES.get(sub_tag)
+                if sub_name is None:
+                    sub_name = tag_local_name(sub_tag)
+                if sub_name != "subfield":
                     continue
                 code = sub.get("code") or ""
                 if len(code) != 1 or not "!" <= code <= "~":  # one printable ASCII character
                     raise MarcImportError(f"field {tag} has a subfield with invalid code {code!r}")
-                subfields.append(Subfield(code=code, value=sub.text or ""))
-            fields.append(Field(tag=tag, indicators=Indicators(ind1, ind2), subfields=subfields))
+                subfields.append(Subfield(code, sub.text or ""))
+            # a plain pair: ``Field`` makes its ``Indicators`` of it (given one, it would copy it)
+            fields.append(Field(tag, (ind1, ind2), subfields))
     if not fields:
         raise MarcImportError("MARCXML record has no fields")
     return pymarc.Record(fields=fields, leader=leader)
@@ -209,14 +216,18 @@ def pymarc_from_marcxml(element: etree._Element) -> pymarc.Record:
 # -------------------------------------------------------------------------------- field helpers
 
 
+_INITIAL = re.compile(r"(?:^|[\s.])\w\.$")
+
+
 def _trim(value: str | None) -> str | None:
     """NFC, then ISBD punctuation trimmed from the end (" /", " :", ",", a final "." after a word)."""
     text = nfc(value)
     if not text:
         return None
-    text = re.sub(r"[\s/:;,=]+$", "", text)
+    # what ``[\s/:;,=]+$`` removes: after ``nfc`` the only whitespace left is single inner spaces
+    text = text.rstrip(" /:;,=")
     # a final full stop is ISBD punctuation, except after an initial ("Smith, J.") or an ellipsis
-    if text.endswith(".") and not text.endswith("..") and not re.search(r"(?:^|[\s.])\w\.$", text):
+    if text.endswith(".") and not text.endswith("..") and not _INITIAL.search(text):
         text = text[:-1].rstrip()
     return text or None
 
@@ -242,7 +253,40 @@ def _unique(values: Iterable[str | None]) -> list[str]:
     return out
 
 
-def _control(record: pymarc.Record, tag: str) -> str:
+class _Fields:
+    """A pymarc record's fields by tag, gathered in one pass.
+
+    The mapping asks a record for some twenty tags, and pymarc's ``get_fields`` walks every field for
+    each of them; this answers ``get_fields`` and ``get`` as pymarc does (fields in record order).
+    """
+
+    __slots__ = ("_all", "_by_tag", "leader")
+
+    def __init__(self, record: pymarc.Record) -> None:
+        self.leader = record.leader
+        self._all: list[Field] = record.fields
+        by_tag: dict[str, list[Field]] = {}
+        for field in self._all:
+            found = by_tag.get(field.tag)
+            if found is None:
+                by_tag[field.tag] = [field]
+            else:
+                found.append(field)
+        self._by_tag = by_tag
+
+    def get_fields(self, *tags: str) -> list[Field]:
+        """The fields with any of ``tags``, in record order (a new list)."""
+        if len(tags) == 1:
+            return list(self._by_tag.get(tags[0], ()))
+        return [f for f in self._all if f.tag in tags]
+
+    def get(self, tag: str) -> Field | None:
+        """The first field with ``tag``."""
+        found = self._by_tag.get(tag)
+        return found[0] if found else None
+
+
+def _control(record: pymarc.Record | _Fields, tag: str) -> str:
     field = record.get(tag)
     return (field.data or "") if field is not None and field.control_field else ""
 
@@ -250,7 +294,10 @@ def _control(record: pymarc.Record, tag: str) -> str:
 def _linked_tag(field: Field) -> str | None:
     """The tag an 880 field is linked to ($6 "245-01/$1" -> "245")."""
     link = field.get("6")
-    return link[:3] if link and re.match(r"^\d{3}", link) else None
+    return link[:3] if link and _THREE_DIGITS.match(link) else None
+
+
+_THREE_DIGITS = re.compile(r"^\d{3}")
 
 
 _AUTHOR_TAGS = ("100", "110", "111", "700", "710", "711")
@@ -298,7 +345,7 @@ def _subject(field: Field) -> str | None:
     return " -- ".join(parts) or None
 
 
-def _year(record: pymarc.Record) -> int | None:
+def _year(record: _Fields) -> int | None:
     # 264 with ind2 "1" is the publication statement; other 264s (copyright, manufacture) come later
     fields = sorted(record.get_fields("264"), key=lambda f: f.indicators.second != "1")
     fields += record.get_fields("260")
@@ -313,7 +360,7 @@ def _year(record: pymarc.Record) -> int | None:
     return None
 
 
-def _publisher(record: pymarc.Record) -> str | None:
+def _publisher(record: _Fields) -> str | None:
     fields = [f for f in record.get_fields("264") if f.indicators.second == "1"] + record.get_fields("260")
     for field in fields:
         names = _subs(field, "b")
@@ -322,7 +369,7 @@ def _publisher(record: pymarc.Record) -> str | None:
     return None
 
 
-def _language(record: pymarc.Record) -> str | None:
+def _language(record: _Fields) -> str | None:
     f008 = _control(record, "008")
     if len(f008) >= 38:
         code = language_code(f008[35:38])
@@ -336,7 +383,7 @@ def _language(record: pymarc.Record) -> str | None:
     return None
 
 
-def _type(record: pymarc.Record) -> str:
+def _type(record: _Fields) -> str:
     if record.get_fields("502"):
         return "thesis"
     genre = record_type(v for f in record.get_fields("655") for v in f.get_subfields("a"))
@@ -355,7 +402,7 @@ def _type(record: pymarc.Record) -> str:
     return record_type([kind + level]) if kind.strip() else "other"
 
 
-def _identifiers(record: pymarc.Record) -> Identifiers:
+def _identifiers(record: _Fields) -> Identifiers:
     isbn = [normalise_isbn(v) for f in record.get_fields("020") for v in f.get_subfields("a")]
     issn = [normalise_issn(v) for f in record.get_fields("022") for v in f.get_subfields("a")]
     doi: list[str | None] = []
@@ -444,6 +491,8 @@ def check_marc21(record: pymarc.Record) -> None:
 _RECORD_OPEN = f'<record xmlns="{MARC_XML_NS}" xmlns:xsi="{XSI_NS}" xsi:schemaLocation="{MARC_XML_SCHEMA}">'
 # Attribute values ElementTree would escape; such (rare) records take the ElementTree path.
 _ATTRIBUTE_SPECIAL = re.compile('[&<>"\r\n\t]')
+# Subfield codes written as they are (printable ASCII but those), checked without the regex.
+_PLAIN_CODES = frozenset(chr(c) for c in range(0x21, 0x7F)) - set('&<>"')
 
 
 def _escape_text(text: str) -> str:
@@ -495,10 +544,18 @@ def _marcxml_text(record: pymarc.Record, leader: str) -> str | None:
                 parts.append(opening + " />")
                 continue
             parts.append(opening + ">")
+            # inlined ``_element``: this runs for every subfield of every record
             for code, value in field.subfields:
-                if type(code) is not str or type(value) is not str or _ATTRIBUTE_SPECIAL.search(code):
+                if type(value) is not str:
                     return None
-                _element(parts, "subfield", f' code="{code}"', value)
+                if code not in _PLAIN_CODES and (type(code) is not str or _ATTRIBUTE_SPECIAL.search(code)):
+                    return None
+                if not value:
+                    parts.append(f'<subfield code="{code}" />')
+                    continue
+                if "&" in value or "<" in value or ">" in value:
+                    value = _escape_text(value)
+                parts.append(f'<subfield code="{code}">{value}</subfield>')
             parts.append("</datafield>")
     except (AttributeError, TypeError, ValueError):
         return None
@@ -506,8 +563,12 @@ def _marcxml_text(record: pymarc.Record, leader: str) -> str | None:
     return "".join(parts)
 
 
-def _raw_xml(record: pymarc.Record) -> str:
-    """MARCXML of the record with leader/09 = "a": after decoding, the text is Unicode whatever it was."""
+def _raw_xml(record: pymarc.Record, from_xml: bool = False) -> str:
+    """MARCXML of the record with leader/09 = "a": after decoding, the text is Unicode whatever it was.
+
+    ``from_xml``: the record was read from parsed XML (:func:`pymarc_from_marcxml`), whose text
+    cannot hold a character XML forbids, so the serialised text needs no cleaning.
+    """
     leader = str(record.leader)
     unicode_leader = (leader[:9] + "a" + leader[10:] + " " * 24)[:24]
     xml = _marcxml_text(record, unicode_leader)
@@ -522,7 +583,7 @@ def _raw_xml(record: pymarc.Record) -> str:
         finally:
             record.leader = original
     # stray control bytes from broken records would make the XML unreadable; NFC like every other field
-    return unicodedata.normalize("NFC", clean_xml_text(xml))
+    return unicodedata.normalize("NFC", xml if from_xml else clean_xml_text(xml))
 
 
 def record_from_marc(
@@ -538,23 +599,36 @@ def record_from_marc(
     ``marc:<local id>`` (see :func:`local_identifier`). Raises :class:`MarcImportError` for records
     that are not MARC21 bibliographic data (:func:`check_marc21`).
     """
+    return _mapped(record, member, raw_format, oai_identifier, datestamp, from_xml=False)
+
+
+def _mapped(
+    record: pymarc.Record,
+    member: str,
+    raw_format: RawFormat,
+    oai_identifier: str | None,
+    datestamp: datetime | None,
+    from_xml: bool,
+) -> Record:
+    """:func:`record_from_marc`; ``from_xml`` as for :func:`_raw_xml`."""
     check_marc21(record)
+    fields = _Fields(record)
     title = subtitle = None
-    for field in record.get_fields("245"):
+    for field in fields.get_fields("245"):
         title, subtitle = _title(field)
         break
     authors: list[str | None] = []
     for tag in _AUTHOR_TAGS:
-        authors.extend(_author(f, tag) for f in record.get_fields(tag))
-    for field in record.get_fields("880"):
+        authors.extend(_author(f, tag) for f in fields.get_fields(tag))
+    for field in fields.get_fields("880"):
         linked = _linked_tag(field)
         if linked in _AUTHOR_TAGS:
             authors.append(_author(field, linked))
         elif linked == "245" and not title:
             title, subtitle = _title(field)
-    subjects = [_subject(f) for f in record.get_fields(*_SUBJECT_MAIN)]
-    subjects += [v for f in record.get_fields("653") for v in _subs(f, "a")]
-    abstract = nfc(" ".join(" ".join(f.get_subfields("a", "b")) for f in record.get_fields("520")))
+    subjects = [_subject(f) for f in fields.get_fields(*_SUBJECT_MAIN)]
+    subjects += [v for f in fields.get_fields("653") for v in _subs(f, "a")]
+    abstract = nfc(" ".join(" ".join(f.get_subfields("a", "b")) for f in fields.get_fields("520")))
     return Record(
         member=member,
         oai_identifier=oai_identifier or f"marc:{local_identifier(record)}",
@@ -564,23 +638,28 @@ def record_from_marc(
         authors=_unique(authors),
         subjects=_unique(subjects),
         abstract=abstract,
-        publisher=_publisher(record),
-        year=_year(record),
-        language=_language(record),
-        type=_type(record),
-        identifiers=_identifiers(record),
+        publisher=_publisher(fields),
+        year=_year(fields),
+        language=_language(fields),
+        type=_type(fields),
+        identifiers=_identifiers(fields),
         raw_format=raw_format,
-        raw=_raw_xml(record),
+        raw=_raw_xml(record, from_xml),
     )
+
+
+_RECORD_TAGS = (f"{{{MARC_NS}}}record", "record")
 
 
 def find_marc_record(root: etree._Element) -> etree._Element | None:
     """The first MARC ``<record>`` at or under ``root`` (MARC namespace or none, e.g. in OAI metadata)."""
-    candidates = [root] if isinstance(root.tag, str) else []
-    candidates += [e for e in root.iterdescendants() if isinstance(e.tag, str)]
+    # lazily: ``root`` itself is the record in a harvested page, and its fields need not be visited
+    candidates = itertools.chain((root,), root.iterdescendants())
     for element in candidates:
         tag = element.tag
-        if tag in (f"{{{MARC_NS}}}record", "record") and any(
+        if not isinstance(tag, str):
+            continue
+        if tag in _RECORD_TAGS and any(
             local_name(c) in ("leader", "controlfield", "datafield") for c in _marc_children(element)
         ):
             return element
@@ -606,4 +685,4 @@ def record_from_marcxml(
     element = find_marc_record(root)
     if element is None:
         raise MarcImportError(f"no MARCXML <record> found (got <{local_name(root)}>)")
-    return record_from_marc(pymarc_from_marcxml(element), member, "marcxml", oai_identifier, datestamp)
+    return _mapped(pymarc_from_marcxml(element), member, "marcxml", oai_identifier, datestamp, from_xml=True)
