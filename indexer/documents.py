@@ -6,7 +6,7 @@ import re
 
 from schemas.record import Record
 from schemas.search import IndexDocument
-from search.analysis import analyse_field, folded_text
+from search.analysis import fold, folded_text, tokens
 
 # Leading articles do not make two titles different works, nor sort them apart.
 _ARTICLES = ("the ", "a ", "an ")
@@ -33,7 +33,7 @@ def family_name(author: str) -> str:
     return words[-1]
 
 
-def work_key(record: Record) -> str:
+def work_key(record: Record, title_sort: str | None = None) -> str:
     """A key shared by the same work held by different members, for clustering search results.
 
     ISBN-13 ("isbn:..."), else DOI ("doi:..."), else the ISSN of a journal ("issn:..."; an article's
@@ -42,7 +42,7 @@ def work_key(record: Record) -> str:
     "Thư viện số" by "Nguyễn Văn An" (2019) clusters with a member's "Thu vien so" by "Nguyen, Van An".
     The smallest identifier is used so members listing a book's ISBNs in another order still agree; a
     record with no title and no identifier gets a key of its own rather than merging with every other
-    untitled record.
+    untitled record. ``title_sort`` is the record's ``title_sort_key`` when the caller has it already.
     """
     ids = record.identifiers
     if ids.isbn:
@@ -51,7 +51,7 @@ def work_key(record: Record) -> str:
         return "doi:" + min(ids.doi)
     if ids.issn and record.type == "journal":
         return "issn:" + min(ids.issn)
-    title = title_sort_key(record)
+    title = title_sort_key(record) if title_sort is None else title_sort
     if not title:
         return "id:" + record.id
     family = family_name(record.authors[0]) if record.authors else ""
@@ -60,7 +60,10 @@ def work_key(record: Record) -> str:
 
 def title_sort_key(record: Record) -> str:
     """Folded title (with subtitle) without a leading article or punctuation, for sorting and keys."""
-    title = folded_text(" ".join(p for p in (record.title, record.subtitle) if p))
+    return _without_article(folded_text(" ".join(p for p in (record.title, record.subtitle) if p)))
+
+
+def _without_article(title: str) -> str:
     for article in _ARTICLES:
         if title.startswith(article):
             return title[len(article) :]
@@ -69,16 +72,21 @@ def title_sort_key(record: Record) -> str:
 
 def to_document(record_id: str, seq: int, record: Record) -> IndexDocument:
     """The search document of one live record."""
-    title = " ".join(p for p in (record.title, record.subtitle) if p)
-    authors = " ; ".join(record.authors)
-    subjects = " ; ".join(record.subjects)
-    text = " ".join(
-        p for p in (title, authors, subjects, record.abstract, record.publisher) if p
+    title = tokens(" ".join(p for p in (record.title, record.subtitle) if p))
+    authors = tokens(" ; ".join(record.authors))
+    subjects = tokens(" ; ".join(record.subjects))
+    rest = tokens(" ".join(p for p in (record.abstract, record.publisher) if p))
+    # text = title + authors + subjects + abstract + publisher. The tokens of space-joined parts are
+    # the parts' tokens in order (NFC and lower-casing never reach across a space), so the parts
+    # analysed for their own fields are reused rather than tokenised and folded a second time.
+    title_folded, authors_folded, subjects_folded = (
+        [fold(t) for t in title],
+        [fold(t) for t in authors],
+        [fold(t) for t in subjects],
     )
-    title_exact, title_folded = analyse_field(title)
-    author_exact, author_folded = analyse_field(authors)
-    subject_exact, subject_folded = analyse_field(subjects)
-    text_exact, text_folded = analyse_field(text)
+    text = title + authors + subjects + rest
+    text_folded = title_folded + authors_folded + subjects_folded + [fold(t) for t in rest]
+    title_sort = _without_article(" ".join(title_folded))  # = title_sort_key(record)
     ids = record.identifiers
     return IndexDocument(
         id=record_id,
@@ -97,14 +105,14 @@ def to_document(record_id: str, seq: int, record: Record) -> IndexDocument:
         isbn=ids.isbn,
         issn=ids.issn,
         doi=ids.doi,
-        work_key=work_key(record),
-        title_sort=title_sort_key(record),
-        title_exact=title_exact,
-        title_folded=title_folded,
-        author_exact=author_exact,
-        author_folded=author_folded,
-        subject_exact=subject_exact,
-        subject_folded=subject_folded,
-        text_exact=text_exact,
-        text_folded=text_folded,
+        work_key=work_key(record, title_sort),
+        title_sort=title_sort,
+        title_exact=" ".join(title),
+        title_folded=" ".join(title_folded),
+        author_exact=" ".join(authors),
+        author_folded=" ".join(authors_folded),
+        subject_exact=" ".join(subjects),
+        subject_folded=" ".join(subjects_folded),
+        text_exact=" ".join(text),
+        text_folded=" ".join(text_folded),
     )

@@ -84,9 +84,13 @@ _TOKEN = re.compile(r"[^\W_]+")
 
 
 # -- cursor ------------------------------------------------------------------------------------------
+# json.dumps with options builds a new encoder on every call; a cursor is encoded for every result page.
+_cursor_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 def encode_cursor(values: Sequence[object]) -> str:
     """Opaque cursor of a hit's sort values (last one: the id)."""
-    raw = json.dumps(list(values), separators=(",", ":"), ensure_ascii=False).encode()
+    raw = _cursor_json(list(values)).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
