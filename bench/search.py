@@ -14,12 +14,14 @@ For each backend (embedded tantivy and/or SQLite FTS5, chosen by ``--embedded``;
   (``SearchService``: parse, backend, highlights) and as the backend's raw query in the same run,
   interleaved in slices (SQLite: the SQL statements alone, replayed; tantivy: the native searcher
   calls the backend makes, with its compiled query objects and aggregation JSON, replayed; search node:
-  ``client.search`` with the body and ``filter_path`` the backend sends). The ratio layer/raw is our
-  overhead.
+  the engine calls the backend makes, its ``_msearch`` with the same bodies and ``filter_path``, the
+  term statistics and any tier asked again, recorded and replayed on the client). The ratio
+  layer/raw is our overhead.
 
     .venv/bin/python bench/search.py --records 100000
     .venv/bin/python bench/search.py --records 100000 --no-es --embedded both
-    .venv/bin/python bench/search.py --records 1000000 --es http://127.0.0.1:9200
+    .venv/bin/python bench/search.py --records 1000000 --es http://127.0.0.1:9200 --keep
+    .venv/bin/python bench/search.py --es http://127.0.0.1:9200 --es-alias bench-xxxxxxxx --no-request-cache
 """
 
 from __future__ import annotations
@@ -525,10 +527,53 @@ async def index_pair(backend: Any, records: int, seed: int, batch: int) -> tuple
     return ours_spent, peer_spent
 
 
+_Call = tuple[str, Any, str | None]
+
+
+async def _engine_calls(backend: Any, service: Any, request: SearchRequest) -> list[_Call]:
+    """The engine calls ``service.search(request)`` makes: ("msearch", bodies, filter_path) and
+    ("stats", artificial document, None), in order."""
+    calls: list[_Call] = []
+    msearch, stats = backend.raw_msearch, backend.term_stats
+
+    async def record_msearch(bodies: Any, index: Any = None, filter_path: Any = None) -> Any:
+        calls.append(("msearch", list(bodies), filter_path))
+        return await msearch(bodies, index=index, filter_path=filter_path)
+
+    async def record_stats(doc: Any, index: Any = None) -> Any:
+        calls.append(("stats", doc, None))
+        return await stats(doc, index=index)
+
+    backend.raw_msearch, backend.term_stats = record_msearch, record_stats
+    try:
+        await service.search(request)
+    finally:
+        del backend.raw_msearch, backend.term_stats  # the class's methods again
+    return calls
+
+
+async def _replay(client: Any, alias: str, call: _Call) -> object:
+    """One recorded engine call, sent by the client alone."""
+    from search.elastic import term_stats_body
+
+    kind, payload, filter_path = call
+    if kind == "stats":
+        return await client.termvectors(index=alias, body=term_stats_body(payload))
+    lines = [line for body in payload for line in ({}, body)]
+    return await client.msearch(index=alias, body=lines, filter_path=filter_path)
+
+
 async def bench_elastic(args: argparse.Namespace, requests: Sequence[SearchRequest]) -> Report:
-    """The search node at ``--es`` or one started here (stopped at the end)."""
-    from search.elastic import SEARCH_FILTER_PATH, ElasticBackend
-    from search.elastic_dsl import search_body
+    """The search node at ``--es`` or one started here (stopped at the end).
+
+    ``--es-alias`` measures the queries on an index kept by an earlier run (``--keep``) instead of
+    indexing: no indexing figures then, and the index is left in place. ``--no-request-cache`` turns
+    the shard request cache off for the measurement: the mix repeats requests, and the layer and the
+    raw query run each slice in turn, so with the cache (the engine's default, which serves the
+    ``size: 0`` total and facet requests again until the index changes) the second runner of a slice
+    finds those answers cached.
+    """
+    from search.elastic import ElasticBackend
     from search.service import SearchService
 
     node = None
@@ -539,38 +584,49 @@ async def bench_elastic(args: argparse.Namespace, requests: Sequence[SearchReque
         node = start_node()
         url = node.url
         print(f"  started a search node at {url} in {node.started_in:.1f} s", file=sys.stderr)
-    alias = f"bench-{uuid.uuid4().hex[:8]}"
+    reuse = args.es_alias is not None
+    alias = args.es_alias if reuse else f"bench-{uuid.uuid4().hex[:8]}"
     backend = ElasticBackend(url, alias=alias)
     report = Report("search node")
     try:
         await backend.open()
         report.name = f"{backend.resolved_engine}"
-        report.docs = args.records
-        spent, peer_spent = await index_pair(backend, args.records, args.seed, args.batch)
-        report.docs_per_s = args.records / spent
-        report.peer_docs_per_s = args.records / peer_spent
+        if reuse:
+            report.docs = await backend.count()
+        else:
+            report.docs = args.records
+            spent, peer_spent = await index_pair(backend, args.records, args.seed, args.batch)
+            report.docs_per_s = args.records / spent
+            report.peer_docs_per_s = args.records / peer_spent
         live = await backend.live_index()
         client = backend.client
+        cache = None if args.request_cache else False  # None: the engine's default (on)
+        await client.indices.put_settings(index=live, body={"index": {"requests.cache.enable": cache}})
         await client.indices.flush(index=live)
         stats = await client.indices.stats(index=live, metric="store")
         report.size_bytes = int(stats["_all"]["primaries"]["store"]["size_in_bytes"])
 
-        # The raw query is the request the backend sends for the same search: the same body (page
-        # size + look-ahead hit, aggregations, _source fields) and the same filter_path, timed around
-        # client.search alone.
+        # The raw query is what the backend sends the engine for the same search: each request is run
+        # once through the backend (outside the clock) recording its engine calls (the plan's
+        # _msearch with its filter_path; for several unquoted words the term statistics sent
+        # alongside and any tier asked again), which are then replayed on the client alone.
         service = SearchService(backend)
-        bodies = [search_body(parse_query(r.q), r) for r in requests]
-        await latencies(
-            report,
-            requests,
-            service.search,
-            lambda i: client.search(index=alias, body=bodies[i], filter_path=SEARCH_FILTER_PATH),
-        )
+        scripts = [await _engine_calls(backend, service, r) for r in requests]
+
+        async def replay(i: int) -> None:
+            calls = scripts[i]
+            if len(calls) > 1 and calls[1][0] == "stats":  # sent together, as the backend does
+                await asyncio.gather(_replay(client, alias, calls[0]), _replay(client, alias, calls[1]))
+                calls = calls[2:]
+            for call in calls:
+                await _replay(client, alias, call)
+
+        await latencies(report, requests, service.search, replay)
     finally:
-        if backend.resolved_engine is not None:
+        if backend.resolved_engine is not None and not reuse:
             with contextlib.suppress(Exception):  # left behind only when indexing failed midway
                 await backend.client.indices.delete(index=f"{alias}-peer")
-        if not args.keep:
+        if not args.keep and not reuse:
             for name in await backend.list_indexes():
                 await backend.client.indices.delete(index=name)
         await backend.close()
@@ -628,6 +684,15 @@ async def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-sqlite", action="store_true", help="skip SQLite FTS5 (with --embedded both)")
     parser.add_argument("--no-embedded", action="store_true", help="skip every embedded backend")
     parser.add_argument("--keep", action="store_true", help="keep the search node's bench indexes")
+    parser.add_argument(
+        "--es-alias", help="measure queries on this existing alias of the search node (kept), no indexing"
+    )
+    parser.add_argument(
+        "--no-request-cache",
+        dest="request_cache",
+        action="store_false",
+        help="search node: measure with the shard request cache off",
+    )
     args = parser.parse_args(argv)
 
     requests = query_mix(args.queries)

@@ -13,6 +13,7 @@ the index mapping's ``_meta``, so it travels with the index it describes.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import re
@@ -29,14 +30,18 @@ from schemas.search import FacetValue, IndexDocument, SearchRequest
 
 from .backend import BackendHit, BackendResult, BulkReport
 from .elastic_dsl import (
+    TIER_MARGIN,
+    SearchPlan,
     autocomplete_body,
+    bm25_bound,
     check_alias,
     from_source,
     hit_document,
     index_body,
     prefix_term,
-    search_body,
+    search_plan,
     source_json,
+    stats_doc,
     vocabulary_body,
 )
 from .query_ast import ParsedQuery
@@ -69,6 +74,14 @@ SEARCH_FILTER_PATH = ",".join(
         "aggregations.*.buckets.doc_count",
     )
 )
+#: The same fields of each answer of a multi-search, plus its status and error: every answer keeps
+#: its ``status``, so none can vanish from the list when ``filter_path`` empties it.
+MSEARCH_FILTER_PATH = ",".join(
+    [f"responses.{path}" for path in SEARCH_FILTER_PATH.split(",")]
+    + ["responses.status", "responses.error.type", "responses.error.reason"]
+)
+#: A tiered search also reads the index of each hit, to pair it with the term statistics.
+TIERED_FILTER_PATH = f"{MSEARCH_FILTER_PATH},responses.hits.hits._index"
 #: Response fields bulk indexing reads per item: an ``index`` item otherwise also carries its version,
 #: sequence number, shard counts... which the helper would decode for nothing.
 BULK_FILTER_PATH = "items.*._id,items.*.status,items.*.error"
@@ -454,12 +467,87 @@ class ElasticBackend:
             except flavour.not_found as exc:
                 raise NotFound(f"search index {index or self.alias!r} does not exist") from exc
 
+    async def raw_msearch(
+        self, bodies: Sequence[dict[str, Any]], index: str | None = None, filter_path: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Send prepared bodies as one ``_msearch`` and return their answers, in order.
+
+        An answer that failed raises as ``raw_search`` would: ``NotFound`` for a missing index,
+        ``BackendUnavailable`` for 502/503/504, ``LienhopError`` otherwise.
+        """
+        target = index or self.alias
+        lines: list[dict[str, Any]] = []
+        for body in bodies:
+            lines += [{}, body]
+        params = {"filter_path": filter_path} if filter_path else {}
+        async with self._guard("searching") as flavour:
+            try:
+                found = _body(await flavour.client.msearch(index=target, body=lines, **params))
+            except flavour.not_found as exc:
+                raise NotFound(f"search index {target!r} does not exist") from exc
+        answers: list[dict[str, Any]] = list(found.get("responses") or [])
+        if len(answers) != len(bodies):
+            raise LienhopError(f"search engine answered {len(answers)} of {len(bodies)} searches")
+        for answer in answers:
+            if "error" in answer:
+                _raise_answer_error(answer, target, self.url)
+        return answers
+
+    async def term_stats(self, doc: dict[str, str], index: str | None = None) -> dict[str, Any]:
+        """Term and field statistics of the words of an artificial document (``_termvectors``)."""
+        async with self._guard("reading term statistics") as flavour:
+            try:
+                body = term_stats_body(doc)
+                return _body(await flavour.client.termvectors(index=index or self.alias, body=body))
+            except flavour.not_found as exc:
+                raise NotFound(f"search index {index or self.alias!r} does not exist") from exc
+
+    async def _tiered_hits(
+        self, plan: SearchPlan, first: dict[str, Any], query: ParsedQuery, stats: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The answer of the first tier whose page is certified (see ``tiers``), else of the whole query.
+
+        The statistics must come from the index that answered (an alias swap between the requests
+        would pair a page with another index's statistics): else the whole query answers.
+        """
+        assert plan.hits is not None and plan.fallback is not None
+        body = plan.bodies[plan.hits]
+        bound = bm25_bound(query, stats)
+        answer = first
+        for n, tier in enumerate(plan.tiers):
+            if n:
+                answer = (
+                    await self.raw_msearch([{**body, "query": tier.query}], filter_path=TIERED_FILTER_PATH)
+                )[0]
+            found = (answer.get("hits") or {}).get("hits") or []
+            if (
+                len(found) == body["size"]
+                and all(hit.get("_index") == stats.get("_index") for hit in found)
+                and found[-1]["_score"] > bound + tier.outside + TIER_MARGIN
+            ):
+                return answer
+        whole = {**body, "query": plan.fallback}
+        return (await self.raw_msearch([whole], filter_path=MSEARCH_FILTER_PATH))[0]
+
     async def search(self, query: ParsedQuery, request: SearchRequest) -> BackendResult:
-        """Run a parsed query with the request's filters, facets, sort and paging (page or cursor)."""
+        """Run a parsed query with the request's filters, facets, sort and paging (page or cursor).
+
+        The hits, the total and the facets are separate requests of one ``_msearch`` (``SearchPlan``).
+        For several unquoted words the hits are first asked of the top boost tiers (``tiers``), with
+        the statistics that bound BM25 fetched alongside; a tier's page that cannot be certified is
+        asked again of the next tier, and lastly of the whole query.
+        """
         after = decode_cursor(request.cursor) if request.cursor else None
-        body = search_body(query, request, search_after=after)
-        answer = await self.raw_search(body, filter_path=SEARCH_FILTER_PATH)
-        return result_from_answer(answer, request)
+        plan = search_plan(query, request, search_after=after)
+        if not plan.tiers or plan.hits is None:
+            answers = await self.raw_msearch(plan.bodies, filter_path=MSEARCH_FILTER_PATH)
+            return result_from_answers(answers, plan, request)
+        answers, stats = await asyncio.gather(
+            self.raw_msearch(plan.bodies, filter_path=TIERED_FILTER_PATH),
+            self.term_stats(stats_doc(query)),
+        )
+        answers[plan.hits] = await self._tiered_hits(plan, answers[plan.hits], query, stats)
+        return result_from_answers(answers, plan, request)
 
     async def autocomplete(self, field: str, prefix: ParsedQuery, size: int) -> list[str]:
         """Titles or author names whose folded words start with the typed ones.
@@ -491,6 +579,18 @@ class ElasticBackend:
         return [(str(b["key"]), int(b["doc_count"])) for b in buckets]
 
 
+def term_stats_body(doc: dict[str, str]) -> dict[str, Any]:
+    """The ``_termvectors`` body asking the index statistics of an artificial document's words."""
+    return {
+        "doc": doc,
+        "term_statistics": True,
+        "field_statistics": True,
+        "positions": False,
+        "offsets": False,
+        "payloads": False,
+    }
+
+
 def _prepared(action: tuple[str, str | None]) -> tuple[str, str | None]:
     """``expand_action_callback`` for actions that are ``(action line, source line)`` already."""
     return action
@@ -502,6 +602,17 @@ def _bad_id(doc_id: str, report: BulkReport) -> bool:
         return False
     report.failed.append((doc_id, f"document id must be 1 to {MAX_ID_BYTES} bytes, not {size}"))
     return True
+
+
+def _raise_answer_error(answer: dict[str, Any], index: str, url: str) -> None:
+    """Raise the error of one failed answer of a multi-search (see ``ElasticBackend.raw_msearch``)."""
+    status = answer.get("status")
+    reason = _failure_reason(answer)
+    if status == 404:
+        raise NotFound(f"search index {index!r} does not exist ({reason})")
+    if status in UNAVAILABLE_STATUSES:
+        raise BackendUnavailable(f"search engine at {url} cannot serve ({status}) while searching: {reason}")
+    raise LienhopError(f"search engine refused searching: {reason}")
 
 
 def _failure_reason(info: dict[str, Any]) -> str:
@@ -518,6 +629,22 @@ def _failure_reason(info: dict[str, Any]) -> str:
 
 
 _FACET_VALUES = TypeAdapter(list[FacetValue])
+
+
+def result_from_answers(
+    answers: Sequence[dict[str, Any]], plan: SearchPlan, request: SearchRequest
+) -> BackendResult:
+    """Join the answers of a ``SearchPlan`` into the ``BackendResult`` of one ``search_body`` answer."""
+    hits: dict[str, Any] = {}
+    if plan.hits is not None:
+        hits["hits"] = (answers[plan.hits].get("hits") or {}).get("hits") or []
+        if plan.unscored:
+            # Sorted by id alone: put back the score every hit has in relevance order (0, nothing is
+            # scored) in front of the sort values, so cursors keep their ``[score, id]`` form.
+            hits["hits"] = [{**h, "_score": 0.0, "sort": [0.0, *h.get("sort", [])]} for h in hits["hits"]]
+    hits["total"] = (answers[plan.total].get("hits") or {}).get("total", 0)
+    aggs = {name: (answers[i].get("aggregations") or {}).get(name) or {} for name, i in plan.facets.items()}
+    return result_from_answer({"hits": hits, "aggregations": aggs}, request)
 
 
 def result_from_answer(answer: dict[str, Any], request: SearchRequest) -> BackendResult:
@@ -538,8 +665,9 @@ def result_from_answer(answer: dict[str, Any], request: SearchRequest) -> Backen
         buckets = (aggs.get(name) or {}).get("buckets") or []
         # Validated as one list in pydantic-core: half the cost of a model per bucket (the year
         # facet has a bucket per year).
-        if name == "year":
-            values = [{"value": str(int(b["key"])), "count": b["doc_count"]} for b in buckets]
+        if name == "year":  # keyword keys: "999" sorts after "2015" as a string
+            years = sorted((int(b["key"]), b["doc_count"]) for b in buckets)
+            values = [{"value": str(year), "count": count} for year, count in years]
         else:
             values = [{"value": str(b["key"]), "count": b["doc_count"]} for b in buckets]
         facets[name] = _FACET_VALUES.validate_python(values)

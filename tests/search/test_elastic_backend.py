@@ -206,7 +206,8 @@ def test_paging_window_cursor_and_facets() -> None:
     aggs = aggregations(["member", "subject", "year"], 5)
     assert aggs["subject"]["terms"]["field"] == "subjects"
     assert aggs["member"]["terms"]["order"] == [{"_count": "desc"}, {"_key": "asc"}]
-    assert aggs["year"]["histogram"] == {"field": "year", "interval": 1, "min_doc_count": 1}
+    # every year, counted on the keyword sub-field (a histogram was 35 ms over 1M documents, this 2)
+    assert aggs["year"]["terms"]["field"] == "year.key" and aggs["year"]["terms"]["size"] >= 10_000
     assert search_body(query, SearchRequest(size=0, facets=[]))["size"] == 0
 
 
