@@ -6,10 +6,12 @@ Matching is by local name, so the namespace quirks real repositories show all re
 
 from __future__ import annotations
 
+import gc
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from lxml import etree
 
@@ -252,8 +254,6 @@ class RecordsPage:
     cursor: int | None = None
     cleaned: bool = False
     nbytes: int = 0
-    # the store's content hash of each record, when the worker that parsed the page computed them
-    digests: list[str] | None = None
 
 
 def read_records_page(data: bytes, member: str, metadata_prefix: str = "oai_dc") -> RecordsPage:
@@ -273,3 +273,41 @@ def read_records_page(data: bytes, member: str, metadata_prefix: str = "oai_dc")
         cleaned=page.cleaned,
         nbytes=page.nbytes,
     )
+
+
+# ------------------------------------------------------------------ worker processes (runner.PageDecoder)
+# A worker imports this module and what it needs, not the runner: the store (SQLAlchemy, Alembic) and
+# the HTTP client would double a worker's start-up, and a worker only reads pages.
+
+
+@dataclass
+class WorkerOutcome:
+    """What a worker sends back: the page, or the exception it raised taken apart.
+
+    Exceptions with their own ``__init__`` (OAI errors, ``MalformedPage``) are not rebuilt faithfully
+    by pickle, so the class, ``args`` and attributes travel instead (``runner._revive`` rebuilds it).
+    """
+
+    page: RecordsPage | None = None
+    error: tuple[type[BaseException], tuple[Any, ...], dict[str, Any]] | None = None
+
+
+def decode_in_worker(data: bytes, member: str, metadata_prefix: str) -> WorkerOutcome:
+    """:func:`read_records_page` in a worker process, its exception sent back as data."""
+    try:
+        return WorkerOutcome(page=read_records_page(data, member, metadata_prefix))
+    except Exception as exc:  # re-raised in the harvest process, as if parsed there
+        return WorkerOutcome(error=(type(exc), exc.args, dict(vars(exc))))
+
+
+def start_worker() -> None:
+    """A worker's initializer: import the parsers (the MARC one is otherwise imported lazily by
+    :func:`parse_record`), then leave all that is imported out of the cyclic collector's full passes,
+    which would walk it again and again for nothing (a worker's modules live as long as it does)."""
+    from . import parse_marc  # noqa: F401
+
+    gc.freeze()
+
+
+def worker_ready() -> None:
+    """Runs in a worker once :func:`start_worker` is done: the harvest waits for it."""

@@ -29,7 +29,7 @@ from schemas.member import Member, RunReport
 from schemas.progress import NullProgress, ProgressSink
 from schemas.record import QuarantinedItem, Record
 from schemas.settings import Settings
-from store.records import RecordStore, content_hash
+from store.records import RecordStore
 
 from .oai import (
     HostLimiter,
@@ -42,7 +42,7 @@ from .oai import (
     list_params,
     make_http_client,
 )
-from .parse_dc import RecordsPage, read_records_page
+from .parse_dc import RecordsPage, decode_in_worker, read_records_page, start_worker, worker_ready
 
 log = logging.getLogger(__name__)
 
@@ -124,39 +124,12 @@ def _older_objects_frozen() -> Iterator[None]:
             gc.unfreeze()
 
 
-@dataclass
-class _Outcome:
-    """What a worker sends back: the page, or the exception it raised taken apart.
-
-    Exceptions with their own ``__init__`` (OAI errors, :class:`MalformedPage`) are not rebuilt
-    faithfully by pickle, so the class, ``args`` and attributes travel instead (see :func:`_revive`).
-    """
-
-    page: RecordsPage | None = None
-    error: tuple[type[BaseException], tuple[Any, ...], dict[str, Any]] | None = None
-
-
-def _decode_in_worker(data: bytes, member: str, metadata_prefix: str) -> _Outcome:
-    try:
-        page = read_records_page(data, member, metadata_prefix)
-    except Exception as exc:  # re-raised in the harvest process, as if parsed there
-        return _Outcome(error=(type(exc), exc.args, dict(vars(exc))))
-    # hashing is CPU work the commit would otherwise do on the event loop
-    page.digests = [content_hash(rec) for rec in page.records]
-    return _Outcome(page=page)
-
-
 def _revive(error: tuple[type[BaseException], tuple[Any, ...], dict[str, Any]]) -> BaseException:
     cls, args, state = error
     exc = cls.__new__(cls)
     exc.args = args
     vars(exc).update(state)
     return exc
-
-
-def _warm_up() -> None:
-    """Import the parsers in a new worker (the MARC one is imported lazily by ``parse_record``)."""
-    from . import parse_marc  # noqa: F401
 
 
 def _idle_core() -> bool:
@@ -215,8 +188,10 @@ class PageDecoder:
         # spawned worker it imports the program's main module again, so scripts that harvest need the
         # usual ``if __name__ == "__main__":`` guard (the ``lienhop`` console script has it).
         context = multiprocessing.get_context("spawn")
-        self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
-        self._ready = asyncio.get_running_loop().run_in_executor(self._pool, _warm_up)
+        self._pool = ProcessPoolExecutor(
+            max_workers=self.workers, mp_context=context, initializer=start_worker
+        )
+        self._ready = asyncio.get_running_loop().run_in_executor(self._pool, worker_ready)
         self._ready.add_done_callback(_retrieve)
 
     async def decode(self, data: bytes, member: str, metadata_prefix: str) -> RecordsPage:
@@ -229,7 +204,7 @@ class PageDecoder:
             return read_records_page(data, member, metadata_prefix)
         loop = asyncio.get_running_loop()
         try:
-            outcome = await loop.run_in_executor(self._pool, _decode_in_worker, data, member, metadata_prefix)
+            outcome = await loop.run_in_executor(self._pool, decode_in_worker, data, member, metadata_prefix)
         except BrokenProcessPool:  # a worker died (killed, out of memory): carry on inline
             log.warning("page decoding worker died; parsing on the event loop from now on")
             self.workers = 0
@@ -435,21 +410,21 @@ class MemberHarvest:
                 next_token = page.token
                 if next_token is not None and next_token in seen:
                     # stored without a checkpoint: the next run lists again from the high-water mark
-                    await self._commit(records, bad, None, page.digests)
+                    await self._commit(records, bad, None)
                     raise ResumptionTokenLoop(
                         f"repository repeated resumptionToken {next_token!r}; listing abandoned"
                     )
                 if next_token is None:
                     cp.set_index += 1  # this set is done: the checkpoint points at the next one
                     cp.token = None
-                    await self._commit(records, bad, cp.to_json(), page.digests)
+                    await self._commit(records, bad, cp.to_json())
                     return
                 # fetch and parse the next page (in a worker process for a big list) while this one
                 # is being stored; pages are still committed strictly in order, one at a time
                 self.decoder.expect(page.complete_list_size)
                 pending = asyncio.create_task(self._fetch(cp, next_token))
                 cp.token = next_token
-                await self._commit(records, bad, cp.to_json(), page.digests)
+                await self._commit(records, bad, cp.to_json())
                 token = next_token
         finally:
             if pending is not None and not pending.done():
@@ -470,9 +445,8 @@ class MemberHarvest:
         records: list[Record],
         bad: list[QuarantinedItem],
         state: dict[str, Any] | None,
-        digests: list[str] | None = None,
     ) -> None:
-        await self.store.commit_page(self.code, self.run_id, records, bad, state=state, digests=digests)
+        await self.store.commit_page(self.code, self.run_id, records, bad, state=state)
         self.done += len(records) + len(bad)
         saved = state or {}
         totals = saved.get("totals") or {}
