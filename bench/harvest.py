@@ -8,6 +8,9 @@ pages of 500 linked by resumptionTokens. For each format the bench measures, on 
 * lxml: the hardened parser on the page bytes alone, fetched beforehand (the ceiling);
 * sickle: iterating ``ListRecords`` with no storing (the usual Python client).
 
+The three take turns (lienhop, sickle, lxml, then again), so that on a shared machine each sees the
+same load; the medians are compared. ``LIENHOP_HARVEST_PARSE_WORKERS`` is honoured (unset: automatic).
+
     .venv/bin/python bench/harvest.py --records 20000 --runs 3
 """
 
@@ -188,6 +191,8 @@ def harvest_child(url: str, fmt: str, home: str) -> None:
     # this process's own since they run at the same time
     peak_kb = sum(resource.getrusage(w).ru_maxrss for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
     result["maxrss_mb"] = peak_kb / 1024
+    # whether a parse worker ran (automatic mode starts one only when a core is idle)
+    result["worker"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime > 0
     print(json.dumps(result))
 
 
@@ -269,18 +274,25 @@ def main() -> None:
         url = f"http://127.0.0.1:{port}/oai"
         _wait_for(url)
         rows = []
+        workers = []
         for fmt in args.formats.split(","):
-            lien = [run_lienhop(url, fmt) for _ in range(args.runs)]
-            assert all(r["ok"] and r["records"] == args.records for r in lien), lien
             pages = fetch_pages(url, fmt)
-            lx = [run_lxml(pages) for _ in range(args.runs)]
-            sk = [run_sickle(url, fmt) for _ in range(args.runs)]
+            lien: list[dict[str, Any]] = []
+            lx: list[tuple[float, int]] = []
+            sk: list[tuple[float, int]] = []
+            # one run of each in turn, so that on a shared machine all three see the same load
+            for _ in range(args.runs):
+                lien.append(run_lienhop(url, fmt))
+                sk.append(run_sickle(url, fmt))
+                lx.append(run_lxml(pages))
+            assert all(r["ok"] and r["records"] == args.records for r in lien), lien
             assert all(n == args.records for _, n in lx + sk)
             lien_rate = args.records / statistics.median(r["elapsed"] for r in lien)
             lxml_rate = args.records / statistics.median(t for t, _ in lx)
             sickle_rate = args.records / statistics.median(t for t, _ in sk)
             rss = max(r["maxrss_mb"] for r in lien)
             rows.append((fmt, lien_rate, rss, lxml_rate, sickle_rate))
+            workers.append(f"{fmt} {sum(r['worker'] for r in lien)}/{len(lien)}")
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -299,6 +311,7 @@ def main() -> None:
         "\nlienhop = fetch + parse + normalise + store with per-page checkpoint;"
         " sickle and lxml store nothing."
     )
+    print(f"lienhop runs that parsed in a worker process (started with a core idle): {', '.join(workers)}")
 
 
 def _wait_for(url: str) -> None:

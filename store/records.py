@@ -411,7 +411,9 @@ class RecordStore:
         self, conn: AsyncConnection, member: str, oai_ids: list[str]
     ) -> dict[str, tuple[int, str, bool]]:
         found: dict[str, tuple[int, str, bool]] = {}
-        for chunk in _chunks(oai_ids):
+        # a page in one query on SQLite: every statement of a commit is a round trip to the driver's
+        # thread, and 999 parameters is what any SQLite allows (32766 since 3.32)
+        for chunk in _chunks(oai_ids, _IN_CHUNK if self._postgres else 998):
             result = await conn.execute(
                 select(
                     records.c.oai_identifier, records.c.pk, records.c.content_hash, records.c.deleted
