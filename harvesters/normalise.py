@@ -132,11 +132,13 @@ def classify_identifier(value: str | None) -> tuple[str, str] | None:
     if lowered.startswith(("hdl:", "info:hdl/")) or "hdl.handle.net/" in lowered:
         handle = normalise_handle(text)
         return ("handle", handle) if handle else None
-    if _ISBN_LABEL.match(text):
-        isbn = normalise_isbn(_ISBN_LABEL.sub("", text))
+    label = _ISBN_LABEL.match(text)
+    if label:
+        isbn = normalise_isbn(text[label.end() :])
         return ("isbn", isbn) if isbn else None
-    if _ISSN_LABEL.match(text):
-        issn = normalise_issn(_ISSN_LABEL.sub("", text))
+    label = _ISSN_LABEL.match(text)
+    if label:
+        issn = normalise_issn(text[label.end() :])
         return ("issn", issn) if issn else None
     if _URL.match(text):
         return ("url", text)
