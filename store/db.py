@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -52,14 +54,38 @@ def make_engine(url: str) -> AsyncEngine:
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=60000")
+            _use_wal(cur)
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=60000")
             cur.close()
 
         return engine
     return create_async_engine(url, pool_pre_ping=True)
+
+
+def _use_wal(cursor: Any, patience: float = 60.0) -> None:
+    """Put the database in WAL mode, waiting out other processes doing the same.
+
+    WAL is a property of the file, so only the first connection to a new database changes it. That
+    change needs an exclusive lock and SQLite may refuse it at once ("database is locked") without
+    calling the busy handler, when two processes open a new store at the same moment: so retry.
+    """
+    deadline = time.monotonic() + patience
+    delay = 0.005
+    while True:
+        try:
+            # a DB-API cursor: sqlite3's own or the async driver's synchronous adapter
+            cursor.execute("PRAGMA journal_mode")
+            if str(cursor.fetchone()[0]).lower() == "wal":
+                return
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except Exception as exc:  # the adapter raises its driver's OperationalError, not sqlite3's
+            if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.25)
 
 
 def _upgrade(connection: Connection) -> None:
