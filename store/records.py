@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Text, and_, any_, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from schemas.errors import MemberExists, NotFound
@@ -134,13 +135,17 @@ class RecordStore:
 
     async def add_member(self, new: MemberCreate) -> Member:
         """Register a member; a duplicate code raises :class:`MemberExists`."""
-        async with self.engine.begin() as conn:
-            exists = await conn.scalar(select(members.c.code).where(members.c.code == new.code))
-            if exists:
-                raise MemberExists(f"member {new.code} is already registered")
-            values = new.model_dump()
-            values["created"] = utcnow()
-            await conn.execute(insert(members).values(**values))
+        taken = MemberExists(f"member {new.code} is already registered")
+        try:
+            async with self.engine.begin() as conn:
+                if await conn.scalar(select(members.c.code).where(members.c.code == new.code)):
+                    raise taken
+                values = new.model_dump()
+                values["created"] = utcnow()
+                await conn.execute(insert(members).values(**values))
+        except IntegrityError as exc:
+            # another process added the same code between the check and the insert: the same answer
+            raise taken from exc
         return await self.get_member(new.code)
 
     async def update_member(self, code: str, **changes: Any) -> Member:

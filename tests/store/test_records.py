@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from schemas.errors import MemberExists, NotFound
@@ -32,6 +34,17 @@ async def test_duplicate_member_code_is_refused(store: RecordStore) -> None:
         await _member(store)
     with pytest.raises(NotFound):
         await store.get_member("NOPE")
+
+
+async def test_two_admins_adding_the_same_code_at_once_get_one_member_and_one_clear_error(
+    store: RecordStore,
+) -> None:
+    """The API and a CLI command may register the same member at the same moment."""
+    outcomes = await asyncio.gather(*(_member(store) for _ in range(4)), return_exceptions=True)
+    errors = [o for o in outcomes if isinstance(o, BaseException)]
+    assert len(errors) == 3, outcomes
+    assert all(isinstance(e, MemberExists) and "VAST" in str(e) for e in errors), errors
+    assert [m.code for m in await store.list_members()] == ["VAST"]
 
 
 async def test_same_page_twice_changes_nothing(store: RecordStore) -> None:
