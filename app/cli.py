@@ -289,13 +289,24 @@ def members_show(
 def harvest(
     codes: Annotated[list[str] | None, typer.Argument(help="Member codes (default: all active)")] = None,
     full: Annotated[bool, typer.Option("--full", help="Ignore the incremental high-water mark")] = False,
+    reconcile: Annotated[
+        bool | None,
+        typer.Option(
+            "--reconcile/--no-reconcile",
+            help="After the harvest, delete records the repository no longer lists (ListIdentifiers). "
+            "Default: on a --full harvest of a repository that does not report all deletions.",
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Let reconciliation delete more than reconcile_max_fraction")
+    ] = False,
 ) -> None:
     """Harvest members over OAI-PMH and index what came in; exit 1 when any member failed."""
     chosen = [c.upper() for c in codes] if codes else None
 
     async def work(ctx: AppContext) -> list[RunReport]:
         with terminal_progress(console) as sink:
-            return await operations.harvest(ctx, chosen, full, sink)
+            return await operations.harvest(ctx, chosen, full, sink, reconcile=reconcile, force=force)
 
     reports = run(work)
     console.print(_runs_table(reports, "Harvest"))

@@ -35,11 +35,26 @@ def _on_commit(ctx: AppContext):  # type: ignore[no-untyped-def]
 
 
 async def harvest(
-    ctx: AppContext, codes: Sequence[str] | None, full: bool, progress: ProgressSink | None
+    ctx: AppContext,
+    codes: Sequence[str] | None,
+    full: bool,
+    progress: ProgressSink | None,
+    reconcile: bool | None = None,
+    force: bool = False,
 ) -> list[RunReport]:
-    """Harvest members (all active ones when ``codes`` is None) and index what came in."""
+    """Harvest members (all active ones when ``codes`` is None) and index what came in.
+
+    ``reconcile`` and ``force``: see :func:`harvesters.runner.harvest_members`.
+    """
     reports = await harvest_members(
-        ctx.store, ctx.settings, codes=codes, full=full, progress=progress, on_commit=_on_commit(ctx)
+        ctx.store,
+        ctx.settings,
+        codes=codes,
+        full=full,
+        progress=progress,
+        on_commit=_on_commit(ctx),
+        reconcile=reconcile,
+        force=force,
     )
     await ctx.sync_index()
     return reports

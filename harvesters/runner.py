@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -43,6 +43,7 @@ from .oai import (
     make_http_client,
 )
 from .parse_dc import RecordsPage, decode_in_worker, read_records_page, start_worker, worker_ready
+from .reconcile import UNREPORTED_DELETIONS, reconcile
 
 log = logging.getLogger(__name__)
 
@@ -63,12 +64,19 @@ async def harvest_members(
     full: bool = False,
     progress: ProgressSink | None = None,
     on_commit: OnCommit | None = None,
+    reconcile: bool | None = None,
+    force: bool = False,
 ) -> list[RunReport]:
     """Harvest active members with an OAI-PMH URL (all, or those in ``codes``), a few at a time.
 
     An unknown code raises :class:`~schemas.errors.NotFound` before anything starts; a requested
     member without an ``oai_url`` raises :class:`~schemas.errors.InvalidInput`. A member that fails
     gets a failed RunReport; the others go on. ``full`` ignores the incremental high-water mark.
+
+    ``reconcile`` tombstones records the repository no longer lists (see :mod:`.reconcile`) after a
+    complete harvest: ``True`` always, ``False`` never, ``None`` (default) on a ``full`` harvest of a
+    repository that does not report every deletion (``deletedRecord`` ``no`` or ``transient``).
+    ``force`` lets it delete more than ``reconcile_max_fraction`` of a member's records.
     """
     if codes is None:
         chosen = [m for m in await store.list_members(active_only=True) if m.oai_url]
@@ -90,8 +98,9 @@ async def harvest_members(
                 async def one(member: Member) -> RunReport:
                     async with limit:
                         job = MemberHarvest(
-                            store, settings, member, http, limiter, full, sink, on_commit, decoder
-                        )
+                            store, settings, member, http, limiter, full, sink, on_commit, decoder,
+                            reconcile=reconcile, force=force,
+                        )  # fmt: skip
                         return await job.run()
 
                 return list(await asyncio.gather(*(one(m) for m in chosen)))
@@ -304,6 +313,8 @@ class MemberHarvest:
         progress: ProgressSink,
         on_commit: OnCommit | None,
         decoder: PageDecoder | None = None,
+        reconcile: bool | None = None,
+        force: bool = False,
     ) -> None:
         self.store = store
         self.decoder = decoder or PageDecoder(0)
@@ -317,6 +328,8 @@ class MemberHarvest:
         self.client = OAIClient(member.oai_url, settings, http, limiter)
         self.run_id: int | None = None
         self.done = 0
+        self.reconcile = reconcile  # see harvest_members
+        self.force = force
 
     async def run(self) -> RunReport:
         """Harvest the member; never raises for a harvest fault (the report says what went wrong)."""
@@ -344,7 +357,27 @@ class MemberHarvest:
         high_water = cp.high_water or last_high_water
         await self.store.set_harvest_state(self.code, None, last_high_water=high_water)
         cleaned = f", {self.client.cleaned_pages} page(s) cleaned" if self.client.cleaned_pages else ""
-        return f"{self.done} records in {cp.pages} pages{cleaned}"
+        message = f"{self.done} records in {cp.pages} pages{cleaned}"
+        if self._reconciles(info):
+            found = await reconcile(
+                self.store,
+                self.client,
+                self.code,
+                cp.prefix,
+                cp.sets,
+                self.run_id,
+                datetime.now(UTC),
+                self.settings.reconcile_max_fraction,
+                self.force,
+                self.on_commit,
+            )
+            message += f"; {found.summary()}"
+        return message
+
+    def _reconciles(self, info: RepositoryInfo) -> bool:
+        if self.reconcile is not None:
+            return self.reconcile
+        return self.full and info.deleted_record in UNREPORTED_DELETIONS
 
     async def _resume_or_start(
         self, saved: dict[str, Any] | None, last_high_water: datetime | None, info: RepositoryInfo

@@ -50,6 +50,13 @@ class Settings(BaseSettings):
     harvest_overlap_seconds: int = Field(
         86400, ge=0, description="Incremental harvests start this long before the last datestamp."
     )
+    reconcile_max_fraction: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Deletion reconciliation refuses (unless forced) to delete more than this share of "
+        "a member's harvested records: a repository listing few identifiers is more likely broken.",
+    )
     harvest_parse_workers: int | None = Field(
         None,
         ge=0,

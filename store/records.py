@@ -639,6 +639,20 @@ class RecordStore:
             last = rows[-1].pk
             yield [_stored(r._mapping) for r in rows]
 
+    async def harvested_identifiers(self, member: str) -> set[str]:
+        """The OAI identifiers of a member's live harvested records (imported ``marc:`` ones left out).
+
+        Deletion reconciliation compares them with what the repository still lists; records that came
+        from a file import were never in the repository, so they are not the repository's to delete.
+        """
+        query = select(records.c.oai_identifier).where(
+            records.c.member == member,
+            records.c.deleted.is_(False),
+            records.c.oai_identifier.not_like("marc:%"),
+        )
+        async with self.engine.connect() as conn:
+            return set((await conn.execute(query)).scalars())
+
     async def count_live(self) -> int:
         async with self.engine.connect() as conn:
             return int(await conn.scalar(select(func.count()).where(records.c.deleted.is_(False))) or 0)

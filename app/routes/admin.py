@@ -24,6 +24,10 @@ router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminDep])
 class HarvestRequest(BaseModel):
     codes: list[str] | None = None
     full: bool = False
+    # after the harvest, tombstone records the repository no longer lists; None: on a full harvest
+    # of a repository that does not report every deletion
+    reconcile: bool | None = None
+    force: bool = False
 
 
 @router.post("/members", status_code=status.HTTP_201_CREATED)
@@ -41,10 +45,11 @@ async def start_harvest(body: HarvestRequest, ctx: ContextDep) -> JobView:
             await ctx.store.get_member(code)
 
     async def work(job: Job) -> Any:
-        reports = await operations.harvest(ctx, codes, body.full, job)
+        reports = await operations.harvest(ctx, codes, body.full, job, body.reconcile, body.force)
         return [r.model_dump(mode="json") for r in reports]
 
-    return ctx.jobs.start("harvest", work, {"codes": codes, "full": body.full}).view()
+    params = {"codes": codes, "full": body.full, "reconcile": body.reconcile, "force": body.force}
+    return ctx.jobs.start("harvest", work, params).view()
 
 
 @router.post("/reindex", status_code=status.HTTP_202_ACCEPTED)

@@ -222,6 +222,34 @@ async def test_harvest_and_reindex_jobs(harvested: Harvested) -> None:
         assert unknown.status_code == 404
 
 
+async def test_records_a_repository_withdrew_leave_search_after_a_reconciling_harvest(
+    app_client: httpx.AsyncClient,
+) -> None:
+    from datetime import UTC, datetime
+
+    from tests.servers import serve_in_thread
+    from tests.servers.faulty import FaultyProvider, vietnamese_records
+
+    provider = FaultyProvider(records=vietnamese_records(12, datetime(2024, 1, 1, tzinfo=UTC)))
+    provider.deleted_record = "no"
+    provider.records[3].title = "Khảo sát rừng ngập mặn Cà Mau"
+    with serve_in_thread(provider) as url:
+        member = {"code": "TVU", "name_vi": "Trường Đại học Trà Vinh", "oai_url": url + "/oai"}
+        assert (await app_client.post("/admin/members", json=member)).status_code == 201
+        first = await app_client.post("/admin/harvest", json={"codes": ["TVU"]})
+        assert (await _wait(app_client, first.json()["id"]))["state"] == "done"
+        found = (await app_client.get("/search", params={"q": "rung ngap man ca mau"})).json()
+        assert found["total"] == 1
+        provider.records.pop(3)  # withdrawn without a deletion record
+        again = await app_client.post("/admin/harvest", json={"codes": ["TVU"], "reconcile": True})
+        job = await _wait(app_client, again.json()["id"])
+
+    assert job["state"] == "done" and job["result"][0]["deleted"] == 1, job
+    gone = (await app_client.get("/search", params={"q": "rung ngap man ca mau"})).json()
+    assert gone["total"] == 0
+    assert (await app_client.get("/search", params={"q": "nghien cuu"})).json()["total"] == 11
+
+
 async def test_job_progress_visible_while_running(app_client: httpx.AsyncClient) -> None:
     jobs: JobRegistry = app_client.app.state.lienhop.jobs  # type: ignore[attr-defined]
     release = asyncio.Event()

@@ -49,6 +49,16 @@ class Fault:
     oai_error: str | None = None
 
 
+def header_xml(rec: FakeRecord, granularity: str) -> str:
+    stamp = format_stamp(rec.datestamp, granularity)
+    sets = "".join(f"<setSpec>{escape(s)}</setSpec>" for s in rec.sets)
+    status = ' status="deleted"' if rec.deleted else ""
+    return (
+        f"<header{status}><identifier>{escape(rec.identifier)}</identifier>"
+        f"<datestamp>{stamp}</datestamp>{sets}</header>"
+    )
+
+
 def record_xml(rec: FakeRecord, granularity: str) -> str:
     stamp = format_stamp(rec.datestamp, granularity)
     sets = "".join(f"<setSpec>{escape(s)}</setSpec>" for s in rec.sets)
@@ -91,6 +101,7 @@ class FaultyProvider:
     delay: float = 0.0
     script: list[Fault | None] = field(default_factory=list)
     loop_token: bool = False
+    deleted_record: str = "persistent"
     requests: list[dict[str, str]] = field(default_factory=list)
 
     def page(self, query: dict[str, str]) -> bytes:
@@ -117,7 +128,9 @@ class FaultyProvider:
         if not chosen:
             return (head + '<error code="noRecordsMatch">nothing</error></OAI-PMH>').encode()
         batch = chosen[offset : offset + self.page_size]
-        body = "".join(record_xml(r, self.granularity) for r in batch)
+        verb = query.get("verb", "ListRecords")
+        item = header_xml if verb == "ListIdentifiers" else record_xml
+        body = "".join(item(r, self.granularity) for r in batch)
         nxt = offset + self.page_size
         if self.loop_token and token is not None:
             nxt = offset
@@ -128,15 +141,15 @@ class FaultyProvider:
             )
         elif token is not None:
             body += f'<resumptionToken completeListSize="{len(chosen)}" cursor="{offset}"/>'
-        return (head + "<ListRecords>" + body + "</ListRecords></OAI-PMH>").encode()
+        return (head + f"<{verb}>" + body + f"</{verb}></OAI-PMH>").encode()
 
     def identify(self) -> bytes:
         head = _OAI_HEAD.format(now=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
         return (
             head + "<Identify><repositoryName>Faulty</repositoryName><baseURL>http://faulty/oai</baseURL>"
             "<protocolVersion>2.0</protocolVersion><adminEmail>a@example.org</adminEmail>"
-            "<earliestDatestamp>2000-01-01T00:00:00Z</earliestDatestamp><deletedRecord>persistent"
-            f"</deletedRecord><granularity>{self.granularity}</granularity></Identify></OAI-PMH>"
+            "<earliestDatestamp>2000-01-01T00:00:00Z</earliestDatestamp>"
+            f"<deletedRecord>{self.deleted_record}</deletedRecord><granularity>{self.granularity}</granularity></Identify></OAI-PMH>"
         ).encode()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -148,7 +161,7 @@ class FaultyProvider:
         if verb == "Identify":
             await _send(send, 200, self.identify())
             return
-        if verb != "ListRecords":
+        if verb not in ("ListRecords", "ListIdentifiers"):
             await _send(send, 400, b"unsupported")
             return
         fault = self.script.pop(0) if self.script else None

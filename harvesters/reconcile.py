@@ -1,0 +1,122 @@
+"""Deletion reconciliation: harvested records that a repository no longer lists become tombstones.
+
+A repository whose Identify says ``deletedRecord`` is ``no`` never reports a deletion, and one that
+says ``transient`` may forget it: records withdrawn there would stay in the union catalogue for ever,
+and a holdings lookup would keep sending readers to them. Like RecordManager's
+``deletions=ListIdentifiers``, reconciliation lists every identifier the repository still holds (headers
+only, far lighter than ListRecords) and tombstones the member's harvested records that are missing.
+
+A broken repository can list nothing or half of what it holds, so a listing that would delete more than
+``reconcile_max_fraction`` of the member's records is refused unless forced, and a listing that fails
+half-way deletes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from schemas.errors import HarvestError
+from schemas.record import Record
+from store.records import RecordStore
+
+from .oai import OAIClient
+from .parse_dc import RecordParseError, parse_header
+
+log = logging.getLogger(__name__)
+
+# Policies under which a repository's own deletion reports cannot be trusted to be complete
+UNREPORTED_DELETIONS = frozenset({"no", "transient"})
+_PAGE = 500  # tombstones committed per transaction (the size of a harvested page)
+
+
+class MassDeletion(HarvestError):
+    """A reconciliation that would delete more of a member's records than the settings allow."""
+
+    title = "Reconciliation refused"
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    """What a reconciliation found: identifiers listed, records held before it, tombstones written."""
+
+    listed: int
+    held: int
+    deleted: int
+
+    def summary(self) -> str:
+        return f"reconciled: {self.deleted} of {self.held} records no longer listed ({self.listed} listed)"
+
+
+def ghosts(held: Iterable[str], listed: set[str]) -> list[str]:
+    """The held identifiers the repository no longer lists, sorted (pure)."""
+    return sorted(set(held) - listed)
+
+
+def check_share(ghost_count: int, held: int, max_fraction: float, force: bool) -> None:
+    """Raise :class:`MassDeletion` when ``ghost_count`` of ``held`` is more than ``max_fraction``."""
+    if force or held == 0 or ghost_count <= max_fraction * held:
+        return
+    raise MassDeletion(
+        f"the repository no longer lists {ghost_count} of the {held} records harvested from it "
+        f"(more than {max_fraction:.0%}); nothing was deleted. If they really were withdrawn, "
+        "reconcile again with --force"
+    )
+
+
+async def listed_identifiers(client: OAIClient, prefix: str, sets: Sequence[str | None]) -> set[str]:
+    """Every identifier the repository lists as present (not deleted) in ``sets``.
+
+    A header without an identifier stops the listing: the record behind it may be one we hold, and
+    deleting on an incomplete list is exactly what reconciliation must never do.
+    """
+    present: set[str] = set()
+    for spec in sets:
+        async for element in client.list_identifiers(prefix, spec):
+            try:
+                header = parse_header(element)
+            except RecordParseError as exc:
+                detail = f"ListIdentifiers gave an unreadable header ({exc}); nothing deleted"
+                raise HarvestError(detail) from exc
+            if not header.deleted:
+                present.add(header.identifier)
+    return present
+
+
+async def reconcile(
+    store: RecordStore,
+    client: OAIClient,
+    member: str,
+    prefix: str,
+    sets: Sequence[str | None],
+    run_id: int | None,
+    now: datetime,
+    max_fraction: float,
+    force: bool = False,
+    on_commit: Callable[[], Awaitable[None]] | None = None,
+) -> Reconciliation:
+    """Tombstone ``member``'s harvested records that the repository no longer lists.
+
+    The records held are read *before* listing, so a record harvested while the list is read (which
+    the list may not show yet) is never taken for a ghost. Tombstones go through the same commit as a
+    harvested deletion: counted in the run ``run_id``, and they leave the search index.
+    """
+    held = await store.harvested_identifiers(member)
+    listed = await listed_identifiers(client, prefix, sets)
+    missing = ghosts(held, listed)
+    check_share(len(missing), len(held), max_fraction, force)
+    raw_format = "marcxml" if prefix == "marcxml" else "oai_dc"
+    for start in range(0, len(missing), _PAGE):
+        page = [
+            Record(member=member, oai_identifier=oai_id, datestamp=now, deleted=True, raw_format=raw_format)
+            for oai_id in missing[start : start + _PAGE]
+        ]
+        await store.commit_page(member, run_id, page)
+        if on_commit is not None:
+            try:
+                await on_commit()
+            except Exception:  # the indexer catches up from the store's change feed later
+                log.exception("on_commit hook failed after tombstones of %s", member)
+    return Reconciliation(listed=len(listed), held=len(held), deleted=len(missing))

@@ -1,0 +1,130 @@
+"""Deletion reconciliation: records a repository silently drops stop being held, and only those."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from harvesters.runner import harvest_members
+from schemas.record import Record
+from schemas.settings import Settings
+from store.records import RecordStore
+from tests.servers import serve_in_thread
+from tests.servers.faulty import Fault, FaultyProvider, vietnamese_records
+
+from .support import add_member, stored
+
+pytestmark = pytest.mark.asyncio
+
+START = datetime(2024, 5, 10, 9, 30, tzinfo=UTC)
+
+
+def _settings(tmp_path: Path) -> Settings:
+    return Settings(home=tmp_path / "var", backoff_base=0.01, max_retries=1)
+
+
+def _live(records: dict[str, Record]) -> set[str]:
+    return {oai_id for oai_id, rec in records.items() if not rec.deleted}
+
+
+async def test_full_harvest_of_a_repository_without_deletion_reports_drops_what_it_no_longer_lists(
+    store: RecordStore, tmp_path: Path
+) -> None:
+    settings = _settings(tmp_path)
+    app = FaultyProvider(records=vietnamese_records(30, START), deleted_record="no")
+    with serve_in_thread(app) as url:
+        await add_member(store, "TVU", url + "/oai")
+        [first] = await harvest_members(store, settings)
+        assert first.ok and first.added == 30
+        # a record the member imported from a MARC file was never in the repository
+        imported = Record(member="TVU", oai_identifier="marc:TVU-0001", title="Sách nhập từ tệp MARC")
+        await store.commit_page("TVU", None, [imported])
+        withdrawn = {r.identifier for r in app.records[5:8]}
+        app.records = [r for r in app.records if r.identifier not in withdrawn]
+
+        [incremental] = await harvest_members(store, settings)  # no deletion is ever reported...
+        assert incremental.ok and incremental.deleted == 0
+        assert not any(q.get("verb") == "ListIdentifiers" for q in app.requests)
+
+        [full] = await harvest_members(store, settings, full=True)  # ...so the full harvest looks
+
+    assert full.ok, full.error
+    assert full.deleted == 3
+    records = await stored(store, "TVU")
+    assert _live(records) == {r.identifier for r in app.records} | {"marc:TVU-0001"}
+    assert all(records[oai_id].deleted for oai_id in withdrawn)
+    assert (await store.record_counts("TVU"))["TVU"].deleted == 3
+
+
+async def test_persistent_repository_is_reconciled_only_when_asked(
+    store: RecordStore, tmp_path: Path
+) -> None:
+    settings = _settings(tmp_path)
+    app = FaultyProvider(records=vietnamese_records(12, START))  # says deletedRecord=persistent
+    with serve_in_thread(app) as url:
+        await add_member(store, "HUE", url + "/oai")
+        await harvest_members(store, settings)
+        app.records.pop(0)  # dropped without a tombstone, against its own policy
+        [full] = await harvest_members(store, settings, full=True)
+        assert full.deleted == 0
+        assert not any(q.get("verb") == "ListIdentifiers" for q in app.requests)
+        [asked] = await harvest_members(store, settings, reconcile=True)
+
+    assert asked.ok and asked.deleted == 1
+    assert _live(await stored(store, "HUE")) == {r.identifier for r in app.records}
+
+
+async def test_reconciliation_only_looks_in_the_members_sets(store: RecordStore, tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    records = vietnamese_records(20, START)
+    for i, rec in enumerate(records):
+        rec.sets = ("theses",) if i % 2 else ("articles",)
+    app = FaultyProvider(records=records, deleted_record="transient")
+    with serve_in_thread(app) as url:
+        await add_member(store, "NEU", url + "/oai", sets=["theses"])
+        [first] = await harvest_members(store, settings)
+        assert first.added == 10
+        gone = app.records.pop(1).identifier  # a thesis
+        [full] = await harvest_members(store, settings, full=True)
+
+    assert full.ok and full.deleted == 1
+    assert all(q.get("set") == "theses" for q in app.requests if q.get("verb") == "ListIdentifiers")
+    records = await stored(store, "NEU")
+    assert records[gone].deleted and len(_live(records)) == 9
+
+
+async def test_a_listing_that_would_delete_most_records_is_refused_until_forced(
+    store: RecordStore, tmp_path: Path
+) -> None:
+    settings = _settings(tmp_path)
+    app = FaultyProvider(records=vietnamese_records(20, START), deleted_record="no")
+    with serve_in_thread(app) as url:
+        await add_member(store, "VNUF", url + "/oai")
+        await harvest_members(store, settings)
+        app.records = app.records[:5]  # a repository that lost its database, or a broken set
+        [refused] = await harvest_members(store, settings, full=True)
+        assert not refused.ok
+        assert "15 of the 20" in (refused.error or "") and "--force" in (refused.error or "")
+        assert len(_live(await stored(store, "VNUF"))) == 20
+        [forced] = await harvest_members(store, settings, full=True, force=True)
+
+    assert forced.ok and forced.deleted == 15
+    assert len(_live(await stored(store, "VNUF"))) == 5
+
+
+async def test_a_listing_that_fails_half_way_deletes_nothing(store: RecordStore, tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    app = FaultyProvider(records=vietnamese_records(30, START), deleted_record="no")
+    with serve_in_thread(app) as url:
+        await add_member(store, "HCMUE", url + "/oai")
+        await harvest_members(store, settings)
+        app.records = app.records[:-2]
+        # ListRecords pages 1-3 and the first ListIdentifiers page answer; the second fails every retry
+        app.script = [None, None, None, None, Fault(status=500), Fault(status=500)]
+        [failed] = await harvest_members(store, settings, full=True)
+
+    assert not failed.ok and failed.error
+    assert failed.deleted == 0
+    assert len(_live(await stored(store, "HCMUE"))) == 30
