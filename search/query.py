@@ -114,11 +114,15 @@ def lex(q: str) -> list[Tok]:
     return out
 
 
+MAX_DEPTH = 20  # nesting of parentheses and NOT a query may have
+
+
 class _Parser:
     def __init__(self, q: str) -> None:
         self.q = q
         self.toks = lex(q)
         self.i = 0
+        self.depth = 0  # open parentheses and NOTs around the current token
 
     # -- helpers -----------------------------------------------------------------------------------
     def peek(self) -> Tok | None:
@@ -134,6 +138,13 @@ class _Parser:
 
     def end_pos(self) -> int:
         return len(self.q)
+
+    def _enter(self, tok: Tok) -> None:
+        # the parser and every backend's compiler recurse once per level: a bound keeps a hostile
+        # query ("((((...") a syntax error instead of a stack overflow
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.error(f"query nested more than {MAX_DEPTH} levels deep (parentheses and NOT)", tok.pos)
 
     def _needs_operand(self, op: Tok) -> None:
         nxt = self.peek()
@@ -203,7 +214,9 @@ class _Parser:
         if tok is not None and tok.kind == "OP" and tok.text == "NOT":
             self.take()
             self._needs_operand(tok)
+            self._enter(tok)
             inner = self.unary(field)
+            self.depth -= 1
             return None if inner is None else Not(inner)
         return self.primary(field)
 
@@ -213,11 +226,13 @@ class _Parser:
             nxt = self.peek()
             if nxt is not None and nxt.kind == "RP":
                 raise self.error("empty parentheses", tok.pos)
+            self._enter(tok)
             node = self.or_expr(field)
             close = self.peek()
             if close is None or close.kind != "RP":
                 raise self.error("unclosed parenthesis", tok.pos)
             self.take()
+            self.depth -= 1
             return node
         if tok.kind == "RP":
             raise self.error("unmatched ')'", tok.pos)

@@ -86,6 +86,16 @@ async def test_bad_query_is_400_with_position(client: httpx.AsyncClient) -> None
     assert isinstance(response.json()["position"], int)
 
 
+async def test_hostile_nesting_is_a_400_and_reasonable_nesting_is_answered(client: httpx.AsyncClient) -> None:
+    deep = await client.get("/search", params={"q": "(" * 498 + "thu" + ")" * 498})
+    assert deep.status_code == 400 and "nested" in deep.json()["detail"]
+    plain = (await client.get("/search", params={"q": "thu vien"})).json()["total"]
+    nested = await client.get("/search", params={"q": "(" * 20 + "thu vien" + ")" * 20})
+    assert nested.status_code == 200 and nested.json()["total"] == plain > 0
+    twice = await client.get("/search", params={"q": "thu vien NOT (NOT (NOT zzzqqq))"})
+    assert twice.status_code == 200 and twice.json()["total"] == plain
+
+
 async def test_bad_parameter_is_422_naming_it(client: httpx.AsyncClient) -> None:
     response = await client.get("/search", params={"q": "x", "size": "many"})
     assert response.status_code == 422

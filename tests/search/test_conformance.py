@@ -20,7 +20,7 @@ from schemas.errors import InvalidInput, QuerySyntaxError
 from schemas.search import IndexDocument, SearchFilters, SearchRequest, SearchResponse
 from search.analysis import folded_tokens
 from search.backend import SearchBackend
-from search.query import parse_query
+from search.query import MAX_DEPTH, parse_query
 from search.service import SearchService
 from search.sqlite_fts import SqliteBackend
 
@@ -60,6 +60,9 @@ QUERIES = [
     "lang:vi", "isbn:0262033844", "isbn:978-0-262-03384-8", "isbn:1491912057", "issn:00280836",
     "doi:https://doi.org/10.1038/NATURE14539", "doi:10.1038/nature14539 learning", "kinh tế",
     "lịch sử OR history", "computer science", "Python: data", "NOT year:2000..", "dữ liệu NOT type:thesis",
+    # as deep as the parser allows (MAX_DEPTH): every backend must still answer
+    "(" * MAX_DEPTH + "thu vien" + ")" * MAX_DEPTH,
+    "khoa " + "NOT (" * (MAX_DEPTH // 2) + "máy OR tiếng" + ")" * (MAX_DEPTH // 2),
 ]
 
 

@@ -124,6 +124,8 @@ def test_pasted_titles_with_colons_and_urls_are_words() -> None:
         ("type:poem", 5, "unknown type 'poem'"),
         ("co*mputer", 2, "only allowed at the end"),
         ("*", 0, "needs a few letters"),
+        ("(" * 400 + "a" + ")" * 400, 20, "nested more than 20 levels"),
+        ("a " + "NOT " * 100 + "b", 82, "nested more than 20 levels"),
     ],
 )
 def test_syntax_errors_say_what_and_where(q: str, position: int, words: str) -> None:
