@@ -74,8 +74,9 @@ async def harvest_members(
     gets a failed RunReport; the others go on. ``full`` ignores the incremental high-water mark.
 
     ``reconcile`` tombstones records the repository no longer lists (see :mod:`.reconcile`) after a
-    complete harvest: ``True`` always, ``False`` never, ``None`` (default) on a ``full`` harvest of a
-    repository that does not report every deletion (``deletedRecord`` ``no`` or ``transient``).
+    complete harvest: ``True`` always, ``False`` never, ``None`` (default) for a repository that does
+    not report every deletion (``deletedRecord`` ``no`` or ``transient``) on a ``full`` harvest or
+    when the last reconciliation is ``reconcile_every_days`` old.
     ``force`` lets it delete more than ``reconcile_max_fraction`` of a member's records.
     """
     if codes is None:
@@ -358,7 +359,9 @@ class MemberHarvest:
         await self.store.set_harvest_state(self.code, None, last_high_water=high_water)
         cleaned = f", {self.client.cleaned_pages} page(s) cleaned" if self.client.cleaned_pages else ""
         message = f"{self.done} records in {cp.pages} pages{cleaned}"
-        if self._reconciles(info):
+        now = datetime.now(UTC)
+        last_reconciled = await self.store.last_reconciled(self.code)
+        if self._reconciles(info, last_reconciled, now):
             found = await reconcile(
                 self.store,
                 self.client,
@@ -366,18 +369,28 @@ class MemberHarvest:
                 cp.prefix,
                 cp.sets,
                 self.run_id,
-                datetime.now(UTC),
+                now,
                 self.settings.reconcile_max_fraction,
                 self.force,
                 self.on_commit,
             )
+            await self.store.set_last_reconciled(self.code, now)
             message += f"; {found.summary()}"
+        elif last_reconciled is None:
+            # start the clock: the first complete harvest holds exactly what the repository lists
+            await self.store.set_last_reconciled(self.code, now)
         return message
 
-    def _reconciles(self, info: RepositoryInfo) -> bool:
+    def _reconciles(self, info: RepositoryInfo, last: datetime | None, now: datetime) -> bool:
+        """Whether this harvest ends with a reconciliation (see :func:`harvest_members`)."""
         if self.reconcile is not None:
             return self.reconcile
-        return self.full and info.deleted_record in UNREPORTED_DELETIONS
+        if info.deleted_record not in UNREPORTED_DELETIONS:
+            return False
+        if self.full:
+            return True
+        every = self.settings.reconcile_every_days
+        return every > 0 and last is not None and now - last >= timedelta(days=every)
 
     async def _resume_or_start(
         self, saved: dict[str, Any] | None, last_high_water: datetime | None, info: RepositoryInfo

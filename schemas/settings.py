@@ -50,6 +50,12 @@ class Settings(BaseSettings):
     harvest_overlap_seconds: int = Field(
         86400, ge=0, description="Incremental harvests start this long before the last datestamp."
     )
+    reconcile_every_days: float = Field(
+        7.0,
+        ge=0,
+        description="A harvest of a repository that does not report every deletion also reconciles "
+        "deletions when the last reconciliation is this old; 0: only on --full or --reconcile.",
+    )
     reconcile_max_fraction: float = Field(
         0.5,
         ge=0,

@@ -266,6 +266,20 @@ class RecordStore:
         async with self.engine.begin() as conn:
             await self._put_state(conn, member, in_progress, last_high_water)
 
+    async def last_reconciled(self, member: str) -> datetime | None:
+        """When ``member``'s records were last reconciled with the repository's listing (or first
+        harvested completely, which is as good); ``None`` before that."""
+        async with self.engine.connect() as conn:
+            query = select(harvest_state.c.last_reconciled).where(harvest_state.c.member == member)
+            return _aware(await conn.scalar(query))
+
+    async def set_last_reconciled(self, member: str, when: datetime) -> None:
+        """Record a reconciliation (called after a harvest completes, so the state row exists)."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(harvest_state).where(harvest_state.c.member == member).values(last_reconciled=when)
+            )
+
     async def _put_state(
         self, conn: AsyncConnection, member: str, in_progress: dict[str, Any] | None, high_water: object = ...
     ) -> None:

@@ -157,6 +157,7 @@ harvest_state = Table(
     Column("in_progress", JSON, comment="Checkpoint of an unfinished harvest (token, set, high water...)"),
     Column("last_high_water", UTCDateTime(), comment="Max datestamp of the last complete harvest"),
     Column("updated", UTCDateTime()),
+    Column("last_reconciled", UTCDateTime(), comment="Last comparison with ListIdentifiers"),
 )
 
 counters = Table(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -56,6 +56,29 @@ async def test_full_harvest_of_a_repository_without_deletion_reports_drops_what_
     assert _live(records) == {r.identifier for r in app.records} | {"marc:TVU-0001"}
     assert all(records[oai_id].deleted for oai_id in withdrawn)
     assert (await store.record_counts("TVU"))["TVU"].deleted == 3
+
+
+async def test_ordinary_harvests_reconcile_once_the_last_reconciliation_is_a_week_old(
+    store: RecordStore, tmp_path: Path
+) -> None:
+    """What the scheduler's daily harvests do: no ListIdentifiers each day, but ghosts go within a week."""
+    settings = _settings(tmp_path)
+    app = FaultyProvider(records=vietnamese_records(15, START), deleted_record="transient")
+    with serve_in_thread(app) as url:
+        await add_member(store, "VNUA", url + "/oai")
+        await harvest_members(store, settings)
+        first = await store.last_reconciled("VNUA")
+        assert first is not None  # the first complete harvest starts the clock
+        gone = app.records.pop(2).identifier
+        [daily] = await harvest_members(store, settings)
+        assert daily.deleted == 0 and not any(q.get("verb") == "ListIdentifiers" for q in app.requests)
+
+        await store.set_last_reconciled("VNUA", first - timedelta(days=7, minutes=1))
+        [weekly] = await harvest_members(store, settings)
+
+    assert weekly.ok and weekly.deleted == 1
+    assert (await stored(store, "VNUA"))[gone].deleted
+    assert (await store.last_reconciled("VNUA") or first) > first
 
 
 async def test_persistent_repository_is_reconciled_only_when_asked(
