@@ -32,8 +32,11 @@ from .backend import BackendHit, BackendResult, BulkReport
 from .elastic_dsl import (
     TIER_MARGIN,
     SearchPlan,
+    among,
     autocomplete_body,
     bm25_bound,
+    candidates_body,
+    certified,
     check_alias,
     from_source,
     hit_document,
@@ -529,6 +532,31 @@ class ElasticBackend:
         whole = {**body, "query": plan.fallback}
         return (await self.raw_msearch([whole], filter_path=MSEARCH_FILTER_PATH))[0]
 
+    async def _candidate_search(self, plan: SearchPlan) -> list[dict[str, Any]]:
+        """The answers of ``plan``, its page found among candidates (``SearchPlan.approximate``).
+
+        The plan's requests go with the candidates request in place of the hits request; then the
+        hits request restricted to the candidates gives their exact scores and order. When that page
+        cannot be certified (``certified``: near ties beyond the window) the hits request answers.
+        """
+        assert plan.hits is not None and plan.approximate is not None
+        body = plan.bodies[plan.hits]
+        ask = candidates_body(body, plan.approximate, plan.by_id)
+        bodies = list(plan.bodies)
+        bodies[plan.hits] = ask
+        answers = await self.raw_msearch(bodies, filter_path=MSEARCH_FILTER_PATH)
+        found = _hits_of(answers[plan.hits])
+        if found:
+            ids = [str(hit["sort"][-1]) for hit in found]
+            exact = (await self.raw_msearch([among(body, ids)], filter_path=MSEARCH_FILTER_PATH))[0]
+            if certified(found, ask["size"], _hits_of(exact), body["size"], plan.by_id):
+                answers[plan.hits] = exact
+                return answers
+        elif not plan.by_id:
+            return answers  # no match after the cursor: the page is empty
+        answers[plan.hits] = (await self.raw_msearch([body], filter_path=MSEARCH_FILTER_PATH))[0]
+        return answers
+
     async def search(self, query: ParsedQuery, request: SearchRequest) -> BackendResult:
         """Run a parsed query with the request's filters, facets, sort and paging (page or cursor).
 
@@ -539,6 +567,8 @@ class ElasticBackend:
         """
         after = decode_cursor(request.cursor) if request.cursor else None
         plan = search_plan(query, request, search_after=after)
+        if plan.approximate is not None:
+            return result_from_answers(await self._candidate_search(plan), plan, request)
         if not plan.tiers or plan.hits is None:
             answers = await self.raw_msearch(plan.bodies, filter_path=MSEARCH_FILTER_PATH)
             return result_from_answers(answers, plan, request)
@@ -577,6 +607,11 @@ class ElasticBackend:
         answer = await self.raw_search(vocabulary_body(folded_prefix, limit))
         buckets = answer.get("aggregations", {}).get("words", {}).get("buckets", [])
         return [(str(b["key"]), int(b["doc_count"])) for b in buckets]
+
+
+def _hits_of(answer: dict[str, Any]) -> list[dict[str, Any]]:
+    """The hits of one answer (``filter_path`` drops an empty list)."""
+    return list((answer.get("hits") or {}).get("hits") or [])
 
 
 def term_stats_body(doc: dict[str, str]) -> dict[str, Any]:

@@ -419,6 +419,11 @@ class SearchPlan:
     #: hits body holds the first. ``fallback`` is ``hits_query``, for when none is certified.
     tiers: tuple[Tier, ...] = ()
     fallback: Query | None = None
+    #: The hits query with its clause scores summed flat (``flat_query``): it finds candidates that
+    #: the hits query then ranks exactly (``candidates_body``, ``among``, ``certified``).
+    approximate: Query | None = None
+    #: ``approximate`` holds only documents of the top score (``top_tier``): ranked by id alone.
+    by_id: bool = False
 
 
 @dataclass(frozen=True)
@@ -484,6 +489,36 @@ def _summed_as_before(core: Node, should: list[Query]) -> list[Query]:
     return [own, {"function_score": {"query": {"bool": {"should": others}}}}]
 
 
+#: Keyword fields holding at most one value per document (``IndexDocument``): ``NOT field:v`` is
+#: then the same as "a value below v, a value above v, or none".
+SINGLE_VALUED = frozenset({"member", "type", "lang"})
+
+
+def _excludable(node: Node) -> Keyword | None:
+    """``node`` when ``NOT node`` can be the positive filter of ``_all_but``, else ``None``."""
+    return node if isinstance(node, Keyword) and node.field in SINGLE_VALUED else None
+
+
+def _all_but(node: Keyword) -> Query:
+    """The documents whose single-valued keyword field is not ``node.value`` (or is missing).
+
+    The same documents as ``must_not`` of the term, but as a filter: a ``must_not`` beside scoring
+    clauses stops Lucene from skipping documents that cannot reach the page (``học NOT lang:eng`` at
+    1M records: 79 -> 53 ms of engine CPU), a filter does not.
+    """
+    field = KEYWORD_FIELDS[node.field]
+    return {
+        "bool": {
+            "should": [
+                {"range": {field: {"lt": node.value}}},
+                {"range": {field: {"gt": node.value}}},
+                {"bool": {"must_not": [{"exists": {"field": field}}]}},
+            ],
+            "minimum_should_match": 1,
+        }
+    }
+
+
 def hits_query(query: ParsedQuery, filters: SearchFilters) -> Query:
     """The query of the hits request: ``search_body``'s matching and scoring, shaped so Lucene can prune.
 
@@ -508,14 +543,145 @@ def hits_query(query: ParsedQuery, filters: SearchFilters) -> Query:
     ):
         rest = [item for item in items if item is not core[0]]
         shaped: dict[str, Any] = {"should": _summed_as_before(core[0], should), "minimum_should_match": 1}
-        negated = [compile_node(item.item) for item in rest if isinstance(item, Not)]
+        negations = [item.item for item in rest if isinstance(item, Not)]
+        excluded = [kw for kw in map(_excludable, negations) if kw is not None]
+        negated = [compile_node(item) for item in negations if _excludable(item) is None]
         required = [compile_node(item) for item in rest if not isinstance(item, Not)] + extra
+        required += [_all_but(kw) for kw in excluded]
         if required:
             shaped["filter"] = required
         if negated:
             shaped["must_not"] = negated
         return {"bool": shaped}
     return {"bool": {"filter": [compile_node(root), *extra], "should": should}}
+
+
+#: Candidates asked beyond the page (``candidates_body``): room for near ties at the page's end.
+CANDIDATE_MARGIN = 20
+#: The deepest window (``from`` + page + margin) still looked up through candidates.
+CANDIDATE_WINDOW = 200
+#: How far (in float ulps) a flat sum may be from the grouped one: they differ by one rounding.
+CANDIDATE_ULPS = 8
+
+
+def flat_query(exact: Query) -> Query | None:
+    """``exact`` (a ``hits_query``) with the clauses ``_summed_as_before`` grouped put back flat.
+
+    The same matches, and scores within a rounding of the exact ones; but the engine sees every
+    clause's maximum score, so MaxScore skips most documents (``"khoa học"`` at 1M records: about
+    45 -> 12 ms of engine CPU; ``học`` 42 -> 22 ms). ``None`` when nothing is grouped.
+    """
+    shaped = exact["bool"]
+    should = shaped.get("should") or []
+    if "minimum_should_match" not in shaped or not any("function_score" in c for c in should):
+        return None
+    flat: list[Query] = []
+    for clause in should:
+        grouped = clause.get("function_score")
+        flat.extend(grouped["query"]["bool"]["should"] if grouped else [clause])
+    return {"bool": {**shaped, "should": flat}}
+
+
+def _leaves(clause: Query) -> list[Query]:
+    """The matching queries of a relevance clause (inside ``_summed_as_before``'s group, unboosted)."""
+    if "function_score" in clause:
+        grouped = clause["function_score"]["query"]["bool"]["should"]
+        return [leaf for inner in grouped for leaf in _leaves(inner)]
+    if "constant_score" in clause:
+        return [clause["constant_score"]["filter"]]
+    return [clause]
+
+
+def top_tier(exact: Query) -> Query:
+    """The documents of ``exact`` (a ``hits_query``) matching every one of its scoring clauses.
+
+    When every clause scores a constant (one-word prefixes), those documents share the top score
+    and any other scores less: the page is theirs, in id order, when they fill it. Unscored and
+    sorted by id, the engine skips through them (``th*`` at 1M records: 60 -> 10 ms of engine CPU).
+    """
+    shaped = exact["bool"]
+    leaves = [leaf for clause in shaped["should"] for leaf in _leaves(clause)]
+    tier: dict[str, Any] = {"filter": [*leaves, *(shaped.get("filter") or [])]}
+    if shaped.get("must_not"):
+        tier["must_not"] = shaped["must_not"]
+    return {"bool": tier}
+
+
+def candidates_query(query: ParsedQuery, exact: Query) -> tuple[Query | None, bool]:
+    """The query finding the candidates of ``exact``'s page, and whether they go in id order.
+
+    ``top_tier`` when every scoring clause is a one-word prefix (constant scores), else
+    ``flat_query``; none for other prefixes (flat, a constant-score clause skips no more).
+    """
+    terms = query.positive_terms
+    if terms and all(term.prefix and len(term.folded) == 1 for term in terms):
+        return top_tier(exact), True
+    if any(term.prefix for term in terms):
+        return None, False
+    return flat_query(exact), False
+
+
+def _window(body: dict[str, Any]) -> int:
+    """Candidates asked for ``body``'s page: up to its look-ahead hit, and ``CANDIDATE_MARGIN`` more."""
+    return body.get("from", 0) + body["size"] + CANDIDATE_MARGIN
+
+
+def _ulps(score: float) -> float:
+    """``CANDIDATE_ULPS`` units in the last place of ``score`` as a 32-bit float (engine scores)."""
+    _, exponent = math.frexp(abs(score))
+    return math.ldexp(CANDIDATE_ULPS, exponent - 24)
+
+
+def candidates_body(body: dict[str, Any], approximate: Query, by_id: bool = False) -> dict[str, Any]:
+    """The request for the candidates of ``body``'s page: ranked by ``approximate``, ids only.
+
+    The window covers the page, its look-ahead hit and ``CANDIDATE_MARGIN`` more. After a cursor
+    ``[score, id]`` it starts a little above the cursor's score, so every document after the cursor
+    in the exact order (whose flat score is at most a rounding away) is still a candidate. ``by_id``:
+    the first ids of ``approximate`` (after the cursor's), unscored; the page needs no more.
+    """
+    ask = {key: value for key, value in body.items() if key not in ("from", "search_after", "_source")}
+    ask.update(query=approximate, size=_window(body), _source=False)
+    if by_id:
+        ask.update(sort=[{"id": {"order": "asc"}}], size=body.get("from", 0) + body["size"])
+        if "search_after" in body:
+            ask["search_after"] = list(body["search_after"])[-1:]
+    elif "search_after" in body:
+        score = float(body["search_after"][0])
+        ask["search_after"] = [score + _ulps(score), ""]
+    return ask
+
+
+def among(body: dict[str, Any], ids: Sequence[str]) -> dict[str, Any]:
+    """``body`` restricted to the documents ``ids``: the exact scores and order of those candidates."""
+    shaped = body["query"]["bool"]
+    only = {"terms": {"id": list(ids)}}
+    return {**body, "query": {"bool": {**shaped, "filter": [*(shaped.get("filter") or []), only]}}}
+
+
+def certified(
+    candidates: Sequence[dict[str, Any]],
+    window: int,
+    page: Sequence[dict[str, Any]],
+    wanted: int,
+    by_id: bool = False,
+) -> bool:
+    """Whether ``page`` (of ``among``) is the page of the whole query.
+
+    Yes when the candidates are every match (fewer than the ``window`` came), or when the page is
+    full and its last exact score beats, by more than a rounding, the flat score of the last
+    candidate: a document left out scores at most that flat score plus a rounding. ``by_id``
+    (``top_tier``): when the page is full, its hits have the top score (all the same), and those
+    left out a lower score or the same with a later id.
+    """
+    if by_id:
+        return len(page) == wanted and page[0]["_score"] == page[-1]["_score"]
+    if len(candidates) < window:
+        return True
+    if len(page) < wanted:
+        return False
+    bound = float(candidates[-1]["_score"])
+    return float(page[-1]["_score"]) > bound + _ulps(bound)
 
 
 #: The most one BM25 clause scores per unit of idf and of boost: Lucene's ``BM25Similarity``
@@ -623,6 +789,8 @@ def search_plan(
     unscored = False
     tiered: tuple[Tier, ...] = ()
     fallback: Query | None = None
+    approximate: Query | None = None
+    by_id = False
     if request.size:
         body = {key: value for key, value in whole.items() if key != "aggs"}
         body["track_total_hits"] = False
@@ -642,6 +810,8 @@ def search_plan(
                 tiered = tiers(query, request.filters)
                 if tiered:
                     fallback, body["query"] = body["query"], tiered[0].query
+            elif _window(body) <= CANDIDATE_WINDOW:
+                approximate, by_id = candidates_query(query, body["query"])
         hits = len(bodies)
         bodies.append(body)
     total = len(bodies)
@@ -665,6 +835,8 @@ def search_plan(
         unscored=unscored,
         tiers=tiered,
         fallback=fallback,
+        approximate=approximate,
+        by_id=by_id,
     )
 
 
