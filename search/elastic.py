@@ -30,6 +30,7 @@ from schemas.search import FacetValue, IndexDocument, SearchRequest
 
 from .backend import BackendHit, BackendResult, BulkReport
 from .elastic_dsl import (
+    FACET_TUPLE_FIELD,
     TIER_MARGIN,
     SearchPlan,
     among,
@@ -44,7 +45,9 @@ from .elastic_dsl import (
     prefix_term,
     search_plan,
     source_json,
+    split_tuple,
     stats_doc,
+    tuple_complete,
     vocabulary_body,
 )
 from .query_ast import ParsedQuery
@@ -184,6 +187,10 @@ class ElasticBackend:
         #: Indexes this process created with ``BUILD_SETTINGS`` and has not restored yet.
         self._building: set[str] = set()
         self._versioned = re.compile(rf"^{re.escape(self.alias)}-\d{{20}}$")
+        #: Index name -> whether its mapping has ``FACET_TUPLE_FIELD`` (indexes built before it do not).
+        self._tuple_field: dict[str, bool] = {}
+        #: The live index has it: searches may aggregate it (checked at ``open`` and ``swap_alias``).
+        self._live_tuple = False
 
     # ------------------------------------------------------------------------------ plumbing
 
@@ -240,8 +247,11 @@ class ElasticBackend:
         """Connect (choosing the client), and create an empty live index when there is none."""
         async with self._guard("connecting") as flavour:
             await flavour.client.info()
-        if await self.live_index() is None:
+        live = await self.live_index()
+        if live is None:
             await self.swap_alias(await self.create_index())
+        else:
+            self._live_tuple = await self._has_tuple_field(live)
 
     async def close(self) -> None:
         """Close the client's connection pool."""
@@ -284,6 +294,7 @@ class ElasticBackend:
                         continue
                     raise
                 self._building.add(name)
+                self._tuple_field[name] = True
                 return name
         raise LienhopError(f"could not create a new index for alias {self.alias!r}")
 
@@ -333,6 +344,7 @@ class ElasticBackend:
                 await flavour.client.indices.update_aliases(body={"actions": actions})
             except flavour.not_found as exc:
                 raise NotFound(f"search index {new_index!r} does not exist") from exc
+        self._live_tuple = await self._has_tuple_field(new_index)
         keep = {new_index, previous}
         for name in await self.list_indexes():
             if name not in keep and name < new_index:
@@ -355,16 +367,24 @@ class ElasticBackend:
     # ------------------------------------------------------------------------------ writes
 
     def _actions(
-        self, target: str, docs: Sequence[IndexDocument], delete_ids: Sequence[str], report: BulkReport
+        self,
+        target: str,
+        docs: Sequence[IndexDocument],
+        delete_ids: Sequence[str],
+        report: BulkReport,
+        with_tuple: bool = True,
     ) -> Iterator[tuple[str, str | None]]:
-        """Bulk lines ``(action, source)``, both already JSON (the helpers pass strings through)."""
+        """Bulk lines ``(action, source)``, both already JSON (the helpers pass strings through).
+
+        ``with_tuple``: the target maps ``FACET_TUPLE_FIELD`` (``source_json``).
+        """
         index = json.dumps(target)
         # An over-long id fails validation of the whole bulk request, not just its item: report it
         # here so one bad record cannot sink the other documents of its chunk.
         for doc in docs:
             if _bad_id(doc.id, report):
                 continue
-            yield f'{{"index":{{"_index":{index},"_id":{json.dumps(doc.id)}}}}}', source_json(doc)
+            yield f'{{"index":{{"_index":{index},"_id":{json.dumps(doc.id)}}}}}', source_json(doc, with_tuple)
         for doc_id in delete_ids:
             if not _bad_id(doc_id, report):
                 yield f'{{"delete":{{"_index":{index},"_id":{json.dumps(doc_id)}}}}}', None
@@ -378,11 +398,12 @@ class ElasticBackend:
         in ``BulkReport.failed`` instead of raising. Deleting an absent id is not a failure.
         """
         target = await self._resolve(index)
+        with_tuple = await self._has_tuple_field(target)
         report = BulkReport()
         async with self._guard("bulk indexing") as flavour:
             stream = flavour.streaming_bulk(
                 flavour.client,
-                self._actions(target, docs, delete_ids, report),
+                self._actions(target, docs, delete_ids, report, with_tuple),
                 # The actions are prepared lines already: no per-action dict copy and re-encoding.
                 expand_action_callback=_prepared,
                 chunk_size=BULK_CHUNK,
@@ -417,14 +438,23 @@ class ElasticBackend:
         async with self._guard("refreshing") as flavour:
             await flavour.client.indices.refresh(index=index or self.alias)
 
-    async def _meta(self, index: str) -> dict[str, Any]:
+    async def _mapping(self, index: str) -> dict[str, Any]:
         async with self._guard("reading the index mapping") as flavour:
             try:
                 found = _body(await flavour.client.indices.get_mapping(index=index))
             except flavour.not_found as exc:
                 raise NotFound(f"search index {index!r} does not exist") from exc
-        mapping = next(iter(found.values()))["mappings"]
-        return dict(mapping.get("_meta") or {})
+        return dict(next(iter(found.values()))["mappings"])
+
+    async def _meta(self, index: str) -> dict[str, Any]:
+        return dict((await self._mapping(index)).get("_meta") or {})
+
+    async def _has_tuple_field(self, index: str) -> bool:
+        """Whether ``index`` maps ``FACET_TUPLE_FIELD`` (asked of the engine once per index)."""
+        if index not in self._tuple_field:
+            properties = (await self._mapping(index)).get("properties") or {}
+            self._tuple_field[index] = FACET_TUPLE_FIELD in properties
+        return self._tuple_field[index]
 
     async def get_position(self, index: str | None = None) -> int:
         """The store change sequence this index has caught up to (``_meta.position``)."""
@@ -566,17 +596,31 @@ class ElasticBackend:
         asked again of the next tier, and lastly of the whole query.
         """
         after = decode_cursor(request.cursor) if request.cursor else None
-        plan = search_plan(query, request, search_after=after)
+        plan = search_plan(query, request, search_after=after, use_tuple=self._live_tuple)
         if plan.approximate is not None:
-            return result_from_answers(await self._candidate_search(plan), plan, request)
+            return await self._result(await self._candidate_search(plan), plan, request)
         if not plan.tiers or plan.hits is None:
             answers = await self.raw_msearch(plan.bodies, filter_path=MSEARCH_FILTER_PATH)
-            return result_from_answers(answers, plan, request)
+            return await self._result(answers, plan, request)
         answers, stats = await asyncio.gather(
             self.raw_msearch(plan.bodies, filter_path=TIERED_FILTER_PATH),
             self.term_stats(stats_doc(query)),
         )
         answers[plan.hits] = await self._tiered_hits(plan, answers[plan.hits], query, stats)
+        return await self._result(answers, plan, request)
+
+    async def _result(
+        self, answers: list[dict[str, Any]], plan: SearchPlan, request: SearchRequest
+    ) -> BackendResult:
+        """``result_from_answers``, after asking the separate facet aggregations when the tuple one
+        did not count every match (the alias moved to an index without the field, or too many
+        combinations): the facets are then exactly those of ``search_body`` too."""
+        if plan.tuple_fallback is not None and not tuple_complete(answers[plan.total]):
+            # Another process may have pointed the alias at an older index: stop asking the tuple.
+            self._live_tuple = False
+            fallback = await self.raw_msearch([plan.tuple_fallback], filter_path=MSEARCH_FILTER_PATH)
+            answers = [*answers, fallback[0]]
+            plan = plan.untupled(len(answers) - 1)
         return result_from_answers(answers, plan, request)
 
     async def autocomplete(self, field: str, prefix: ParsedQuery, size: int) -> list[str]:
@@ -679,6 +723,9 @@ def result_from_answers(
             hits["hits"] = [{**h, "_score": 0.0, "sort": [0.0, *h.get("sort", [])]} for h in hits["hits"]]
     hits["total"] = (answers[plan.total].get("hits") or {}).get("total", 0)
     aggs = {name: (answers[i].get("aggregations") or {}).get(name) or {} for name, i in plan.facets.items()}
+    if plan.tuple_facets:
+        tupled = (answers[plan.total].get("aggregations") or {}).get(FACET_TUPLE_FIELD) or {}
+        aggs.update(split_tuple(tupled.get("buckets") or [], plan.tuple_facets, request.facet_size))
     return result_from_answer({"hits": hits, "aggregations": aggs}, request)
 
 
