@@ -11,8 +11,6 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from pydantic import TypeAdapter
-
 from schemas.errors import InvalidInput
 from schemas.search import FACETS, Hit, SearchRequest, SearchResponse
 
@@ -31,8 +29,24 @@ _parse = functools.lru_cache(maxsize=4096)(parse_query)
 
 _Highlight = Callable[[str | None, str | None, Sequence[str]], dict[str, list[str]]]
 
-# One validation call for a page of hits instead of one model construction per hit.
-_hits = TypeAdapter(list[Hit]).validate_python
+_HIT_FIELDS = frozenset(Hit.model_fields)
+_new_hit = Hit.__new__
+_setattr = object.__setattr__
+
+
+def _trusted_hit(values: dict[str, Any]) -> Hit:
+    """A ``Hit`` of ``values`` (every field, in order) without validating them again.
+
+    Every value comes from an ``IndexDocument`` the backend validated (the same types, or narrower), a
+    float score and highlights of strings: validating a page of ten again cost about 30 µs, building it
+    this way 14. The instance is what validation would build (all fields set, no extras).
+    """
+    hit = _new_hit(Hit)
+    _setattr(hit, "__dict__", values)
+    _setattr(hit, "__pydantic_fields_set__", set(_HIT_FIELDS))
+    _setattr(hit, "__pydantic_extra__", None)
+    _setattr(hit, "__pydantic_private__", None)
+    return hit
 
 
 class SearchService:
@@ -50,7 +64,7 @@ class SearchService:
         result = await self.backend.search(parsed, request)
         terms = parsed.positive_terms
         highlight = highlighter(terms) if request.highlight and terms and result.hits else None
-        hits = _hits([self._hit(h, highlight) for h in result.hits])
+        hits = [_trusted_hit(self._hit(h, highlight)) for h in result.hits]
         suggestion = None
         if result.total == 0 and terms:
             suggestion = await self.suggest(parsed)
@@ -81,7 +95,7 @@ class SearchService:
 
     @staticmethod
     def _hit(hit: BackendHit, highlight: _Highlight | None) -> dict[str, Any]:
-        """The fields of one ``Hit`` (validated a whole page at a time by ``_hits``)."""
+        """The fields of one ``Hit``, every one of them, in the model's order (see ``_trusted_hit``)."""
         doc = hit.doc
         return {
             "id": doc.id,

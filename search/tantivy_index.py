@@ -856,8 +856,12 @@ def _ordered_by_score(searcher: tantivy.Searcher, query: Q, limit: int) -> tuple
     return entries[:limit], total
 
 
-# One validation call for a whole facet list costs a third of building the values one by one.
+# One validation call for a whole facet list costs less than building the values one by one, even
+# bypassing validation (about 0.6 µs a value against 0.8-1 µs).
 _facet_values = TypeAdapter(list[FacetValue]).validate_python
+# The year facet lists every year of the matches (50-70 values a query): their keys arrive as floats,
+# and the text of each is memoised (about 10 µs a query).
+_year_text = functools.lru_cache(maxsize=4096)(lambda key: str(int(key)))
 
 
 def _facets(
@@ -877,7 +881,7 @@ def _facets(
                 retry.append(name)  # the semantics list every year: ask for more
             elif name == "year":
                 # already in year order (the aggregation orders by key): no sort, no intermediate tuples
-                years = [{"value": str(int(b["key"])), "count": b["doc_count"]} for b in buckets]
+                years = [{"value": _year_text(b["key"]), "count": b["doc_count"]} for b in buckets]
                 out[name] = _facet_values(years)
             else:
                 # (-count, value) tuples sort in the semantics' order without a Python key function
