@@ -13,10 +13,10 @@ half-way deletes nothing.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from schemas.errors import HarvestError
 from schemas.record import Record
@@ -24,8 +24,6 @@ from store.records import RecordStore
 
 from .oai import OAIClient
 from .parse_dc import RecordParseError, parse_header
-
-log = logging.getLogger(__name__)
 
 # Policies under which a repository's own deletion reports cannot be trusted to be complete
 UNREPORTED_DELETIONS = frozenset({"no", "transient"})
@@ -50,9 +48,9 @@ class Reconciliation:
         return f"reconciled: {self.deleted} of {self.held} records no longer listed ({self.listed} listed)"
 
 
-def ghosts(held: Iterable[str], listed: set[str]) -> list[str]:
+def ghosts(held: set[str], listed: set[str]) -> list[str]:
     """The held identifiers the repository no longer lists, sorted (pure)."""
-    return sorted(set(held) - listed)
+    return sorted(held - listed)
 
 
 def check_share(ghost_count: int, held: int, max_fraction: float, force: bool) -> None:
@@ -91,32 +89,27 @@ async def reconcile(
     member: str,
     prefix: str,
     sets: Sequence[str | None],
-    run_id: int | None,
     now: datetime,
     max_fraction: float,
-    force: bool = False,
-    on_commit: Callable[[], Awaitable[None]] | None = None,
+    force: bool,
+    commit: Callable[[list[Record]], Awaitable[None]],
 ) -> Reconciliation:
     """Tombstone ``member``'s harvested records that the repository no longer lists.
 
     The records held are read *before* listing, so a record harvested while the list is read (which
-    the list may not show yet) is never taken for a ghost. Tombstones go through the same commit as a
-    harvested deletion: counted in the run ``run_id``, and they leave the search index.
+    the list may not show yet) is never taken for a ghost. Each page of tombstones goes to ``commit``,
+    the harvest's own commit: counted in its run like a harvested deletion, and out of the index.
     """
     held = await store.harvested_identifiers(member)
     listed = await listed_identifiers(client, prefix, sets)
     missing = ghosts(held, listed)
     check_share(len(missing), len(held), max_fraction, force)
-    raw_format = "marcxml" if prefix == "marcxml" else "oai_dc"
+    tombstone: dict[str, Any] = {
+        "member": member,
+        "datestamp": now,
+        "deleted": True,
+        "raw_format": "marcxml" if prefix == "marcxml" else "oai_dc",
+    }
     for start in range(0, len(missing), _PAGE):
-        page = [
-            Record(member=member, oai_identifier=oai_id, datestamp=now, deleted=True, raw_format=raw_format)
-            for oai_id in missing[start : start + _PAGE]
-        ]
-        await store.commit_page(member, run_id, page)
-        if on_commit is not None:
-            try:
-                await on_commit()
-            except Exception:  # the indexer catches up from the store's change feed later
-                log.exception("on_commit hook failed after tombstones of %s", member)
+        await commit([Record(oai_identifier=i, **tombstone) for i in missing[start : start + _PAGE]])
     return Reconciliation(listed=len(listed), held=len(held), deleted=len(missing))

@@ -368,11 +368,10 @@ class MemberHarvest:
                 self.code,
                 cp.prefix,
                 cp.sets,
-                self.run_id,
                 now,
                 self.settings.reconcile_max_fraction,
                 self.force,
-                self.on_commit,
+                self._commit_tombstones,
             )
             await self.store.set_last_reconciled(self.code, now)
             message += f"; {found.summary()}"
@@ -501,6 +500,14 @@ class MemberHarvest:
         saved = state or {}
         totals = saved.get("totals") or {}
         self.progress.advance(self.code, len(records) + len(bad), total=sum(totals.values()) or None)
+        await self._committed()
+
+    async def _commit_tombstones(self, page: list[Record]) -> None:
+        """Commit a page of reconciliation tombstones (the checkpoint is already cleared)."""
+        await self.store.commit_page(self.code, self.run_id, page)
+        await self._committed()
+
+    async def _committed(self) -> None:
         if self.on_commit is not None:
             try:
                 await self.on_commit()

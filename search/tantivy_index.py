@@ -278,11 +278,12 @@ def compiled(root: Node, terms: tuple[Term, ...], filters: _FilterKey, ranked: b
     matching = _all([node_query(root), *_filter_queries(filters)])
     if not ranked:
         return matching, matching
-    return matching, scored_query(root, terms, filters)
+    return matching, scored_query(root, terms, filters, matching)
 
 
-def scored_query(root: Node, terms: tuple[Term, ...], filters: _FilterKey) -> Q:
-    """The ranking query: matches as ``root`` and the filters, scores as ``rank_queries(terms)``.
+def scored_query(root: Node, terms: tuple[Term, ...], filters: _FilterKey, matching: Q) -> Q:
+    """The ranking query: matches as ``matching`` (``root`` and the filters), scores as
+    ``rank_queries(terms)``.
 
     When the first ranked term is the root or one of its top-level AND items, its own-field clause
     (BM25 in the field it matches in) selects exactly the documents that term selects, so it is required
@@ -296,7 +297,6 @@ def scored_query(root: Node, terms: tuple[Term, ...], filters: _FilterKey) -> Q:
     items = list(root.items) if isinstance(root, And) else [root]
     lead = terms[0]
     if lead not in items:  # e.g. the first term sits under an OR: match, then score every clause
-        matching = _all([node_query(root), *_filter_queries(filters)])
         return Q.boolean_query(
             [(Occur.Must, Q.const_score_query(matching, 0.0))] + [(Occur.Should, q) for q in ranks]
         )
