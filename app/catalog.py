@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Literal
+from datetime import date
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
 from pydantic import BaseModel, Field
@@ -16,7 +17,15 @@ from stdnum import issn as stdissn
 from stdnum.exceptions import ValidationError
 
 from schemas.errors import InvalidInput
-from schemas.member import Member, MemberStatus, MemberStatusReport, RecordCounts
+from schemas.member import (
+    HARVEST_SOURCE_FIELDS,
+    Member,
+    MemberStatus,
+    MemberStatusReport,
+    MemberUpdate,
+    RecordCounts,
+    member_changes,
+)
 from schemas.record import Record
 from schemas.search import SearchRequest
 from store.records import RecordStore
@@ -44,6 +53,28 @@ async def member_status(store: RecordStore, code: str) -> MemberStatusReport:
         records=counts,
         last_harvest=await store.last_run(member.code, kind="harvest"),
     )
+
+
+class MemberUpdated(BaseModel):
+    """What ``PATCH /admin/members/{code}`` answers and ``lienhop members update`` prints."""
+
+    changed: dict[str, Any] = Field(description="The fields that changed, with their new values")
+    relisted: bool = Field(
+        False, description="The OAI-PMH source changed: the next harvest lists the whole repository again"
+    )
+    report: MemberStatusReport
+
+
+async def update_member(
+    store: RecordStore, code: str, changes: MemberUpdate, force: bool = False, today: date | None = None
+) -> MemberUpdated:
+    """Apply ``changes`` to a member under the consortium's rules (see :func:`member_changes`)."""
+    current = await store.get_member(code)
+    changed = member_changes(current, changes, today or date.today(), force=force)
+    relisted = bool(changed.keys() & HARVEST_SOURCE_FIELDS)
+    if changed:
+        await store.update_member(current.code, relist=relisted, **changed)
+    return MemberUpdated(changed=changed, relisted=relisted, report=await member_status(store, current.code))
 
 
 # ---------------------------------------------------------------------------- links

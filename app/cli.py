@@ -19,13 +19,20 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from schemas.errors import LienhopError
-from schemas.member import MemberCreate, MemberStatusReport, RunReport
+from schemas.errors import LienhopError, validation_message
+from schemas.member import MemberCreate, MemberStatusReport, MemberUpdate, RunReport
 from schemas.search import SearchFilters, SearchRequest
 from schemas.settings import Settings
 
 from . import operations
-from .catalog import LookupResult, lookup_identifier, lookup_title, member_status
+from .catalog import (
+    LookupResult,
+    MemberUpdated,
+    lookup_identifier,
+    lookup_title,
+    member_status,
+    update_member,
+)
 from .context import AppContext, open_context
 from .progress import terminal_progress
 
@@ -55,21 +62,13 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _validation_message(exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors():
-        where = ".".join(str(p) for p in error.get("loc", ())) or "value"
-        parts.append(f"{where}: {error.get('msg', 'invalid').removeprefix('Value error, ')}")
-    return "; ".join(parts)
-
-
 def load_settings(**overrides: Any) -> Settings:
     """The one Settings object of a CLI run (environment, ``.env``, then command-line overrides)."""
     try:
         settings = Settings()
         return settings.model_copy(update=overrides) if overrides else settings
     except ValidationError as exc:
-        fail(f"bad setting: {_validation_message(exc)}")
+        fail(f"bad setting: {validation_message(exc)}")
 
 
 def run(work: Callable[[AppContext], Awaitable[T]], with_search: bool = True, **overrides: Any) -> T:
@@ -88,7 +87,7 @@ def run(work: Callable[[AppContext], Awaitable[T]], with_search: bool = True, **
     except LienhopError as exc:
         fail(exc.detail)
     except ValidationError as exc:
-        fail(_validation_message(exc))
+        fail(validation_message(exc))
 
 
 def _print_json(data: Any) -> None:
@@ -209,13 +208,79 @@ def members_add(
             }
         )
     except ValidationError as exc:
-        fail(_validation_message(exc))
+        fail(validation_message(exc))
 
     async def work(ctx: AppContext) -> None:
         await ctx.store.add_member(new)
 
     run(work, with_search=False)
     console.print(f"Registered {new.code} ({new.name_vi})")
+
+
+@members_cli.command("update")
+def members_update(
+    code: Annotated[str, typer.Argument(help="The member's code")],
+    name: Annotated[str | None, typer.Option("--name", help="Vietnamese name")] = None,
+    name_en: Annotated[str | None, typer.Option("--name-en", help="English name ('' clears)")] = None,
+    status: Annotated[str | None, typer.Option("--status", help="member or observer")] = None,
+    observer_since: Annotated[str | None, typer.Option("--observer-since", help="YYYY-MM-DD")] = None,
+    joined: Annotated[str | None, typer.Option("--joined", help="YYYY-MM-DD")] = None,
+    oai_url: Annotated[str | None, typer.Option("--oai-url", help="OAI-PMH base URL ('' clears)")] = None,
+    prefix: Annotated[str | None, typer.Option("--prefix", help="oai_dc or marcxml")] = None,
+    sets: Annotated[
+        list[str] | None, typer.Option("--set", help="setSpec to harvest (repeatable; replaces the list)")
+    ] = None,
+    all_sets: Annotated[
+        bool, typer.Option("--all-sets", help="Harvest the whole repository, no sets")
+    ] = False,
+    opac_template: Annotated[
+        str | None, typer.Option("--opac-template", help="OPAC link ('' clears)")
+    ] = None,
+    contact: Annotated[str | None, typer.Option("--contact", help="Contact ('' clears)")] = None,
+    active: Annotated[
+        bool | None, typer.Option("--active/--inactive", help="Harvest this member or not")
+    ] = None,
+    schedule: Annotated[
+        str | None, typer.Option("--schedule", help="daily, weekly, hourly or manual")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Promote an observer before its two years of observation")
+    ] = False,
+) -> None:
+    """Change a member: promote an observer, deactivate, point at a new OAI-PMH source..."""
+    if sets and all_sets:
+        fail("give --set or --all-sets, not both")
+    given: dict[str, Any] = {
+        "name_vi": name,
+        "name_en": name_en,
+        "status": status,
+        "observer_since": observer_since,
+        "joined": joined,
+        "oai_url": oai_url,
+        "metadata_prefix": prefix,
+        "sets": [] if all_sets else sets,
+        "opac_url_template": opac_template,
+        "contact": contact,
+        "active": active,
+        "harvest_schedule": schedule,
+    }
+    try:
+        changes = MemberUpdate.model_validate({k: v for k, v in given.items() if v is not None})
+    except ValidationError as exc:
+        fail(validation_message(exc))
+
+    async def work(ctx: AppContext) -> MemberUpdated:
+        return await update_member(ctx.store, code, changes, force=force)
+
+    updated = run(work, with_search=False)
+    member = updated.report.member
+    if not updated.changed:
+        console.print(f"{member.code}: nothing to change")
+        return
+    shown = ", ".join(f"{k} = {'-' if v is None else v}" for k, v in updated.changed.items())
+    console.print(f"Updated {member.code}: {shown}")
+    if updated.relisted:
+        console.print(f"The next harvest of {member.code} lists the whole repository again.")
 
 
 @members_cli.command("list")
@@ -377,7 +442,7 @@ def search(
             }
         )
     except ValidationError as exc:
-        fail(_validation_message(exc))
+        fail(validation_message(exc))
 
     async def work(ctx: AppContext) -> Any:
         return await ctx.require_search().search(request)

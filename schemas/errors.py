@@ -3,7 +3,8 @@
 LienhopError (500)
 ├── NotFound (404)
 ├── Conflict (409)
-│   └── MemberExists
+│   ├── MemberExists
+│   └── NotEligible (an observer promoted before its years of observation)
 ├── InvalidInput (422)
 │   └── QuerySyntaxError (400, with position)
 ├── HarvestError (502)
@@ -15,6 +16,11 @@ LienhopError (500)
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 
 class LienhopError(Exception):
@@ -44,6 +50,10 @@ class Conflict(LienhopError):
 
 class MemberExists(Conflict):
     title = "Member already exists"
+
+
+class NotEligible(Conflict):
+    title = "Not eligible for full membership"
 
 
 class InvalidInput(LienhopError):
@@ -98,3 +108,12 @@ class MarcImportError(LienhopError):
 class BackendUnavailable(LienhopError):
     status = 503
     title = "Search backend unavailable"
+
+
+def validation_message(exc: ValidationError) -> str:
+    """A pydantic ``ValidationError`` as one line: ``field: problem; field: problem``."""
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error.get("loc", ())) or "value"
+        parts.append(f"{where}: {error.get('msg', 'invalid').removeprefix('Value error, ')}")
+    return "; ".join(parts)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import InvalidInput, NotEligible, validation_message
 
 MetadataPrefix = Literal["oai_dc", "marcxml"]
 MemberStatus = Literal["member", "observer"]
@@ -74,6 +76,81 @@ class Member(MemberCreate):
             return start.replace(year=start.year + OBSERVATION_YEARS)
         except ValueError:  # 29 February
             return start.replace(year=start.year + OBSERVATION_YEARS, day=28)
+
+
+class MemberUpdate(BaseModel):
+    """Changes to a registered member: only the fields given change (``PATCH`` semantics).
+
+    An optional text field given as ``null`` (JSON) or an empty string (command line) is cleared.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    name_vi: str | None = Field(None, min_length=1)
+    name_en: str | None = None
+    status: MemberStatus | None = None
+    observer_since: date | None = None
+    joined: date | None = None
+    oai_url: str | None = None
+    metadata_prefix: MetadataPrefix | None = None
+    sets: list[str] | None = None
+    opac_url_template: str | None = None
+    contact: str | None = None
+    active: bool | None = None
+    harvest_schedule: str | None = None
+
+
+_REQUIRED_FIELDS = ("name_vi", "status", "metadata_prefix", "sets", "active")
+_CLEARABLE_TEXT = ("name_en", "oai_url", "opac_url_template", "contact", "harvest_schedule")
+
+#: Changing any of these points the harvester at another listing: the next harvest lists it all.
+HARVEST_SOURCE_FIELDS = frozenset({"oai_url", "metadata_prefix", "sets"})
+
+
+def member_changes(current: Member, update: MemberUpdate, today: date, force: bool = False) -> dict[str, Any]:
+    """The fields of ``current`` that ``update`` changes, with the consortium's rules applied.
+
+    Promoting an observer to full member needs :data:`OBSERVATION_YEARS` of observation (raises
+    :class:`~schemas.errors.NotEligible` before that, or when the start of observation is unknown,
+    unless ``force``); a promotion without a ``joined`` date joins ``today``. Making a member an
+    observer starts its observation ``today`` unless ``observer_since`` is given. Only real changes
+    are returned (an empty dict: nothing to do).
+    """
+    given = update.model_dump(exclude_unset=True)
+    for name in _REQUIRED_FIELDS:
+        if given.get(name, "") is None:
+            del given[name]  # these always hold a value: null means "leave as is"
+    for name in _CLEARABLE_TEXT:
+        if given.get(name) == "":
+            given[name] = None
+    status = given.get("status", current.status)
+    if current.status == "observer" and status == "member":
+        since = given.get("observer_since", current.observer_since)
+        observed = current.model_copy(update={"observer_since": since})
+        eligible = observed.eligible_for_membership()
+        if not force:
+            if eligible is None:
+                raise NotEligible(
+                    f"{current.code} is an observer with no start of observation on record, so the "
+                    f"{OBSERVATION_YEARS}-year rule cannot be checked; give its observer-since date, "
+                    "or force the promotion"
+                )
+            if eligible > today:
+                raise NotEligible(
+                    f"{current.code} has been an observer since {since}; it becomes eligible for full "
+                    f"membership on {eligible} (in {(eligible - today).days} days); force the promotion to "
+                    "override the rule"
+                )
+        if given.get("joined") is None:
+            given["joined"] = today
+    elif current.status == "member" and status == "observer" and given.get("observer_since") is None:
+        given["observer_since"] = today
+    merged = {**current.model_dump(), **given}
+    try:
+        MemberCreate.model_validate(merged)  # the same checks as registering (URLs, schedule, ...)
+    except ValidationError as exc:
+        raise InvalidInput(validation_message(exc)) from exc
+    return {k: v for k, v in given.items() if getattr(current, k) != v}
 
 
 class RecordCounts(BaseModel):

@@ -148,13 +148,24 @@ class RecordStore:
             raise taken from exc
         return await self.get_member(new.code)
 
-    async def update_member(self, code: str, **changes: Any) -> Member:
-        """Change some fields of a member (validated through the schema)."""
+    async def update_member(self, code: str, relist: bool = False, **changes: Any) -> Member:
+        """Change some fields of a member (validated through the schema).
+
+        ``relist`` also forgets the member's harvest position (checkpoint and high-water mark) in the
+        same transaction, so that its next harvest lists the whole repository again: what a new
+        OAI-PMH URL, metadata prefix or set list needs.
+        """
         current = await self.get_member(code)
         merged = MemberCreate.model_validate({**current.model_dump(), **changes})
         values = merged.model_dump(exclude={"code"})
         async with self.engine.begin() as conn:
-            await conn.execute(update(members).where(members.c.code == code).values(**values))
+            await conn.execute(update(members).where(members.c.code == current.code).values(**values))
+            if relist:
+                await conn.execute(
+                    update(harvest_state)
+                    .where(harvest_state.c.member == current.code)
+                    .values(in_progress=None, last_high_water=None, updated=utcnow())
+                )
         return await self.get_member(code)
 
     async def set_repository_info(self, code: str, info: dict[str, Any]) -> None:

@@ -11,9 +11,10 @@ from typing import Any
 from fastapi import APIRouter, Request, status
 from pydantic import BaseModel
 
-from schemas.member import Member, MemberCreate
+from schemas.member import Member, MemberCreate, MemberUpdate
 
 from .. import operations
+from ..catalog import MemberUpdated, update_member
 from ..deps import AdminDep, ContextDep, JobsDep, StoreDep
 from ..jobs import Job, JobView
 from ..uploads import read_upload
@@ -34,6 +35,20 @@ class HarvestRequest(BaseModel):
 async def create_member(new: MemberCreate, store: StoreDep) -> Member:
     """Register a member; a duplicate code is a 409."""
     return await store.add_member(new)
+
+
+@router.patch("/members/{code}")
+async def change_member(
+    code: str, changes: MemberUpdate, store: StoreDep, force: bool = False
+) -> MemberUpdated:
+    """Change a member: only the fields sent change (``null`` clears an optional one).
+
+    Promoting an observer (``"status": "member"``) before its two years of observation is a 409
+    unless ``force=true``. A new ``oai_url``, ``metadata_prefix`` or ``sets`` makes the next harvest
+    list the whole repository again (``relisted``). An inactive member is no longer harvested; its
+    records stay in the catalogue.
+    """
+    return await update_member(store, code, changes, force=force)
 
 
 @router.post("/harvest", status_code=status.HTTP_202_ACCEPTED)
