@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
+import html
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -358,19 +359,28 @@ class OAIClient:
         return await self.request_with(verb, decode, **params)
 
     async def request_with(
-        self, verb: str, decode: Callable[[bytes], Awaitable[DecodedT]], **params: str | None
+        self,
+        verb: str,
+        decode: Callable[[bytes], Awaitable[DecodedT]],
+        prefetched: Awaitable[bytes] | None = None,
+        **params: str | None,
     ) -> DecodedT:
         """:meth:`request` with the parsing done by ``decode`` (e.g. in a worker process).
 
         ``decode`` turns the body into a result as :func:`read_response` would, raising what it
         raises (:class:`~schemas.errors.UnsafeXML`, :class:`MalformedXML`, :class:`MalformedPage`,
         OAI errors); fetching, the retries of malformed responses and ``cleaned_pages`` stay here.
+        ``prefetched``, when given, is a :meth:`fetch` of this very query already under way: its
+        body (or its error) stands for the first attempt's.
         """
         query = {"verb": verb, **{k: v for k, v in params.items() if v is not None}}
         attempts = min(2, self.settings.max_retries) + 1
         for attempt in range(attempts):
             try:
-                data = await self.fetch(query)
+                if prefetched is not None and attempt == 0:
+                    data = await prefetched
+                else:
+                    data = await self.fetch(query)
             except UnsafeXML as exc:
                 raise MalformedPage(str(exc), b"", unsafe=True) from exc
             try:
@@ -554,6 +564,28 @@ def list_params(
     if verb == "ListSets":
         return {}
     return {"metadataPrefix": metadata_prefix, "set": set_spec, "from": from_, "until": until}
+
+
+# The end of a ListRecords/ListIdentifiers document: its resumptionToken (any prefix) and the closing
+# tags, nothing after them but white space.
+_TRAILING_TOKEN = re.compile(
+    rb"<(?:[A-Za-z_][\w.-]*:)?resumptionToken(?:\s[^>]*)?>([^<]*)</(?:[A-Za-z_][\w.-]*:)?resumptionToken\s*>"
+    rb"\s*</(?:[A-Za-z_][\w.-]*:)?List(?:Records|Identifiers)\s*>\s*</(?:[A-Za-z_][\w.-]*:)?OAI-PMH\s*>\s*$"
+)
+_TAIL = 4096
+
+
+def trailing_token(data: bytes) -> str | None:
+    """A guess at a list response's resumptionToken from its last bytes, without parsing it.
+
+    Only good for fetching the next page early: :func:`page_from_response` gives the real token,
+    and a guess that differs from it is thrown away. ``None`` when the end of the document does not
+    look like a token followed by the closing tags (no token, an empty one, or anything unusual).
+    """
+    found = _TRAILING_TOKEN.search(data, max(0, len(data) - _TAIL))
+    if found is None:
+        return None
+    return html.unescape(found.group(1).decode("utf-8", errors="replace")).strip() or None
 
 
 def page_from_response(resp: Response) -> Page:

@@ -31,6 +31,7 @@ from schemas.record import QuarantinedItem, Record
 from schemas.settings import Settings
 from store.records import RecordStore
 
+from .idle import SpareCore
 from .oai import (
     HostLimiter,
     MalformedPage,
@@ -41,6 +42,7 @@ from .oai import (
     format_datestamp,
     list_params,
     make_http_client,
+    trailing_token,
 )
 from .parse_dc import RecordsPage, decode_in_worker, read_records_page, start_worker, worker_ready
 from .reconcile import UNREPORTED_DELETIONS, reconcile
@@ -142,25 +144,9 @@ def _revive(error: tuple[type[BaseException], tuple[Any, ...], dict[str, Any]]) 
     return exc
 
 
-def _idle_core() -> bool:
-    """Whether the machine has a core to spare for a worker, by the 1-minute load average.
-
-    A worker only wins when it gets a core of its own; otherwise sending records back (pickling and
-    unpickling cost about a quarter of reading them) and the processes' contention cost more than it
-    saves. On a 2-core machine, paired runs: with the load average about 1, a worker made a harvest of
-    100,000 oai_dc records 19% faster (median); with other work holding the load at 3 to 5, harvests of
-    20,000 were 10-30% slower with one. So "at least 2 cores" is not enough: the load must leave one
-    idle.
-    """
-    try:
-        load = os.getloadavg()[0]
-    except OSError:  # not available on this platform: assume a core is free
-        return True
-    return load <= (os.cpu_count() or 1) - 1
-
-
-def _retrieve(future: asyncio.Future[None]) -> None:
-    # a failed warm-up only means pages are read inline; asyncio must not log it as unhandled
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    # a failed warm-up only means pages are read inline, a failed early fetch is made again or not
+    # needed: asyncio must not log either as unhandled
     if not future.cancelled():
         future.exception()
 
@@ -184,6 +170,7 @@ class PageDecoder:
         self._pool: ProcessPoolExecutor | None = None
         self._ready: asyncio.Future[None] | None = None
         self.pages_in_workers = 0
+        self._spare = SpareCore() if automatic and workers > 0 else None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PageDecoder:
@@ -196,8 +183,12 @@ class PageDecoder:
         """A list of ``records`` records (``None``: unknown size, but more than one page) is coming."""
         if self.workers < 1 or self._pool is not None:
             return
-        if self.automatic and ((records is not None and records < POOL_MIN_RECORDS) or not _idle_core()):
-            return
+        if self.automatic:
+            if records is not None and records < POOL_MIN_RECORDS:
+                return
+            # asked again at the next page while the machine is busy (or it is too early to tell)
+            if self._spare is None or not self._spare.free():
+                return
         # spawn, not fork: the harvest process has threads (SQLite, the executor's own). Like every
         # spawned worker it imports the program's main module again, so scripts that harvest need the
         # usual ``if __name__ == "__main__":`` guard (the ``lienhop`` console script has it).
@@ -328,6 +319,8 @@ class MemberHarvest:
         assert member.oai_url is not None
         self.client = OAIClient(member.oai_url, settings, http, limiter)
         self.run_id: int | None = None
+        self._prefetch: tuple[dict[str, str | None], asyncio.Future[bytes]] | None = None
+        self._listed_tokens: set[str] = set()  # the tokens of the set being listed (a loop stops it)
         self.done = 0
         self.reconcile = reconcile  # see harvest_members
         self.force = force
@@ -412,17 +405,56 @@ class MemberHarvest:
         )
 
     async def _fetch(self, cp: Checkpoint, token: str | None) -> RecordsPage:
-        """One ListRecords page, fetched and read into records; ``noRecordsMatch`` is an empty page."""
+        """One ListRecords page, fetched and read into records; ``noRecordsMatch`` is an empty page.
+
+        While a page is being read (in a worker process for a big list), the page after it is
+        already being fetched, with the token its last bytes show (:func:`trailing_token`): reading
+        a page then no longer waits for the server to answer the next request. Requests stay one
+        after the other (the next one goes out once this one has been answered), and a guess that
+        the page's real token contradicts is thrown away.
+        """
         params = list_params("ListRecords", cp.prefix, cp.sets[cp.set_index], cp.from_, cp.until, token)
         prefix = cp.prefix
+        prefetched = self._take_prefetch(params)
 
         async def decode(data: bytes) -> RecordsPage:
-            return await self.decoder.decode(data, self.code, prefix)
+            self._prefetch_after(cp, data, token)
+            try:
+                return await self.decoder.decode(data, self.code, prefix)
+            except BaseException:
+                self._drop_prefetch()  # the page is refetched or given up: no request may overtake it
+                raise
 
         try:
-            return await self.client.request_with("ListRecords", decode, **params)
+            return await self.client.request_with("ListRecords", decode, prefetched, **params)
         except NoRecordsMatch:
             return RecordsPage(records=[], bad=[], token=None)
+
+    def _prefetch_after(self, cp: Checkpoint, data: bytes, token: str | None) -> None:
+        """Start fetching the page that follows ``data``, the page of ``token`` (see :meth:`_fetch`)."""
+        self._drop_prefetch()
+        guess = trailing_token(data)
+        if guess is None or guess == token or guess in self._listed_tokens:
+            return  # a repeated token ends the listing with an error: nothing to fetch
+        params = list_params("ListRecords", cp.prefix, cp.sets[cp.set_index], cp.from_, cp.until, guess)
+        query = {"verb": "ListRecords", **{k: v for k, v in params.items() if v is not None}}
+        task = asyncio.ensure_future(self.client.fetch(query))
+        task.add_done_callback(_retrieve)
+        self._prefetch = (params, task)
+
+    def _take_prefetch(self, params: dict[str, str | None]) -> asyncio.Future[bytes] | None:
+        """The early fetch of exactly ``params``, if one is under way; any other is dropped."""
+        if self._prefetch is not None and self._prefetch[0] == params:
+            task = self._prefetch[1]
+            self._prefetch = None
+            return task
+        self._drop_prefetch()
+        return None
+
+    def _drop_prefetch(self) -> None:
+        if self._prefetch is not None:
+            self._prefetch[1].cancel()
+            self._prefetch = None
 
     async def _list_set(self, cp: Checkpoint) -> None:
         """Page through one set from the checkpoint's token, committing each page with the checkpoint.
@@ -430,7 +462,7 @@ class MemberHarvest:
         Returns with the checkpoint pointing at the next set.
         """
         restarts = 0
-        seen: set[str] = set()
+        seen = self._listed_tokens = set()
         token = cp.token
         pending: asyncio.Task[RecordsPage] | None = None
         try:
@@ -479,6 +511,7 @@ class MemberHarvest:
             if pending is not None and not pending.done():
                 pending.cancel()
                 await asyncio.gather(pending, return_exceptions=True)
+            self._drop_prefetch()
 
     def _absorb(self, cp: Checkpoint, records: list[Record], page: RecordsPage) -> None:
         """Carry a page's high-water datestamp and list size into the checkpoint."""
