@@ -300,8 +300,9 @@ def members_list() -> None:
         if last is not None:
             state = "ok" if last.ok else ("failed" if last.ok is False else "running")
             when = f"{(last.finished or last.started):%Y-%m-%d %H:%M} {state}"
+        status = r.status if r.member.active else f"{r.status}, inactive"  # not harvested any more
         table.add_row(
-            r.code, r.member.name_vi, r.status, str(r.records.active), str(r.records.deleted),
+            r.code, r.member.name_vi, status, str(r.records.active), str(r.records.deleted),
             str(r.records.quarantined), when,
         )  # fmt: skip
     console.print(table)

@@ -142,6 +142,7 @@ def test_members_update_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert "lists the whole repository again" in moved.stdout
     shown = lienhop("members", "show", "OBS", "--json")
     assert '"active": false' in shown.stdout and '"com_1"' in shown.stdout
+    assert "member, inactive" in lienhop("members", "list").stdout
     assert lienhop("members", "update", "OBS", "--inactive").stdout.strip() == "OBS: nothing to change"
     one_line_error(lienhop("members", "update", "OBS", "--prefix", "mods"), "metadata_prefix")
     one_line_error(lienhop("members", "update", "NOPE", "--active"), "NOPE")
