@@ -19,8 +19,10 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from harvesters.probe import check_member
 from schemas.errors import LienhopError, validation_message
 from schemas.member import MemberCreate, MemberStatusReport, MemberUpdate, RunReport
+from schemas.probe import ProbeReport
 from schemas.search import SearchFilters, SearchRequest
 from schemas.settings import Settings
 
@@ -346,6 +348,29 @@ def members_show(
         console.print(_runs_table([report.last_harvest], "Last harvest"))
     else:
         console.print("never harvested")
+
+
+@members_cli.command("check")
+def members_check(
+    code: str, as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False
+) -> None:
+    """Check a member's OAI-PMH endpoint before harvesting (nothing is stored); exit 1 if a check fails."""
+    async def work(ctx: AppContext) -> ProbeReport:
+        return await check_member(await ctx.store.get_member(code), ctx.settings)
+
+    report = run(work, with_search=False)
+    if as_json:
+        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
+    else:
+        table = Table(title=f"{report.code}: {report.oai_url or 'no OAI-PMH URL'}")
+        for column in ("check", "result", "detail"):
+            table.add_column(column, overflow="fold")
+        colours = {"ok": "green", "warn": "yellow", "fail": "red"}
+        for check in report.checks:
+            table.add_row(check.name, f"[{colours[check.status]}]{check.status}[/]", check.detail)
+        console.print(table)
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 # ---------------------------------------------------------------------------- harvest, import, reindex

@@ -11,7 +11,9 @@ from typing import Any
 from fastapi import APIRouter, Request, status
 from pydantic import BaseModel
 
+from harvesters.probe import check_member
 from schemas.member import Member, MemberCreate, MemberUpdate
+from schemas.probe import ProbeReport
 
 from .. import operations
 from ..catalog import MemberUpdated, update_member
@@ -49,6 +51,13 @@ async def change_member(
     records stay in the catalogue.
     """
     return await update_member(store, code, changes, force=force)
+
+
+@router.get("/members/{code}/check")
+async def check_member_endpoint(code: str, ctx: ContextDep) -> ProbeReport:
+    """Check a member's OAI-PMH endpoint (Identify, formats, sets, a first page read as the harvest
+    reads it); nothing is stored. Each check is ``ok``, ``warn`` or ``fail``."""
+    return await check_member(await ctx.store.get_member(code), ctx.settings)
 
 
 @router.post("/harvest", status_code=status.HTTP_202_ACCEPTED)
