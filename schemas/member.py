@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from .errors import InvalidInput, NotEligible, validation_message
 
@@ -17,6 +18,9 @@ MemberStatus = Literal["member", "observer"]
 OBSERVATION_YEARS = 2
 
 _CODE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{1,31}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: Validation context of members read back from the store (see ``MemberBase._plain_text``).
+STORED: dict[str, bool] = {"stored": True}
 
 
 class MemberBase(BaseModel):
@@ -34,6 +38,21 @@ class MemberBase(BaseModel):
     contact: str | None = None
     active: bool = True
     harvest_schedule: str | None = Field("daily", description="daily | weekly | hourly | manual")
+
+    @field_validator("name_vi", "name_en", "contact", "oai_url", "opac_url_template", "sets", mode="before")
+    @classmethod
+    def _plain_text(cls, value: object, info: ValidationInfo) -> object:
+        # Control characters are never meant (PostgreSQL text cannot even hold NUL); names typed
+        # decomposed are stored precomposed, like every Vietnamese text in Lienhop. What the store
+        # already holds is read back as it is.
+        if info.context and info.context.get("stored"):
+            return value
+        for text in value if isinstance(value, list) else [value]:
+            if isinstance(text, str) and _CONTROL.search(text):
+                raise ValueError("must not contain control characters")
+        if isinstance(value, str):
+            return unicodedata.normalize("NFC", value.strip())
+        return value
 
     @field_validator("oai_url", "opac_url_template")
     @classmethod

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from schemas.errors import MemberExists, NotFound
-from schemas.member import Member, MemberCreate, RecordCounts, RunReport
+from schemas.member import STORED, Member, MemberCreate, RecordCounts, RunReport
 from schemas.record import QuarantinedItem, Record
 
 from .db import make_engine, migrate
@@ -783,7 +783,8 @@ def _member(row: Any) -> Member:
                 "harvest_schedule",
                 "created",
             )
-        }
+        },
+        context=STORED,
     )
     member.created = _aware(member.created)
     return member

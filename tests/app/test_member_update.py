@@ -120,6 +120,11 @@ async def test_patch_member_over_http(app_client: httpx.AsyncClient) -> None:
     assert off.json()["changed"] == {"active": False, "name_en": "VASS"}
     assert (await app_client.get("/members/VASS2")).json()["member"]["active"] is False
 
+    nul = await app_client.patch("/admin/members/VASS2", json={"name_vi": "Viện\u0000Hàn lâm"})
+    assert nul.status_code == 422 and "control characters" in nul.json()["detail"]
+    decomposed = "Vie\u0323\u0302n Ha\u0300n la\u0302m"  # typed with combining marks
+    named = await app_client.patch("/admin/members/VASS2", json={"name_vi": f" {decomposed} "})
+    assert named.json()["report"]["member"]["name_vi"] == "Viện Hàn lâm"
     bad = await app_client.patch("/admin/members/VASS2", json={"metadata_prefix": "mods"})
     assert bad.status_code == 422
     unknown_field = await app_client.patch("/admin/members/VASS2", json={"colour": "red"})
