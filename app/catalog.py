@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
@@ -24,11 +24,13 @@ from schemas.member import (
     MemberStatusReport,
     MemberUpdate,
     RecordCounts,
+    harvest_overdue,
     member_changes,
+    next_harvest,
 )
 from schemas.record import Record
 from schemas.search import SearchRequest
-from store.records import RecordStore
+from store.records import RecordStore, utcnow
 
 if TYPE_CHECKING:
     from search.service import SearchService
@@ -41,17 +43,22 @@ _DOI = re.compile(r"^10\.\d{4,9}/\S+$")
 # ---------------------------------------------------------------------------- members
 
 
-async def member_status(store: RecordStore, code: str) -> MemberStatusReport:
+async def member_status(store: RecordStore, code: str, now: datetime | None = None) -> MemberStatusReport:
     """What ``GET /members/{code}`` and ``lienhop members show CODE --json`` print."""
     member = await store.get_member(code)
     counts = (await store.record_counts(member.code)).get(member.code, RecordCounts())
+    last = await store.last_run(member.code, kind="harvest")
+    now = now or utcnow()
+    started = last.started if last else None
     return MemberStatusReport(
         code=member.code,
         member=member,
         status=member.status,
         eligible_for_membership=member.eligible_for_membership(),
         records=counts,
-        last_harvest=await store.last_run(member.code, kind="harvest"),
+        last_harvest=last,
+        next_harvest=next_harvest(member, started, now),
+        harvest_overdue=harvest_overdue(member, started, now),
     )
 
 

@@ -344,6 +344,14 @@ def members_show(
         f"records: {report.records.active} active, {report.records.deleted} deleted, "
         f"{report.records.quarantined} quarantined"
     )
+    schedule = f"schedule: {m.harvest_schedule or 'manual'}"
+    if not m.active:
+        schedule += " (inactive: not harvested)"
+    if report.harvest_overdue and report.next_harvest:
+        schedule += f"; [red]overdue since {report.next_harvest:%Y-%m-%d %H:%M} UTC[/red]"
+    elif report.next_harvest:
+        schedule += f"; next harvest {report.next_harvest:%Y-%m-%d %H:%M} UTC"
+    console.print(schedule)
     if report.last_harvest:
         console.print(_runs_table([report.last_harvest], "Last harvest"))
     else:

@@ -11,10 +11,10 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from schemas.member import Member
+from schemas.member import Member, next_harvest
 from store.records import utcnow
 
 from . import operations
@@ -23,24 +23,14 @@ from .jobs import Job
 
 log = logging.getLogger(__name__)
 
-INTERVALS = {
-    "hourly": timedelta(hours=1),
-    "daily": timedelta(days=1),
-    "weekly": timedelta(weeks=1),
-}
-
-
 def due_members(
     members: Iterable[Member], last_started: dict[str, datetime | None], now: datetime
 ) -> list[str]:
     """Codes of active, harvestable members whose schedule has come round (never harvested = due)."""
     due: list[str] = []
     for member in members:
-        interval = INTERVALS.get(member.harvest_schedule or "manual")
-        if interval is None or not member.active or not member.oai_url:
-            continue
-        last = last_started.get(member.code)
-        if last is None or now - last >= interval:
+        when = next_harvest(member, last_started.get(member.code), now)
+        if when is not None and when <= now:
             due.append(member.code)
     return due
 

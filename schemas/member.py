@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
@@ -16,6 +16,16 @@ MemberStatus = Literal["member", "observer"]
 
 #: The consortium's rule: an observer may become a full member after two years of observation.
 OBSERVATION_YEARS = 2
+
+#: How often each ``harvest_schedule`` harvests (``manual`` and ``None``: never by itself).
+SCHEDULE_INTERVALS = {
+    "hourly": timedelta(hours=1),
+    "daily": timedelta(days=1),
+    "weekly": timedelta(weeks=1),
+}
+#: A scheduled harvest is overdue when it has not started this long after it was due (a quarter of
+#: its interval): the server is down, the scheduler stopped, or harvests keep being skipped.
+OVERDUE_AFTER = 0.25
 
 _CODE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{1,31}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -172,6 +182,25 @@ def member_changes(current: Member, update: MemberUpdate, today: date, force: bo
     return {k: v for k, v in given.items() if getattr(current, k) != v}
 
 
+def next_harvest(member: Member, last_started: datetime | None, now: datetime) -> datetime | None:
+    """When the member's schedule next harvests it: ``None`` if nothing harvests it by itself
+    (manual schedule, inactive, no OAI-PMH URL); ``now`` if it was never harvested."""
+    interval = SCHEDULE_INTERVALS.get(member.harvest_schedule or "manual")
+    if interval is None or not member.active or not member.oai_url:
+        return None
+    return now if last_started is None else last_started + interval
+
+
+def harvest_overdue(member: Member, last_started: datetime | None, now: datetime) -> bool:
+    """Whether a scheduled harvest is well past due (see :data:`OVERDUE_AFTER`); never harvested
+    members are due, not overdue."""
+    due = next_harvest(member, last_started, now)
+    if due is None or last_started is None:
+        return False
+    interval = SCHEDULE_INTERVALS[member.harvest_schedule or "manual"]
+    return now > due + interval * OVERDUE_AFTER
+
+
 class RecordCounts(BaseModel):
     active: int = 0
     deleted: int = 0
@@ -209,3 +238,9 @@ class MemberStatusReport(BaseModel):
     eligible_for_membership: date | None = None
     records: RecordCounts
     last_harvest: RunReport | None = None
+    next_harvest: datetime | None = Field(
+        None, description="When the schedule harvests next (null: manual, inactive or no OAI-PMH URL)"
+    )
+    harvest_overdue: bool = Field(
+        False, description="A scheduled harvest is well past due: the schedule is not running"
+    )

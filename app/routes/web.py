@@ -1,11 +1,13 @@
-"""The researchers' HTML pages: ``GET /`` (search with facets) and ``GET /record/{id}`` (holdings)."""
+"""The HTML pages: ``GET /`` (search with facets), ``GET /record/{id}`` (holdings) for researchers;
+``GET /status`` and ``GET /status/{code}`` (harvest status, runs, quarantined records) for member
+librarians and consortium admins."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from ..catalog import opac_link, other_holders
+from ..catalog import member_status, opac_link, other_holders
 from ..deps import SearchRequestDep, StoreDep
 from ..web_support import render, run_search
 
@@ -73,3 +75,26 @@ async def record_page(request: Request, record_id: str, store: StoreDep) -> HTML
             "others": await other_holders(store, stored.record),
         },
     )
+
+
+@router.get("/status", response_class=HTMLResponse)
+async def status_page(request: Request, store: StoreDep) -> HTMLResponse:
+    """Every member's last harvest, record counts, quarantine and schedule; failures and overdue
+    schedules stand out (a schedule that silently stops is what harvest admins report most)."""
+    reports = [await member_status(store, m.code) for m in await store.list_members()]
+    failing = sum(1 for r in reports if r.last_harvest is not None and r.last_harvest.ok is False)
+    overdue = sum(1 for r in reports if r.harvest_overdue)
+    context = {"reports": reports, "failing": failing, "overdue": overdue}
+    return render(request, "status.html", context)
+
+
+@router.get("/status/{code}", response_class=HTMLResponse)
+async def member_status_page(request: Request, code: str, store: StoreDep) -> HTMLResponse:
+    """One member's harvest and import runs and its quarantined records with their reasons."""
+    report = await member_status(store, code)
+    context = {
+        "report": report,
+        "runs": await store.list_runs(report.code, limit=30),
+        "quarantined": await store.list_quarantine(report.code, limit=200),
+    }
+    return render(request, "member_status.html", context)

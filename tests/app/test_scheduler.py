@@ -10,7 +10,7 @@ import pytest
 from app import scheduler
 from app.context import open_context
 from app.demo import setup
-from schemas.member import Member
+from schemas.member import Member, harvest_overdue, next_harvest
 from schemas.settings import Settings
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -39,6 +39,21 @@ def test_due_members_follow_each_schedule() -> None:
         "OFF": None,
     }
     assert scheduler.due_members(members, last, NOW) == ["NEVER", "DAILY"]
+
+
+def test_a_schedule_that_stopped_running_is_overdue() -> None:
+    daily = _member("DAILY", "daily")
+    yesterday = NOW - timedelta(days=1)
+    assert next_harvest(daily, yesterday, NOW) == NOW
+    assert not harvest_overdue(daily, yesterday, NOW)  # due now: the scheduler's next tick takes it
+    assert not harvest_overdue(daily, NOW - timedelta(hours=29), NOW)  # five hours late: within grace
+    assert harvest_overdue(daily, NOW - timedelta(hours=31), NOW)  # a quarter of a day late
+    assert harvest_overdue(_member("HOURLY", "hourly"), NOW - timedelta(minutes=80), NOW)
+    assert not harvest_overdue(_member("NEVER", "daily"), None, NOW)  # never harvested: due, not late
+    for idle in (_member("MANUAL", "manual"), _member("OFF", "daily", active=False)):
+        assert next_harvest(idle, yesterday, NOW) is None and not harvest_overdue(
+            idle, yesterday - timedelta(days=9), NOW
+        )
 
 
 @pytest.mark.asyncio
