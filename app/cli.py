@@ -431,6 +431,23 @@ def import_(code: str, file: Path) -> None:
 
 
 @cli.command()
+def rederive(
+    codes: Annotated[list[str] | None, typer.Argument(help="Member codes (default: all members)")] = None,
+) -> None:
+    """Map stored records again from the metadata kept with them (after a parser change); nothing is
+    fetched. Only records whose normalised form changed are rewritten and re-indexed."""
+
+    async def work(ctx: AppContext) -> list[RunReport]:
+        with terminal_progress(console) as sink:
+            return await operations.rederive(ctx, [c.upper() for c in codes] if codes else None, sink)
+
+    reports = run(work)
+    console.print(_runs_table(reports, "Re-derived from stored metadata"))
+    if not all(r.ok for r in reports):
+        raise typer.Exit(1)
+
+
+@cli.command()
 def reindex() -> None:
     """Rebuild the search index from the store and swap it in (searches go on meanwhile)."""
 

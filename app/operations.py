@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from harvesters.importer import import_file as run_import
+from harvesters.rederive import rederive_member
 from harvesters.runner import harvest_members
 from schemas.member import RunReport
 from schemas.progress import ProgressSink
@@ -65,6 +66,20 @@ async def import_file(ctx: AppContext, code: str, path: Path, progress: Progress
     report = await run_import(ctx.store, code, path, progress=progress, on_commit=_on_commit(ctx))
     await ctx.sync_index()
     return report
+
+
+async def rederive(
+    ctx: AppContext, codes: Sequence[str] | None, progress: ProgressSink | None
+) -> list[RunReport]:
+    """Map the stored records of members (all when ``codes`` is None) again from their kept
+    metadata, store those that changed and index them (see :mod:`harvesters.rederive`)."""
+    if codes is None:
+        codes = [m.code for m in await ctx.store.list_members()]
+    else:
+        codes = [(await ctx.store.get_member(code)).code for code in codes]  # unknown: NotFound first
+    reports = [await rederive_member(ctx.store, code, progress, _on_commit(ctx)) for code in codes]
+    await ctx.sync_index()
+    return reports
 
 
 async def reindex(ctx: AppContext, progress: ProgressSink | None) -> dict[str, Any]:

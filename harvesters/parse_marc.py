@@ -159,13 +159,15 @@ def _marc_children(element: etree._Element) -> Iterable[etree._Element]:
             yield child
 
 
-def pymarc_from_marcxml(element: etree._Element) -> pymarc.Record:
+def pymarc_from_marcxml(element: etree._Element, strict: bool = True) -> pymarc.Record:
     """A MARCXML ``<record>`` (MARC namespace, ``marc:`` prefix or no namespace) as a pymarc record.
 
     Stricter than pymarc's own reader on purpose: a tag that is not three letters/digits or a
     subfield without a one-character code makes the record invalid (:class:`MarcImportError`), so it
     is quarantined instead of being stored half-read. A missing leader (repository-generated MARC)
     gets a neutral one; a leader of the wrong length is padded or cut to 24 characters.
+    ``strict=False`` lets such tags and codes through and keeps the leader as it is, as the ISO 2709
+    reader does: for the MARCXML the store kept of a record imported from ISO 2709.
     """
     leader = _DEFAULT_LEADER
     fields: list[Field] = []
@@ -183,17 +185,20 @@ def pymarc_from_marcxml(element: etree._Element) -> pymarc.Record:
             leader = (text + " " * 24)[:24] if text.strip() else _DEFAULT_LEADER
         elif name == "controlfield":
             tag = (child.get("tag") or "").strip()
-            if not _TAG.match(tag):
+            if strict and not _TAG.match(tag):
                 raise MarcImportError(f"control field with invalid tag {tag!r}")
             if tag.startswith("00") and tag.isdigit():
                 fields.append(Field(tag=tag, data=child.text or ""))
             # non-numeric control fields (Aleph "FMT", "LDR"...) carry no bibliographic data
         elif name == "datafield":
             tag = (child.get("tag") or "").strip()
-            if not _TAG.match(tag):
+            if strict and not _TAG.match(tag):
                 raise MarcImportError(f"data field with invalid tag {tag!r}")
-            ind1 = (child.get("ind1") or " ")[:1] or " "
-            ind2 = (child.get("ind2") or " ")[:1] or " "
+            if strict:
+                ind1 = (child.get("ind1") or " ")[:1] or " "
+                ind2 = (child.get("ind2") or " ")[:1] or " "
+            else:  # an indicator the ISO 2709 reader left empty stays empty
+                ind1, ind2 = child.get("ind1", " ")[:1], child.get("ind2", " ")[:1]
             subfields = []
             for sub in child:
                 sub_tag = sub.tag
@@ -203,14 +208,18 @@ def pymarc_from_marcxml(element: etree._Element) -> pymarc.Record:
                 if sub_name != "subfield":
                     continue
                 code = sub.get("code") or ""
-                if len(code) != 1 or not "!" <= code <= "~":  # one printable ASCII character
+                if strict and (len(code) != 1 or not "!" <= code <= "~"):  # one printable ASCII character
                     raise MarcImportError(f"field {tag} has a subfield with invalid code {code!r}")
                 subfields.append(Subfield(code, sub.text or ""))
             # a plain pair: ``Field`` makes its ``Indicators`` of it (given one, it would copy it)
             fields.append(Field(tag, (ind1, ind2), subfields))
     if not fields:
         raise MarcImportError("MARCXML record has no fields")
-    return pymarc.Record(fields=fields, leader=leader)
+    record = pymarc.Record(fields=fields, leader=leader)
+    if not strict:
+        # pymarc's constructor writes "22" and "4500" into the leader; the ISO 2709 reader keeps it
+        record.leader = Leader(leader)
+    return record
 
 
 # -------------------------------------------------------------------------------- field helpers
@@ -664,6 +673,23 @@ def find_marc_record(root: etree._Element) -> etree._Element | None:
         ):
             return element
     return None
+
+
+def record_from_stored_marcxml(
+    raw: str,
+    member: str,
+    raw_format: RawFormat,
+    oai_identifier: str,
+    datestamp: datetime | None = None,
+) -> Record:
+    """Map a record again from the MARCXML the store kept of it (``Record.raw``), whatever the
+    record first came as (harvested MARCXML, an imported MARCXML or ISO 2709 file): the same
+    mapping, with the identity and datestamp it was stored with."""
+    element = find_marc_record(parse_xml(raw.encode()).root)
+    if element is None:
+        raise MarcImportError("the stored metadata holds no MARCXML <record>")
+    record = pymarc_from_marcxml(element, strict=raw_format != "marc21")
+    return _mapped(record, member, raw_format, oai_identifier, datestamp, from_xml=True)
 
 
 def record_from_marcxml(

@@ -207,7 +207,8 @@ class RecordCounts(BaseModel):
     quarantined: int = 0
 
 
-RunKind = Literal["harvest", "import"]
+#: ``rederive``: stored records mapped again from their kept metadata (``lienhop rederive``)
+RunKind = Literal["harvest", "import", "rederive"]
 
 
 class RunReport(BaseModel):

@@ -76,6 +76,23 @@ async def start_harvest(body: HarvestRequest, ctx: ContextDep) -> JobView:
     return ctx.jobs.start("harvest", work, params).view()
 
 
+class RederiveRequest(BaseModel):
+    codes: list[str] | None = None
+
+
+@router.post("/rederive", status_code=status.HTTP_202_ACCEPTED)
+async def start_rederive(body: RederiveRequest, ctx: ContextDep) -> JobView:
+    """Map the stored records of the given members (all by default) again from their kept metadata,
+    in the background; only records whose normalised form changed are rewritten and re-indexed."""
+    codes = [(await ctx.store.get_member(c)).code for c in body.codes] if body.codes else None
+
+    async def work(job: Job) -> Any:
+        reports = await operations.rederive(ctx, codes, job)
+        return [r.model_dump(mode="json") for r in reports]
+
+    return ctx.jobs.start("rederive", work, {"codes": codes}).view()
+
+
 @router.post("/reindex", status_code=status.HTTP_202_ACCEPTED)
 async def start_reindex(ctx: ContextDep) -> JobView:
     """Rebuild the search index into a new index and swap it in; searches go on meanwhile."""
