@@ -62,6 +62,21 @@ async def member_status(store: RecordStore, code: str, now: datetime | None = No
     )
 
 
+async def harvest_alerts(store: RecordStore, now: datetime | None = None) -> dict[str, list[str]]:
+    """Codes of active members whose last harvest failed, and of those whose schedule is overdue
+    (what monitoring should alert on; ``GET /health`` carries it)."""
+    now = now or utcnow()
+    failing: list[str] = []
+    overdue: list[str] = []
+    for member in await store.list_members(active_only=True):
+        last = await store.last_run(member.code, kind="harvest")
+        if last is not None and last.ok is False:
+            failing.append(member.code)
+        if harvest_overdue(member, last.started if last else None, now):
+            overdue.append(member.code)
+    return {"failing": failing, "overdue": overdue}
+
+
 class MemberUpdated(BaseModel):
     """What ``PATCH /admin/members/{code}`` answers and ``lienhop members update`` prints."""
 

@@ -1,4 +1,5 @@
-"""``GET /health``: is the store reachable, and how far behind the store is the search index."""
+"""``GET /health``: is the store reachable, how far behind the store is the search index, and which
+members' harvests need a look (for monitoring: they do not make the service itself unhealthy)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from ..catalog import harvest_alerts
 from ..deps import ContextDep
 
 router = APIRouter(tags=["health"])
@@ -15,9 +17,11 @@ router = APIRouter(tags=["health"])
 async def health(ctx: ContextDep) -> dict[str, Any]:
     """Store and search backend status; ``lag`` is how many store changes the index has not applied."""
     store: dict[str, Any] = {"ok": True}
+    harvests: dict[str, Any] = {}
     try:
         store["max_seq"] = await ctx.store.max_seq()
         store["members"] = len(await ctx.store.list_members())
+        harvests = await harvest_alerts(ctx.store)
     except Exception as exc:  # health must answer even when the database does not
         store = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
     search: dict[str, Any] = {"ok": False, "backend": None}
@@ -33,4 +37,4 @@ async def health(ctx: ContextDep) -> dict[str, Any]:
         except Exception as exc:
             search["error"] = f"{type(exc).__name__}: {exc}"
     ok = store["ok"] and search["ok"]
-    return {"status": "ok" if ok else "degraded", "store": store, "search": search}
+    return {"status": "ok" if ok else "degraded", "store": store, "search": search, "harvests": harvests}

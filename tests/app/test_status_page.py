@@ -68,5 +68,8 @@ async def test_status_shows_failures_quarantine_and_overdue_schedules(
     down = (await app_client.get("/status/DOWN")).text
     assert "failed" in down and "1 attempts" in down  # the run's error, as the harvest recorded it
     assert (await app_client.get("/status/NOPE")).status_code == 404
+    health = (await app_client.get("/health")).json()
+    assert health["harvests"] == {"failing": ["DOWN"], "overdue": ["LATE"]}
+    assert health["status"] == "ok"  # a member's failed harvest is not the service's failure
     report = (await app_client.get("/members/LATE")).json()
     assert report["harvest_overdue"] is True and report["next_harvest"] is not None
