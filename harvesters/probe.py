@@ -13,7 +13,7 @@ from schemas.settings import Settings
 from .oai import NoRecordsMatch, OAIClient, RepositoryInfo, list_params, make_http_client
 from .parse_dc import RecordsPage, read_records_page
 
-#: A record read as the harvest reads it must have at least this; else the mapping is worth a look.
+#: Below this share of titled records on the first page, the mapping is worth a look (a warning).
 _MIN_TITLED = 0.5
 
 
