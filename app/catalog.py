@@ -62,13 +62,17 @@ async def member_status(store: RecordStore, code: str, now: datetime | None = No
     )
 
 
-async def harvest_alerts(store: RecordStore, now: datetime | None = None) -> dict[str, list[str]]:
-    """Codes of active members whose last harvest failed, and of those whose schedule is overdue
-    (what monitoring should alert on; ``GET /health`` carries it)."""
+async def harvest_alerts(
+    store: RecordStore, members: Iterable[Member], now: datetime | None = None
+) -> dict[str, list[str]]:
+    """Codes of the active ``members`` whose last harvest failed, and of those whose schedule is
+    overdue (what monitoring should alert on; ``GET /health`` carries it)."""
     now = now or utcnow()
     failing: list[str] = []
     overdue: list[str] = []
-    for member in await store.list_members(active_only=True):
+    for member in members:
+        if not member.active:
+            continue
         last = await store.last_run(member.code, kind="harvest")
         if last is not None and last.ok is False:
             failing.append(member.code)

@@ -373,7 +373,7 @@ class OAIClient:
         ``prefetched``, when given, is a :meth:`fetch` of this very query already under way: its
         body (or its error) stands for the first attempt's.
         """
-        query = {"verb": verb, **{k: v for k, v in params.items() if v is not None}}
+        query = oai_query(verb, params)
         attempts = min(2, self.settings.max_retries) + 1
         for attempt in range(attempts):
             try:
@@ -546,6 +546,11 @@ def _interpret(verb: str, root: etree._Element, cleaned: bool, nbytes: int) -> R
         first = errors[0]
         raise oai_error(first.get("code", ""), (first.text or "").strip())
     return Response(verb=verb, root=root, body=body, cleaned=cleaned, nbytes=nbytes)
+
+
+def oai_query(verb: str, params: Mapping[str, str | None]) -> dict[str, str]:
+    """The query string of a request: ``verb`` and the arguments that are set."""
+    return {"verb": verb, **{k: v for k, v in params.items() if v is not None}}
 
 
 def list_params(

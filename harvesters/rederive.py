@@ -10,8 +10,6 @@ Nothing is fetched, so a consortium of 130 members is not harvested again for a 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from schemas.member import RunReport
 from schemas.progress import NullProgress, ProgressSink
 from schemas.record import Record
@@ -19,9 +17,8 @@ from store.records import RecordStore
 
 from .parse_dc import Header, record_from_dc
 from .parse_marc import record_from_stored_marcxml
+from .runner import OnCommit
 from .xml import parse_xml
-
-OnCommit = Callable[[], Awaitable[None]]
 
 
 class NoStoredMetadata(ValueError):

@@ -42,6 +42,7 @@ from .oai import (
     format_datestamp,
     list_params,
     make_http_client,
+    oai_query,
     trailing_token,
 )
 from .parse_dc import RecordsPage, decode_in_worker, read_records_page, start_worker, worker_ready
@@ -437,8 +438,7 @@ class MemberHarvest:
         if guess is None or guess == token or guess in self._listed_tokens:
             return  # a repeated token ends the listing with an error: nothing to fetch
         params = list_params("ListRecords", cp.prefix, cp.sets[cp.set_index], cp.from_, cp.until, guess)
-        query = {"verb": "ListRecords", **{k: v for k, v in params.items() if v is not None}}
-        task = asyncio.ensure_future(self.client.fetch(query))
+        task = asyncio.ensure_future(self.client.fetch(oai_query("ListRecords", params)))
         task.add_done_callback(_retrieve)
         self._prefetch = (params, task)
 

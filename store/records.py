@@ -161,11 +161,7 @@ class RecordStore:
         async with self.engine.begin() as conn:
             await conn.execute(update(members).where(members.c.code == current.code).values(**values))
             if relist:
-                await conn.execute(
-                    update(harvest_state)
-                    .where(harvest_state.c.member == current.code)
-                    .values(in_progress=None, last_high_water=None, updated=utcnow())
-                )
+                await self._put_state(conn, current.code, None, None)
         return await self.get_member(code)
 
     async def set_repository_info(self, code: str, info: dict[str, Any]) -> None:

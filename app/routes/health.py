@@ -20,8 +20,9 @@ async def health(ctx: ContextDep) -> dict[str, Any]:
     harvests: dict[str, Any] = {}
     try:
         store["max_seq"] = await ctx.store.max_seq()
-        store["members"] = len(await ctx.store.list_members())
-        harvests = await harvest_alerts(ctx.store)
+        members = await ctx.store.list_members()
+        store["members"] = len(members)
+        harvests = await harvest_alerts(ctx.store, members)
     except Exception as exc:  # health must answer even when the database does not
         store = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
     search: dict[str, Any] = {"ok": False, "backend": None}
