@@ -30,7 +30,8 @@ from schemas.errors import LienhopError, MarcImportError, UnsafeXML
 from schemas.member import RunReport
 from schemas.progress import NullProgress, ProgressSink
 from schemas.record import QuarantinedItem, Record
-from store.records import RecordStore, content_hash
+from store.records import RecordStore
+from store.rows import RecordRow, record_row
 
 from .parse_marc import MARC_NS, decode_iso2709, pymarc_from_marcxml, record_from_marc
 from .xml import check_safe, clean_xml_bytes, local_name
@@ -331,7 +332,7 @@ async def import_file(
     run = await store.start_run(code, "import", {"file": path.name})
     assert run.id is not None
     sink.begin(task, total=size)
-    records: list[Record] = []
+    records: list[RecordRow] = []
     quarantined: list[QuarantinedItem] = []
     seen: dict[str, tuple[str, str]] = {}  # oai identifier -> (content hash, where first seen)
     reported = 0
@@ -341,7 +342,7 @@ async def import_file(
     async def flush() -> None:
         nonlocal reported
         if records or quarantined:
-            await store.commit_page(code, run.id, records, quarantined)
+            await store.commit_rows(code, run.id, records, quarantined)
             records.clear()
             quarantined.clear()
             if on_commit is not None:
@@ -357,12 +358,12 @@ async def import_file(
             for item, where in items:
                 items_read += 1
                 if isinstance(item, Record):
-                    digest = content_hash(item)
+                    row = record_row(item)
                     first = seen.get(item.oai_identifier)
                     if first is None:
-                        seen[item.oai_identifier] = (digest, str(where))
-                        records.append(item)
-                    elif first[0] != digest:
+                        seen[item.oai_identifier] = (row.digest, str(where))
+                        records.append(row)
+                    elif first[0] != row.digest:
                         quarantined.append(_duplicate(item, first[1], str(where)))
                     # an identical repeat changes nothing and is skipped
                 else:

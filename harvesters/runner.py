@@ -30,6 +30,7 @@ from schemas.progress import NullProgress, ProgressSink
 from schemas.record import QuarantinedItem, Record
 from schemas.settings import Settings
 from store.records import RecordStore
+from store.rows import RecordRow
 
 from .idle import SpareCore
 from .oai import (
@@ -45,7 +46,7 @@ from .oai import (
     oai_query,
     trailing_token,
 )
-from .parse_dc import RecordsPage, decode_in_worker, read_records_page, start_worker, worker_ready
+from .parse_dc import RowsPage, decode_in_worker, read_rows_page, start_worker, worker_ready
 from .reconcile import UNREPORTED_DELETIONS, reconcile
 
 log = logging.getLogger(__name__)
@@ -160,7 +161,7 @@ class PageDecoder:
     would share the GIL with the loop) takes the bytes of a page and returns its records. The pool is
     started only when a list proves big (see :data:`POOL_MIN_RECORDS`), and pages are read inline
     until its workers have imported the parsers, so small harvests never wait for a process to start.
-    The results are the same either way: :func:`~harvesters.parse_dc.read_records_page` is pure.
+    The results are the same either way: :func:`~harvesters.parse_dc.read_rows_page` is pure.
     """
 
     def __init__(self, workers: int, automatic: bool = True) -> None:
@@ -200,14 +201,14 @@ class PageDecoder:
         self._ready = asyncio.get_running_loop().run_in_executor(self._pool, worker_ready)
         self._ready.add_done_callback(_retrieve)
 
-    async def decode(self, data: bytes, member: str, metadata_prefix: str) -> RecordsPage:
-        """The page's records; raises as :func:`~harvesters.parse_dc.read_records_page` does."""
+    async def decode(self, data: bytes, member: str, metadata_prefix: str) -> RowsPage:
+        """The page's records as store rows; raises as :func:`~harvesters.parse_dc.read_records_page` does."""
         ready = self._ready
         if not self.automatic and ready is not None:
             with contextlib.suppress(Exception):  # a failed start shows below and falls back inline
                 await asyncio.shield(ready)
         if self._pool is None or ready is None or not ready.done() or ready.exception() is not None:
-            return read_records_page(data, member, metadata_prefix)
+            return read_rows_page(data, member, metadata_prefix)
         loop = asyncio.get_running_loop()
         try:
             outcome = await loop.run_in_executor(self._pool, decode_in_worker, data, member, metadata_prefix)
@@ -215,7 +216,7 @@ class PageDecoder:
             log.warning("page decoding worker died; parsing on the event loop from now on")
             self.workers = 0
             await self.close()
-            return read_records_page(data, member, metadata_prefix)
+            return read_rows_page(data, member, metadata_prefix)
         self.pages_in_workers += 1
         if outcome.error is not None:
             raise _revive(outcome.error)
@@ -405,7 +406,7 @@ class MemberHarvest:
             run_id=self.run_id, prefix=prefix, sets=sets, from_=from_, until=None, full=self.full
         )
 
-    async def _fetch(self, cp: Checkpoint, token: str | None) -> RecordsPage:
+    async def _fetch(self, cp: Checkpoint, token: str | None) -> RowsPage:
         """One ListRecords page, fetched and read into records; ``noRecordsMatch`` is an empty page.
 
         While a page is being read (in a worker process for a big list), the page after it is
@@ -418,7 +419,7 @@ class MemberHarvest:
         prefix = cp.prefix
         prefetched = self._take_prefetch(params)
 
-        async def decode(data: bytes) -> RecordsPage:
+        async def decode(data: bytes) -> RowsPage:
             self._prefetch_after(cp, data, token)
             try:
                 return await self.decoder.decode(data, self.code, prefix)
@@ -429,7 +430,7 @@ class MemberHarvest:
         try:
             return await self.client.request_with("ListRecords", decode, prefetched, **params)
         except NoRecordsMatch:
-            return RecordsPage(records=[], bad=[], token=None)
+            return RowsPage(records=[], bad=[], token=None)
 
     def _prefetch_after(self, cp: Checkpoint, data: bytes, token: str | None) -> None:
         """Start fetching the page that follows ``data``, the page of ``token`` (see :meth:`_fetch`)."""
@@ -464,7 +465,7 @@ class MemberHarvest:
         restarts = 0
         seen = self._listed_tokens = set()
         token = cp.token
-        pending: asyncio.Task[RecordsPage] | None = None
+        pending: asyncio.Task[RowsPage] | None = None
         try:
             while True:
                 if token is not None:
@@ -513,7 +514,7 @@ class MemberHarvest:
                 await asyncio.gather(pending, return_exceptions=True)
             self._drop_prefetch()
 
-    def _absorb(self, cp: Checkpoint, records: list[Record], page: RecordsPage) -> None:
+    def _absorb(self, cp: Checkpoint, records: list[RecordRow], page: RowsPage) -> None:
         """Carry a page's high-water datestamp and list size into the checkpoint."""
         for rec in records:
             if rec.datestamp is not None and (cp.high_water is None or rec.datestamp > cp.high_water):
@@ -524,11 +525,11 @@ class MemberHarvest:
 
     async def _commit(
         self,
-        records: list[Record],
+        records: list[RecordRow],
         bad: list[QuarantinedItem],
         state: dict[str, Any] | None,
     ) -> None:
-        await self.store.commit_page(self.code, self.run_id, records, bad, state=state)
+        await self.store.commit_rows(self.code, self.run_id, records, bad, state=state)
         self.done += len(records) + len(bad)
         saved = state or {}
         totals = saved.get("totals") or {}

@@ -24,6 +24,7 @@ from schemas.member import STORED, Member, MemberCreate, RecordCounts, RunReport
 from schemas.record import QuarantinedItem, Record
 
 from .db import make_engine, migrate
+from .rows import RecordRow, record_row
 from .tables import counters, harvest_state, members, quarantine, record_identifiers, records, runs
 
 _IN_CHUNK = 400  # bound parameters per IN (...) query; SQLite allows 32766 but keep statements small
@@ -40,23 +41,8 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
-_RECORD_JSON = Record.__pydantic_serializer__
-_NOT_HASHED = {"datestamp": True}
-
-
-def content_hash(record: Record) -> str:
-    """Hash of what a record says (not when it was seen), to skip unchanged re-harvests.
-
-    The record's JSON as pydantic writes it (fields in declaration order, UTF-8 bytes straight from
-    the Rust serialiser) without ``datestamp``: a third of the cost of the sorted, ASCII-escaped
-    ``json.dumps`` this replaced, which was as much work as parsing the record. 40 hex digits, so a
-    hash stored before the change (32 digits, see :func:`_legacy_hash`) is told apart.
-    """
-    return hashlib.blake2b(_RECORD_JSON.to_json(record, exclude=_NOT_HASHED), digest_size=20).hexdigest()
-
-
 def _legacy_hash(record: Record) -> str:
-    """The content hash stores written before :func:`content_hash` changed (32 hex digits).
+    """The content hash stores written before :func:`~store.rows.content_hash` changed (32 hex digits).
 
     Compared only with rows that still carry one, so upgrading does not rewrite (and re-sequence,
     and re-index) every unchanged record at its next harvest.
@@ -65,11 +51,14 @@ def _legacy_hash(record: Record) -> str:
     return hashlib.blake2b(json.dumps(payload, sort_keys=True).encode(), digest_size=16).hexdigest()
 
 
-def _unchanged(record: Record, digest: str, stored: str) -> bool:
-    """Whether a row whose hash is ``stored`` holds ``record`` (:func:`content_hash` ``digest``) as it is."""
-    if stored == digest:
+def _unchanged(row: RecordRow, stored: str) -> bool:
+    """Whether a row whose hash is ``stored`` holds what ``row`` says."""
+    if stored == row.digest:
         return True
-    return len(stored) == 32 and stored == _legacy_hash(record)
+    # rare (a store's first harvest after the hash changed): the record is read back from its row
+    if len(stored) != 32:
+        return False
+    return stored == _legacy_hash(Record.model_validate({**json.loads(row.data), "raw": row.raw}))
 
 
 @dataclass
@@ -308,23 +297,33 @@ class RecordStore:
         page: Sequence[Record],
         quarantined: Sequence[QuarantinedItem] = (),
         state: dict[str, Any] | object | None = ...,
-        digests: Sequence[str] | None = None,
     ) -> PageCounts:
         """Upsert one page of records, quarantine the bad ones and save the checkpoint, atomically.
 
         Idempotent: a record whose content is unchanged is not rewritten and keeps its change sequence.
         ``state`` (when given) replaces the member's in-progress checkpoint in the same transaction.
-        ``digests``, when given, are the :func:`content_hash` of each record of ``page`` in order,
-        computed beforehand (a harvest computes them in the worker that parsed the page).
         """
-        if digests is None:
-            digests = [""] * len(page)  # computed below, from the dump the row needs anyway
-        elif len(digests) != len(page):
-            raise ValueError(f"{len(digests)} digests for a page of {len(page)} records")
-        latest: dict[str, tuple[Record, str]] = {}
-        for rec, given in zip(page, digests, strict=True):
+        for rec in page:
+            if rec.member != member:
+                raise ValueError(f"record {rec.oai_identifier!r} of {rec.member} in a page of {member}")
+        return await self.commit_rows(member, run_id, [record_row(rec) for rec in page], quarantined, state)
+
+    async def commit_rows(
+        self,
+        member: str,
+        run_id: int | None,
+        page: Sequence[RecordRow],
+        quarantined: Sequence[QuarantinedItem] = (),
+        state: dict[str, Any] | object | None = ...,
+    ) -> PageCounts:
+        """:meth:`commit_page` for records already made into rows (:func:`~store.rows.record_row`).
+
+        A harvest makes the rows in the worker process that parsed the page, on another core.
+        """
+        latest: dict[str, RecordRow] = {}
+        for row in page:
             # a repository may repeat an identifier within a page: the last one wins
-            latest[rec.oai_identifier] = (rec, given)
+            latest[row.oai_identifier] = row
         counts = PageCounts()
         now = utcnow()
         async with self.engine.begin() as conn:
@@ -336,20 +335,13 @@ class RecordStore:
             existing = await self._existing(conn, member, list(latest))
             inserts: list[dict[str, Any]] = []
             updates: list[dict[str, Any]] = []
-            for oai_id, (rec, digest) in latest.items():
-                data: dict[str, Any] | str
-                if not digest:
-                    digest = content_hash(rec)
+            for oai_id, rec in latest.items():
                 old = existing.get(oai_id)
-                if old is not None and _unchanged(rec, digest, old[1]):
+                if old is not None and _unchanged(rec, old[1]):
                     counts.unchanged += 1
                     continue
-                if self._encode_data:
-                    data = rec.model_dump_json(exclude={"raw"})  # pydantic's encoder beats json.dumps
-                else:
-                    data = rec.model_dump(mode="json", exclude={"raw"})
                 seq += 1
-                row = _record_row(rec, data, digest, seq, now)
+                row = _record_row(member, rec, self._encode_data, seq, now)
                 if old is None:
                     row["first_seen"] = now
                     inserts.append(row)
@@ -389,12 +381,7 @@ class RecordStore:
             if pks:
                 # only an updated row can have identifiers already: a new primary key has none (SQLite
                 # may reuse the rowid of a deleted record, but the FK cascade deleted its identifiers)
-                await self._write_identifiers(
-                    conn,
-                    pks,
-                    [r["_pk"] for r in updates],
-                    {oai_id: rec for oai_id, (rec, _) in latest.items()},
-                )
+                await self._write_identifiers(conn, pks, [r["_pk"] for r in updates], latest)
                 # a record that now parses cleanly is no longer quarantined; most members have nothing
                 # quarantined, and one indexed EXISTS is cheaper than a DELETE per chunk of the page
                 if await self._has_quarantine(conn, member):
@@ -519,7 +506,7 @@ class RecordStore:
         conn: AsyncConnection,
         pks: dict[str, int],
         stale_pks: list[int],
-        latest: dict[str, Record],
+        latest: dict[str, RecordRow],
     ) -> None:
         """Replace the identifiers of the written records ``pks`` (primary key by OAI identifier).
 
@@ -529,20 +516,7 @@ class RecordStore:
             await conn.execute(
                 delete(record_identifiers).where(self._one_of(record_identifiers.c.record_pk, chunk))
             )
-        rows: list[tuple[int, str, str]] = []
-        for oai_id, pk in pks.items():
-            rec = latest[oai_id]
-            if rec.deleted:
-                continue
-            ids = rec.identifiers
-            for kind, values in (
-                ("isbn", ids.isbn),
-                ("issn", ids.issn),
-                ("doi", ids.doi),
-                ("handle", ids.handle),
-            ):
-                if values:  # most records have one or two kinds of identifier, or none
-                    rows.extend((pk, kind, v[:300]) for v in set(values))
+        rows = [(pk, kind, value) for oai_id, pk in pks.items() for kind, value in latest[oai_id].identifiers]
         if rows and self._driver_writes:
             sql = "INSERT INTO record_identifiers (record_pk, kind, value) VALUES (?, ?, ?)"
             await _executemany(conn, sql, rows)
@@ -735,19 +709,18 @@ def _chunks(items: list[Any], size: int = _IN_CHUNK) -> Iterable[list[Any]]:
         yield items[start : start + size]
 
 
-def _record_row(
-    rec: Record, data: dict[str, Any] | str, digest: str, seq: int, now: datetime
-) -> dict[str, Any]:
+def _record_row(member: str, rec: RecordRow, encoded: bool, seq: int, now: datetime) -> dict[str, Any]:
+    """The ``records`` row of ``rec``; ``data`` stays JSON text when ``encoded`` (SQLite), else a dict."""
     return {
         "id": rec.id,
-        "member": rec.member,
+        "member": member,
         "oai_identifier": rec.oai_identifier,
-        "local_id": rec.identifiers.local_id,
+        "local_id": rec.local_id,
         "datestamp": rec.datestamp,
         "deleted": rec.deleted,
-        "content_hash": digest,
+        "content_hash": rec.digest,
         "seq": seq,
-        "data": data,
+        "data": rec.data if encoded else json.loads(rec.data),
         "raw_format": rec.raw_format,
         "raw": rec.raw,
         "updated": now,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -50,4 +51,4 @@ async def test_forced_worker_really_parses_pages() -> None:
     finally:
         await decoder.close()
     assert decoder.pages_in_workers == 1
-    assert [r.title for r in page.records] == [r.title for r in app.records]
+    assert [json.loads(r.data)["title"] for r in page.records] == [r.title for r in app.records]
