@@ -20,7 +20,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 
@@ -94,7 +94,6 @@ async def harvest_members(
     sink = progress or NullProgress()
     limit = asyncio.Semaphore(settings.harvest_concurrency)
     limiter = HostLimiter(settings.per_host_concurrency)
-    # one core stays with the event loop (fetching, committing); the others parse
     decoder = PageDecoder.from_settings(settings)
     try:
         with _older_objects_frozen():
@@ -176,9 +175,15 @@ class PageDecoder:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PageDecoder:
-        """Workers as ``harvest_parse_workers`` says: unset = automatic, 0 = none, N = always N."""
+        """Workers as ``harvest_parse_workers`` says: unset = automatic, 0 = none, N = always N.
+
+        Automatic is a worker per core (at most one per member harvested at once), none on a single
+        core. The harvesting process, which now only fetches and commits, needs a third to a half of a
+        core: on two cores, two workers read MARCXML 40% faster than one did (bench/harvest.py).
+        """
         if settings.harvest_parse_workers is None:
-            return cls(min(settings.harvest_concurrency, (os.cpu_count() or 1) - 1))
+            cores = os.cpu_count() or 1
+            return cls(min(settings.harvest_concurrency, cores) if cores > 1 else 0)
         return cls(settings.harvest_parse_workers, automatic=False)
 
     def expect(self, records: int | None) -> None:
@@ -200,6 +205,19 @@ class PageDecoder:
         )
         self._ready = asyncio.get_running_loop().run_in_executor(self._pool, worker_ready)
         self._ready.add_done_callback(_retrieve)
+
+    @property
+    def read_ahead(self) -> int:
+        """Pages a list may have read ahead of the one it waits for: one per worker once they are ready.
+
+        With as many pages queued as there are workers besides the awaited one, a worker that is done
+        goes straight on to the next page. Read on the event loop, a page is read in its turn (reading
+        ahead would only move the work earlier).
+        """
+        ready = self._ready
+        if self._pool is None or ready is None or not ready.done() or ready.exception() is not None:
+            return 0
+        return self.workers
 
     async def decode(self, data: bytes, member: str, metadata_prefix: str) -> RowsPage:
         """The page's records as store rows; raises as :func:`~harvesters.parse_dc.read_records_page` does."""
@@ -293,6 +311,26 @@ def incremental_from(last_high_water: datetime | None, settings: Settings, granu
     return format_datestamp(start, granularity)
 
 
+class Listing(NamedTuple):
+    """What a ListRecords request asks besides the token: the same for every page of one list."""
+
+    prefix: str
+    set_spec: str | None
+    from_: str | None
+    until: str | None
+
+
+@dataclass(eq=False)
+class _Ahead:
+    """A page of the list asked for before its turn (see :meth:`MemberHarvest._fetch`)."""
+
+    position: int
+    token: str
+    params: dict[str, str | None]
+    task: asyncio.Future[Any]  # the page read into rows (``read``), else its body
+    read: bool
+
+
 class MemberHarvest:
     """One member's harvest run: Identify, then ListRecords per set with a checkpoint per page."""
 
@@ -321,7 +359,7 @@ class MemberHarvest:
         assert member.oai_url is not None
         self.client = OAIClient(member.oai_url, settings, http, limiter)
         self.run_id: int | None = None
-        self._prefetch: tuple[dict[str, str | None], asyncio.Future[bytes]] | None = None
+        self._ahead: list[_Ahead] = []  # pages of the list fetched or read before their turn
         self._listed_tokens: set[str] = set()  # the tokens of the set being listed (a loop stops it)
         self.done = 0
         self.reconcile = reconcile  # see harvest_members
@@ -406,56 +444,98 @@ class MemberHarvest:
             run_id=self.run_id, prefix=prefix, sets=sets, from_=from_, until=None, full=self.full
         )
 
-    async def _fetch(self, cp: Checkpoint, token: str | None) -> RowsPage:
-        """One ListRecords page, fetched and read into records; ``noRecordsMatch`` is an empty page.
+    async def _fetch(
+        self,
+        listing: Listing,
+        token: str | None,
+        position: int,
+        body: asyncio.Future[bytes] | None = None,
+    ) -> RowsPage:
+        """Page ``position`` of a list (the page of ``token``), fetched and read into records.
 
-        While a page is being read (in a worker process for a big list), the page after it is
-        already being fetched, with the token its last bytes show (:func:`trailing_token`): reading
-        a page then no longer waits for the server to answer the next request. Requests stay one
-        after the other (the next one goes out once this one has been answered), and a guess that
-        the page's real token contradicts is thrown away.
+        ``noRecordsMatch`` is an empty page. When the body arrives, the page after it is asked for
+        at once, with the token its last bytes show (:func:`trailing_token`), so that reading a page
+        never waits for the server to answer the next request; with several parsing workers, that
+        page is read too while this one still is (see :meth:`_read_ahead`). Requests stay one after
+        the other (the next one goes out once this one has been answered), and pages read ahead of
+        a page whose real token contradicts the guess are thrown away. ``body`` is the page's body
+        fetched ahead, if it was.
         """
-        params = list_params("ListRecords", cp.prefix, cp.sets[cp.set_index], cp.from_, cp.until, token)
-        prefix = cp.prefix
-        prefetched = self._take_prefetch(params)
+        params = list_params("ListRecords", *listing, token)
 
         async def decode(data: bytes) -> RowsPage:
-            self._prefetch_after(cp, data, token)
+            self._read_ahead(listing, data, token, position)
             try:
-                return await self.decoder.decode(data, self.code, prefix)
+                return await self.decoder.decode(data, self.code, listing.prefix)
             except BaseException:
-                self._drop_prefetch()  # the page is refetched or given up: no request may overtake it
+                # the page is fetched again or given up: no request may overtake it
+                self._drop_ahead(after=position)
                 raise
 
         try:
-            return await self.client.request_with("ListRecords", decode, prefetched, **params)
+            return await self.client.request_with("ListRecords", decode, body, **params)
         except NoRecordsMatch:
             return RowsPage(records=[], bad=[], token=None)
 
-    def _prefetch_after(self, cp: Checkpoint, data: bytes, token: str | None) -> None:
-        """Start fetching the page that follows ``data``, the page of ``token`` (see :meth:`_fetch`)."""
-        self._drop_prefetch()
+    def _page(self, listing: Listing, token: str | None, position: int) -> asyncio.Future[RowsPage]:
+        """Page ``position`` of the list, of ``token``: the task reading it ahead, or a new one."""
+        params = list_params("ListRecords", *listing, token)
+        for entry in self._ahead:
+            if entry.position == position and entry.params == params:
+                self._ahead.remove(entry)
+                if entry.read:
+                    task = entry.task
+                else:  # only its body is on the way
+                    task = asyncio.ensure_future(self._fetch(listing, token, position, entry.task))
+                break
+        else:
+            self._drop_ahead(after=position - 1)  # read ahead of a wrong guess
+            task = asyncio.ensure_future(self._fetch(listing, token, position))
+        self._promote(listing)
+        return task
+
+    def _read_ahead(self, listing: Listing, data: bytes, token: str | None, position: int) -> None:
+        """Ask for the page after ``data`` (page ``position``, of ``token``) before its turn.
+
+        It is read as well (fetched and parsed, and the page after it asked for in turn) while fewer
+        pages are being read than the parsing workers can take; otherwise only its body is fetched.
+        """
+        self._drop_ahead(after=position)  # left from an earlier attempt at this page
         guess = trailing_token(data)
         if guess is None or guess == token or guess in self._listed_tokens:
             return  # a repeated token ends the listing with an error: nothing to fetch
-        params = list_params("ListRecords", cp.prefix, cp.sets[cp.set_index], cp.from_, cp.until, guess)
-        task = asyncio.ensure_future(self.client.fetch(oai_query("ListRecords", params)))
+        if any(entry.token == guess for entry in self._ahead):
+            return
+        params = list_params("ListRecords", *listing, guess)
+        read = sum(entry.read for entry in self._ahead) < self.decoder.read_ahead
+        task: asyncio.Future[Any]
+        if read:
+            task = asyncio.ensure_future(self._fetch(listing, guess, position + 1))
+        else:
+            task = asyncio.ensure_future(self.client.fetch(oai_query("ListRecords", params)))
         task.add_done_callback(_retrieve)
-        self._prefetch = (params, task)
+        self._ahead.append(_Ahead(position + 1, guess, params, task, read))
 
-    def _take_prefetch(self, params: dict[str, str | None]) -> asyncio.Future[bytes] | None:
-        """The early fetch of exactly ``params``, if one is under way; any other is dropped."""
-        if self._prefetch is not None and self._prefetch[0] == params:
-            task = self._prefetch[1]
-            self._prefetch = None
-            return task
-        self._drop_prefetch()
-        return None
+    def _promote(self, listing: Listing) -> None:
+        """Start reading the body fetched ahead, if a parsing worker has room for it now."""
+        if not self._ahead or self._ahead[-1].read:
+            return
+        if sum(entry.read for entry in self._ahead) >= self.decoder.read_ahead:
+            return
+        last = self._ahead.pop()
+        task = asyncio.ensure_future(self._fetch(listing, last.token, last.position, last.task))
+        task.add_done_callback(_retrieve)
+        self._ahead.append(_Ahead(last.position, last.token, last.params, task, True))
 
-    def _drop_prefetch(self) -> None:
-        if self._prefetch is not None:
-            self._prefetch[1].cancel()
-            self._prefetch = None
+    def _drop_ahead(self, after: int) -> None:
+        """Forget (and stop) what is being fetched or read ahead of page ``after``."""
+        keep = []
+        for entry in self._ahead:
+            if entry.position > after:
+                entry.task.cancel()
+            else:
+                keep.append(entry)
+        self._ahead = keep
 
     async def _list_set(self, cp: Checkpoint) -> None:
         """Page through one set from the checkpoint's token, committing each page with the checkpoint.
@@ -464,14 +544,16 @@ class MemberHarvest:
         """
         restarts = 0
         seen = self._listed_tokens = set()
+        listing = Listing(cp.prefix, cp.sets[cp.set_index], cp.from_, cp.until)
         token = cp.token
-        pending: asyncio.Task[RowsPage] | None = None
+        position = 0  # pages asked for in this listing (restarts included)
+        pending: asyncio.Future[RowsPage] | None = None
         try:
             while True:
                 if token is not None:
                     seen.add(token)
                 try:
-                    page = await pending if pending is not None else await self._fetch(cp, token)
+                    page = await (pending or self._page(listing, token, position))
                 except BadResumptionToken:
                     pending = None
                     if token is None or restarts >= _MAX_TOKEN_RESTARTS:
@@ -480,6 +562,7 @@ class MemberHarvest:
                     restarts += 1
                     log.info("%s: resumptionToken expired, restarting the set listing", self.code)
                     token = None
+                    position += 1
                     seen.clear()
                     continue
                 except MalformedPage as exc:
@@ -504,7 +587,8 @@ class MemberHarvest:
                 # fetch and parse the next page (in a worker process for a big list) while this one
                 # is being stored; pages are still committed strictly in order, one at a time
                 self.decoder.expect(page.complete_list_size)
-                pending = asyncio.create_task(self._fetch(cp, next_token))
+                position += 1
+                pending = self._page(listing, next_token, position)
                 cp.token = next_token
                 await self._commit(records, bad, cp.to_json())
                 token = next_token
@@ -512,7 +596,7 @@ class MemberHarvest:
             if pending is not None and not pending.done():
                 pending.cancel()
                 await asyncio.gather(pending, return_exceptions=True)
-            self._drop_prefetch()
+            self._drop_ahead(after=-1)
 
     def _absorb(self, cp: Checkpoint, records: list[RecordRow], page: RowsPage) -> None:
         """Carry a page's high-water datestamp and list size into the checkpoint."""

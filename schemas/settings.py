@@ -66,7 +66,8 @@ class Settings(BaseSettings):
     harvest_parse_workers: int | None = Field(
         None,
         ge=0,
-        description="Processes parsing harvested pages: unset = automatic (big lists, idle core), 0 = none.",
+        description="Processes parsing harvested pages: unset = automatic (one per core for big lists, "
+        "when a core is idle), 0 = none.",
     )
     user_agent: str = Field("Lienhop/0.1 (+union catalogue harvester)")
 

@@ -32,12 +32,17 @@ async def _harvest(tmp_path: Path, name: str, workers: int, url: str) -> list[tu
 
 
 @pytest.mark.asyncio
-async def test_worker_parsed_harvest_equals_inline_harvest(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+async def test_worker_parsed_harvest_equals_inline_harvest(tmp_path: Path, workers: int) -> None:
     app = FaultyProvider(records=vietnamese_records(60, START), page_size=10)
     with serve_in_thread(app) as url:
         inline = await _harvest(tmp_path, "inline", 0, url)
-        in_workers = await _harvest(tmp_path, "workers", 1, url)
+        app.requests.clear()
+        in_workers = await _harvest(tmp_path, "workers", workers, url)
     assert in_workers == inline
+    # pages read ahead by the workers are still each asked for once, in order
+    asked = [q.get("resumptionToken") for q in app.requests if q.get("verb") == "ListRecords"]
+    assert asked == [None] + [f"{n}|||" for n in range(10, 60, 10)]
 
 
 @pytest.mark.asyncio
