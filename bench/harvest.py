@@ -180,11 +180,19 @@ def harvest_child(url: str, fmt: str, home: str) -> None:
         settings = Settings(home=Path(home))
         store = await RecordStore.open(settings.db_url)
         await store.add_member(MemberCreate(code="BENCH", name_vi="Bench", oai_url=url, metadata_prefix=fmt))
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), _cpu_seconds()
         [report] = await harvest_members(store, settings)
         elapsed = time.perf_counter() - began
+        spent = [after - before for after, before in zip(_cpu_seconds(), cpu, strict=True)]
         await store.close()
-        return {"elapsed": elapsed, "records": report.added, "ok": report.ok, "error": report.error}
+        return {
+            "elapsed": elapsed,
+            "records": report.added,
+            "ok": report.ok,
+            "error": report.error,
+            "cpu_self": spent[0],
+            "cpu_workers": spent[1],
+        }
 
     result = asyncio.run(main())
     # the harvester may parse in worker processes (joined by now): their peak counts too, added to
@@ -194,6 +202,12 @@ def harvest_child(url: str, fmt: str, home: str) -> None:
     # whether a parse worker ran (automatic mode starts one only when a core is idle)
     result["worker"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime > 0
     print(json.dumps(result))
+
+
+def _cpu_seconds() -> tuple[float, float]:
+    """CPU time (user + system) of this process and of its children that have ended (the workers)."""
+    own, children = (resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
 
 
 def run_lienhop(url: str, fmt: str) -> dict[str, Any]:
@@ -274,6 +288,7 @@ def main() -> None:
         url = f"http://127.0.0.1:{port}/oai"
         _wait_for(url)
         rows = []
+        cpu_rows: list[tuple[str, float, float, float]] = []
         workers = []
         for fmt in args.formats.split(","):
             pages = fetch_pages(url, fmt)
@@ -291,7 +306,11 @@ def main() -> None:
             lxml_rate = args.records / statistics.median(t for t, _ in lx)
             sickle_rate = args.records / statistics.median(t for t, _ in sk)
             rss = max(r["maxrss_mb"] for r in lien)
+            # CPU per record, where it goes: the harvesting process (fetch, store) and the parse workers
+            own = 1e6 * statistics.median(r["cpu_self"] for r in lien) / args.records
+            workers_cpu = 1e6 * statistics.median(r["cpu_workers"] for r in lien) / args.records
             rows.append((fmt, lien_rate, rss, lxml_rate, sickle_rate))
+            cpu_rows.append((fmt, own, workers_cpu, 1e6 / sickle_rate))
             workers.append(f"{fmt} {sum(r['worker'] for r in lien)}/{len(lien)}")
     finally:
         server.terminate()
@@ -311,7 +330,10 @@ def main() -> None:
         "\nlienhop = fetch + parse + normalise + store with per-page checkpoint;"
         " sickle and lxml store nothing."
     )
-    print(f"lienhop runs that parsed in a worker process (started with a core idle): {', '.join(workers)}")
+    print(f"lienhop runs that parsed in worker processes (started with a core idle): {', '.join(workers)}")
+    print(f"\n{'format':<8} {'lienhop CPU us/rec':>19} {'of which workers':>17} {'sickle wall us/rec':>19}")
+    for fmt, own, workers_cpu, sickle_us in cpu_rows:
+        print(f"{fmt:<8} {own + workers_cpu:>19,.0f} {workers_cpu:>17,.0f} {sickle_us:>19,.0f}")
 
 
 def _wait_for(url: str) -> None:
