@@ -7,7 +7,11 @@ Matching is by local name, so the namespace quirks real repositories show all re
 from __future__ import annotations
 
 import gc
+import multiprocessing
+import multiprocessing.connection
+import os
 import re
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -324,12 +328,32 @@ def decode_in_worker(data: bytes, member: str, metadata_prefix: str) -> WorkerOu
 
 
 def start_worker() -> None:
-    """A worker's initializer: import the parsers (the MARC one is otherwise imported lazily by
-    :func:`parse_record`), then leave all that is imported out of the cyclic collector's full passes,
-    which would walk it again and again for nothing (a worker's modules live as long as it does)."""
+    """A worker's initializer: end with the harvesting process, import the parsers (the MARC one is
+    otherwise imported lazily by :func:`parse_record`), then leave all that is imported out of the
+    cyclic collector's full passes, which would walk it again and again for nothing (a worker's
+    modules live as long as it does)."""
+    _end_with_parent()
     from . import parse_marc  # noqa: F401
 
     gc.freeze()
+
+
+def _end_with_parent() -> None:
+    """Exit when the process that started this worker is gone, however it ended.
+
+    A worker waits for pages on a queue it holds both ends of, so a harvest killed outright (SIGKILL,
+    the out-of-memory killer) would otherwise leave its workers waiting for ever, about 100 MB each.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+    sentinel = parent.sentinel
+
+    def watch() -> None:
+        multiprocessing.connection.wait([sentinel])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def worker_ready() -> None:

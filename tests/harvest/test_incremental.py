@@ -95,8 +95,26 @@ def _provider() -> FaultyProvider:
     return FaultyProvider(records=records, page_size=10, delay=0.04)
 
 
+def _session_processes(session: int) -> list[int]:
+    """The processes still running in ``session`` (a killed harvest's parse workers would be)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # ended meanwhile
+                continue
+            if int(fields[3]) == session and fields[0] != "Z":
+                found.append(int(entry.name))
+    return found
+
+
 @pytest.mark.asyncio
-async def test_killed_harvest_resumes_and_ends_like_an_uninterrupted_one(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", ["0", "2"], ids=["inline", "two-workers"])
+async def test_killed_harvest_resumes_and_ends_like_an_uninterrupted_one(
+    tmp_path: Path, workers: str
+) -> None:
+    """Killed with pages being read ahead by parse workers or not, the harvest resumes from its checkpoint."""
     killed_home, clean_home = tmp_path / "killed", tmp_path / "clean"
     app = _provider()
     with serve_in_thread(app) as url:
@@ -105,6 +123,7 @@ async def test_killed_harvest_resumes_and_ends_like_an_uninterrupted_one(tmp_pat
         try:
             await add_member(store, "VNU", url + "/oai")
             env = {k: v for k, v in os.environ.items() if not k.startswith("LIENHOP_")}
+            env["LIENHOP_HARVEST_PARSE_WORKERS"] = workers
             child = subprocess.Popen(
                 [sys.executable, "-c", _CHILD, str(killed_home)], cwd=ROOT, env=env, start_new_session=True
             )
@@ -118,6 +137,11 @@ async def test_killed_harvest_resumes_and_ends_like_an_uninterrupted_one(tmp_pat
             finally:
                 child.wait(timeout=10)
             assert child.returncode == -signal.SIGKILL
+            for _ in range(100):  # the workers see their harvest gone and end
+                if not _session_processes(child.pid):
+                    break
+                await asyncio.sleep(0.05)
+            assert _session_processes(child.pid) == []
             [interrupted] = await store.list_runs("VNU")
             assert interrupted.finished is None and 6 <= interrupted.pages < 24
             in_progress, _ = await store.get_harvest_state("VNU")
