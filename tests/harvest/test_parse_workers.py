@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,6 +44,32 @@ async def test_worker_parsed_harvest_equals_inline_harvest(tmp_path: Path, worke
     # pages read ahead by the workers are still each asked for once, in order
     asked = [q.get("resumptionToken") for q in app.requests if q.get("verb") == "ListRecords"]
     assert asked == [None] + [f"{n}|||" for n in range(10, 60, 10)]
+
+
+@pytest.mark.asyncio
+async def test_members_harvested_at_once_share_the_workers(tmp_path: Path) -> None:
+    """Three members' lists read ahead by the same two workers: each member's store as read inline."""
+    sizes = {"HUST": 40, "VNU": 55, "HUE": 70}
+    apps = {
+        code: FaultyProvider(records=vietnamese_records(n, START), page_size=10) for code, n in sizes.items()
+    }
+    results = {}
+    with contextlib.ExitStack() as stack:
+        urls = {code: stack.enter_context(serve_in_thread(app)) for code, app in apps.items()}
+        for name, workers in (("inline", 0), ("workers", 2)):
+            settings = Settings(home=tmp_path / name, harvest_parse_workers=workers)
+            store = await RecordStore.open(settings.db_url)
+            try:
+                for code, url in urls.items():
+                    await add_member(store, code, url + "/oai")
+                reports = await harvest_members(store, settings)
+                assert {r.member: (r.ok, r.added) for r in reports} == {
+                    c: (True, n) for c, n in sizes.items()
+                }
+                results[name] = await snapshot(store)
+            finally:
+                await store.close()
+    assert results["workers"] == results["inline"]
 
 
 @pytest.mark.asyncio
