@@ -263,6 +263,7 @@ class Checkpoint:
     high_water: datetime | None = None
     pages: int = 0
     totals: dict[str, int] = field(default_factory=dict)
+    listed: int = 0  # records (stored or quarantined) received so far in the listing of the current set
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -278,6 +279,7 @@ class Checkpoint:
             "high_water": self.high_water.isoformat() if self.high_water else None,
             "pages": self.pages,
             "totals": self.totals,
+            "listed": self.listed,
         }
 
     @classmethod
@@ -298,6 +300,7 @@ class Checkpoint:
                 high_water=datetime.fromisoformat(high) if high else None,
                 pages=int(data.get("pages", 0)),
                 totals=dict(data.get("totals") or {}),
+                listed=int(data.get("listed", 0)),
             )
         except (KeyError, TypeError, ValueError):
             return None
@@ -361,6 +364,7 @@ class MemberHarvest:
         self.run_id: int | None = None
         self._ahead: list[_Ahead] = []  # pages of the list fetched or read before their turn
         self._listed_tokens: set[str] = set()  # the tokens of the set being listed (a loop stops it)
+        self.past_end_refused = 0  # sets whose last page carried a token the repository then refused
         self.done = 0
         self.reconcile = reconcile  # see harvest_members
         self.force = force
@@ -392,6 +396,11 @@ class MemberHarvest:
         await self.store.set_harvest_state(self.code, None, last_high_water=high_water)
         cleaned = f", {self.client.cleaned_pages} page(s) cleaned" if self.client.cleaned_pages else ""
         message = f"{self.done} records in {cp.pages} pages{cleaned}"
+        if self.past_end_refused:
+            message += (
+                f"; the token after the last page refused in {self.past_end_refused} list(s), each already"
+                " whole (completeListSize)"
+            )
         now = datetime.now(UTC)
         last_reconciled = await self.store.last_reconciled(self.code)
         if self._reconciles(info, last_reconciled, now):
@@ -554,21 +563,33 @@ class MemberHarvest:
                     seen.add(token)
                 try:
                     page = await (pending or self._page(listing, token, position))
-                except BadResumptionToken:
+                except HarvestError as exc:
                     pending = None
-                    if token is None or restarts >= _MAX_TOKEN_RESTARTS:
+                    if token is not None and self._listed_whole(cp):
+                        # the page that completed the list carried a token all the same, and the
+                        # repository refuses it (invenio-app-rdm#2715): the list is whole, the set done
+                        log.warning("%s: the token after the last page was refused (%s)", self.code, exc)
+                        self.past_end_refused += 1
+                        cp.set_index += 1
+                        cp.token = None
+                        cp.listed = 0
+                        await self.store.set_harvest_state(self.code, cp.to_json())
+                        return
+                    if isinstance(exc, MalformedPage):
+                        await self._quarantine_page(cp, token, exc)
+                        raise
+                    if not isinstance(exc, BadResumptionToken) or token is None:
+                        raise
+                    if restarts >= _MAX_TOKEN_RESTARTS:
                         raise
                     # the token expired: list this set again from the checkpoint's `from`
                     restarts += 1
                     log.info("%s: resumptionToken expired, restarting the set listing", self.code)
                     token = None
+                    cp.listed = 0
                     position += 1
                     seen.clear()
                     continue
-                except MalformedPage as exc:
-                    pending = None
-                    await self._quarantine_page(cp, token, exc)
-                    raise
                 pending = None
                 records, bad = page.records, page.bad
                 self._absorb(cp, records, page)
@@ -582,6 +603,7 @@ class MemberHarvest:
                 if next_token is None:
                     cp.set_index += 1  # this set is done: the checkpoint points at the next one
                     cp.token = None
+                    cp.listed = 0
                     await self._commit(records, bad, cp.to_json())
                     return
                 # fetch and parse the next page (in a worker process for a big list) while this one
@@ -598,12 +620,19 @@ class MemberHarvest:
                 await asyncio.gather(pending, return_exceptions=True)
             self._drop_ahead(after=-1)
 
+    @staticmethod
+    def _listed_whole(cp: Checkpoint) -> bool:
+        """Whether the current set's listing has delivered every record its ``completeListSize`` said."""
+        size = cp.totals.get(str(cp.set_index))
+        return size is not None and cp.listed >= size
+
     def _absorb(self, cp: Checkpoint, records: list[RecordRow], page: RowsPage) -> None:
         """Carry a page's high-water datestamp and list size into the checkpoint."""
         for rec in records:
             if rec.datestamp is not None and (cp.high_water is None or rec.datestamp > cp.high_water):
                 cp.high_water = rec.datestamp
         cp.pages += 1
+        cp.listed += len(records) + len(page.bad)
         if page.complete_list_size is not None:
             cp.totals[str(cp.set_index)] = page.complete_list_size
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from harvesters.oai import retry_after_seconds
-from harvesters.runner import harvest_members
+from harvesters.runner import Checkpoint, harvest_members
 from harvesters.xml import MalformedXML, clean_xml_bytes, parse_xml
 from schemas.errors import UnsafeXML
 from schemas.member import RunReport
@@ -242,6 +242,71 @@ async def test_bad_resumption_token_restarts_the_listing_from_the_checkpoint_fro
     assert second.updated == 20
     titles = [r.title or "" for r in (await stored(store)).values()]
     assert sum(t.endswith("(sửa)") for t in titles) == 20
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("answer", ["badResumptionToken", "badArgument", "noRecordsMatch", "empty"])
+async def test_a_token_on_the_last_page_that_the_repository_refuses_ends_the_list(
+    store: RecordStore, settings: Settings, answer: str
+) -> None:
+    """invenio-app-rdm#2715: the page completing the list carries a token, refused when asked for.
+
+    Every record the list declared (completeListSize) has arrived, so the set is done: not listed
+    again from the start (badResumptionToken) nor failed for ever at the same token (badArgument).
+    """
+    app = FaultyProvider(records=vietnamese_records(30, START), page_size=10, after_last_page=answer)
+    with serve_in_thread(app) as url:
+        report = await _harvest_one(store, settings, url + "/oai")
+        [again] = await harvest_members(store, settings, ["VAST"], full=True)
+    assert report.ok and report.added == 30, report.error
+    assert again.ok and again.unchanged == 30, again.error
+    asked = [q.get("resumptionToken") for q in _listings(app)]
+    assert asked[:4] == [None, "10|||", "20|||", "past-the-end|||"]
+    assert len(await stored(store)) == 30
+    assert (await store.get_harvest_state("VAST"))[0] is None
+
+
+@pytest.mark.asyncio
+async def test_a_harvest_stopped_before_the_refused_token_ends_the_list_when_resumed(
+    store: RecordStore, settings: Settings
+) -> None:
+    """Killed right after storing the last page, whose token is then refused: the resumed run completes."""
+    app = FaultyProvider(
+        records=vietnamese_records(30, START), page_size=10, after_last_page="badResumptionToken"
+    )
+    with serve_in_thread(app) as url:
+        await add_member(store, "VAST", url + "/oai")
+        # what a harvest killed just after committing its third page leaves behind
+        checkpoint = Checkpoint(
+            run_id=None,
+            prefix="oai_dc",
+            sets=[None],
+            from_=None,
+            until=None,
+            full=False,
+            token="past-the-end|||",
+            pages=3,
+            totals={"0": 30},
+            listed=30,
+        )
+        await store.set_harvest_state("VAST", checkpoint.to_json())
+        [report] = await harvest_members(store, settings, ["VAST"])
+    assert report.ok, report.error
+    assert [q.get("resumptionToken") for q in _listings(app)] == ["past-the-end|||"]
+    assert (await store.get_harvest_state("VAST"))[0] is None
+
+
+@pytest.mark.asyncio
+async def test_a_token_refused_before_the_list_is_whole_still_fails(
+    store: RecordStore, settings: Settings
+) -> None:
+    """completeListSize says 30 records, only 20 came: a refused token is an error, not the end."""
+    app = FaultyProvider(records=vietnamese_records(30, START), page_size=10)
+    app.script = [None, None, Fault(oai_error="badArgument")]
+    with serve_in_thread(app) as url:
+        report = await _harvest_one(store, settings, url + "/oai")
+    assert not report.ok and report.error and "badArgument" in report.error
+    assert (await store.get_harvest_state("VAST"))[0]["token"] == "20|||"
 
 
 @pytest.mark.asyncio

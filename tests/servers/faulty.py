@@ -101,11 +101,22 @@ class FaultyProvider:
     delay: float = 0.0
     script: list[Fault | None] = field(default_factory=list)
     loop_token: bool = False
+    # the bug of some providers (invenio-app-rdm#2715): the last page carries a token anyway, and asking
+    # for it gets this answer: an OAI error code ("badResumptionToken", "noRecordsMatch") or "empty"
+    # (a ListRecords without records or token)
+    after_last_page: str | None = None
     deleted_record: str = "persistent"
     requests: list[dict[str, str]] = field(default_factory=list)
 
     def page(self, query: dict[str, str]) -> bytes:
         token = query.get("resumptionToken")
+        verb = query.get("verb", "ListRecords")
+        if token is not None and token.startswith("past-the-end|"):
+            now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            if self.after_last_page == "empty":
+                return (_OAI_HEAD.format(now=now) + f"<{verb}></{verb}></OAI-PMH>").encode()
+            error = f'<error code="{self.after_last_page}">no such page</error>'
+            return (_OAI_HEAD.format(now=now) + error + "</OAI-PMH>").encode()
         if token is not None:
             offset_s, from_, until, set_spec = token.split("|")
             offset = int(offset_s)
@@ -128,7 +139,6 @@ class FaultyProvider:
         if not chosen:
             return (head + '<error code="noRecordsMatch">nothing</error></OAI-PMH>').encode()
         batch = chosen[offset : offset + self.page_size]
-        verb = query.get("verb", "ListRecords")
         item = header_xml if verb == "ListIdentifiers" else record_xml
         body = "".join(item(r, self.granularity) for r in batch)
         nxt = offset + self.page_size
@@ -139,6 +149,10 @@ class FaultyProvider:
             body += (
                 f'<resumptionToken completeListSize="{len(chosen)}" cursor="{offset}">{tok}</resumptionToken>'
             )
+        elif self.after_last_page is not None:
+            past = f"past-the-end|{from_}|{until}|{set_spec}"
+            size = len(chosen)
+            body += f'<resumptionToken completeListSize="{size}" cursor="{offset}">{past}</resumptionToken>'
         elif token is not None:
             body += f'<resumptionToken completeListSize="{len(chosen)}" cursor="{offset}"/>'
         return (head + f"<{verb}>" + body + f"</{verb}></OAI-PMH>").encode()
