@@ -34,6 +34,7 @@ from store.rows import RecordRow
 
 from .idle import SpareCore
 from .oai import (
+    BadArgument,
     HostLimiter,
     MalformedPage,
     NoRecordsMatch,
@@ -44,6 +45,7 @@ from .oai import (
     list_params,
     make_http_client,
     oai_query,
+    parse_datestamp,
     trailing_token,
 )
 from .parse_dc import RowsPage, decode_in_worker, read_rows_page, start_worker, worker_ready
@@ -365,6 +367,7 @@ class MemberHarvest:
         self._ahead: list[_Ahead] = []  # pages of the list fetched or read before their turn
         self._listed_tokens: set[str] = set()  # the tokens of the set being listed (a loop stops it)
         self.past_end_refused = 0  # sets whose last page carried a token the repository then refused
+        self.regranulated: str | None = None  # the `from` sent again at the other granularity
         self.done = 0
         self.reconcile = reconcile  # see harvest_members
         self.force = force
@@ -396,6 +399,8 @@ class MemberHarvest:
         await self.store.set_harvest_state(self.code, None, last_high_water=high_water)
         cleaned = f", {self.client.cleaned_pages} page(s) cleaned" if self.client.cleaned_pages else ""
         message = f"{self.done} records in {cp.pages} pages{cleaned}"
+        if self.regranulated is not None:
+            message += f"; `from` refused at the declared granularity, sent as {self.regranulated}"
         if self.past_end_refused:
             message += (
                 f"; the token after the last page refused in {self.past_end_refused} list(s), each already"
@@ -578,6 +583,13 @@ class MemberHarvest:
                     if isinstance(exc, MalformedPage):
                         await self._quarantine_page(cp, token, exc)
                         raise
+                    if token is None and isinstance(exc, BadArgument) and self._regranulate(cp):
+                        # the repository refused `from` at the granularity it declared: ask again at
+                        # the other one (a day's `from` only widens the window)
+                        log.warning("%s: `from` refused (%s); sent as %s", self.code, exc, cp.from_)
+                        listing = listing._replace(from_=cp.from_)
+                        position += 1
+                        continue
                     if not isinstance(exc, BadResumptionToken) or token is None:
                         raise
                     if restarts >= _MAX_TOKEN_RESTARTS:
@@ -619,6 +631,17 @@ class MemberHarvest:
                 pending.cancel()
                 await asyncio.gather(pending, return_exceptions=True)
             self._drop_ahead(after=-1)
+
+    def _regranulate(self, cp: Checkpoint) -> bool:
+        """Write the checkpoint's ``from`` at the other OAI granularity, once a run; whether it was."""
+        if self.regranulated is not None or cp.from_ is None or cp.until is not None:
+            return False
+        when = parse_datestamp(cp.from_)
+        if when is None:
+            return False
+        other = "YYYY-MM-DD" if "T" in cp.from_ else "YYYY-MM-DDThh:mm:ssZ"
+        cp.from_ = self.regranulated = format_datestamp(when, other)
+        return True
 
     @staticmethod
     def _listed_whole(cp: Checkpoint) -> bool:

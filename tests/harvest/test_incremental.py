@@ -71,6 +71,35 @@ async def test_second_harvest_asks_from_at_the_granularity_and_sees_changes_and_
     assert full.unchanged == 25
 
 
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("declared", "refused", "sent"),
+    [
+        # declares seconds, refuses them (as nakala did): `from` goes again as the day, which widens it
+        ("YYYY-MM-DDThh:mm:ssZ", "seconds", ["2024-05-10T08:54:00Z", "2024-05-10"]),
+        # declares days, refuses them (old DSpace XOAI, DSpace/xoai#34): the same instant in seconds
+        ("YYYY-MM-DD", "days", ["2024-05-09", "2024-05-09T00:00:00Z"]),
+    ],
+)
+async def test_from_refused_at_the_declared_granularity_is_sent_at_the_other(
+    store: RecordStore, tmp_path: Path, declared: str, refused: str, sent: list[str]
+) -> None:
+    settings = Settings(home=tmp_path / "var", backoff_base=0.01, harvest_overlap_seconds=3600)
+    app = FaultyProvider(records=vietnamese_records(25, START), granularity=declared, refuses_from=refused)
+    with serve_in_thread(app) as url:
+        await add_member(store, "HUST", url + "/oai")
+        [first] = await harvest_members(store, settings)
+        app.records[3].title = "Bản đã sửa"
+        app.records[3].datestamp = START + timedelta(hours=2)
+        app.requests.clear()
+        [second] = await harvest_members(store, settings)
+    assert first.ok and second.ok, second.error
+    firsts = [q for q in app.requests if q.get("verb") == "ListRecords" and "resumptionToken" not in q]
+    assert [q.get("from") for q in firsts] == sent
+    assert second.updated == 1
+    assert (await stored(store))["oai:faulty:000003"].title == "Bản đã sửa"
+
+
 _CHILD = textwrap.dedent(
     """
     import asyncio, sys

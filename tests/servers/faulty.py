@@ -105,12 +105,20 @@ class FaultyProvider:
     # for it gets this answer: an OAI error code ("badResumptionToken", "noRecordsMatch") or "empty"
     # (a ListRecords without records or token)
     after_last_page: str | None = None
+    # a repository that declares one granularity and refuses `from` at it (nakala, old DSpace XOAI):
+    # "seconds" refuses a `from` with a time, "days" one without
+    refuses_from: str | None = None
     deleted_record: str = "persistent"
     requests: list[dict[str, str]] = field(default_factory=list)
 
     def page(self, query: dict[str, str]) -> bytes:
         token = query.get("resumptionToken")
         verb = query.get("verb", "ListRecords")
+        given = query.get("from")
+        if given and self.refuses_from and ("T" in given) == (self.refuses_from == "seconds"):
+            now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            error = f'<error code="badArgument">Invalid date given in from parameter: {given}</error>'
+            return (_OAI_HEAD.format(now=now) + error + "</OAI-PMH>").encode()
         if token is not None and token.startswith("past-the-end|"):
             now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             if self.after_last_page == "empty":
