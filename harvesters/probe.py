@@ -5,12 +5,22 @@ read?), done in a few requests and reported check by check.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from schemas.errors import HarvestError, LienhopError
 from schemas.member import Member
 from schemas.probe import ProbeCheck, ProbeReport
 from schemas.settings import Settings
 
-from .oai import NoRecordsMatch, OAIClient, RepositoryInfo, list_params, make_http_client
+from .oai import (
+    BadArgument,
+    NoRecordsMatch,
+    OAIClient,
+    RepositoryInfo,
+    format_datestamp,
+    list_params,
+    make_http_client,
+)
 from .parse_dc import RecordsPage, read_records_page
 
 #: Below this share of titled records on the first page, the mapping is worth a look (a warning).
@@ -18,7 +28,8 @@ _MIN_TITLED = 0.5
 
 
 async def check_member(member: Member, settings: Settings) -> ProbeReport:
-    """Identify, ListMetadataFormats, ListSets (when the member has sets) and a first ListRecords page.
+    """Identify, ListMetadataFormats, ListSets (when the member has sets), a first ListRecords page and
+    an incremental one (``from`` yesterday).
 
     Nothing is stored. Each check is ``ok``, ``warn`` (harvesting will work, but look) or ``fail``
     (harvesting will fail or miss records); a failing Identify stops the rest.
@@ -44,6 +55,7 @@ async def check_member(member: Member, settings: Settings) -> ProbeReport:
         if member.sets:
             checks.append(await _sets_check(client, member))
         checks.append(await _sample_check(client, member))
+        checks.append(await _incremental_check(client, member, info.granularity))
     return ProbeReport(code=member.code, oai_url=member.oai_url, repository=info.as_dict(), checks=checks)
 
 
@@ -122,3 +134,59 @@ async def _sample_check(client: OAIClient, member: Member) -> ProbeCheck:
     if live and titled < _MIN_TITLED * len(live):
         return ProbeCheck(name="ListRecords", status="warn", detail=f"{detail}; most records have no title")
     return ProbeCheck(name="ListRecords", status="ok", detail=detail)
+
+
+async def _incremental_check(client: OAIClient, member: Member, granularity: str) -> ProbeCheck:
+    """A ListRecords ``from`` yesterday, as incremental harvests ask: accepted, and obeyed?
+
+    A repository that refuses ``from`` at the granularity it declares is harvested at the other one
+    (see ``harvesters.runner``); one that ignores ``from`` hands back everything every time
+    (dataverse.harvard.edu#243): harvests still work, unchanged records are skipped, but each reads the
+    whole repository.
+    """
+    name = "incremental"
+    since = datetime.now(UTC) - timedelta(days=1)
+    other = "YYYY-MM-DD" if "T" in granularity else "YYYY-MM-DDThh:mm:ssZ"
+    prefix = member.metadata_prefix
+    set_spec = member.sets[0] if member.sets else None
+
+    async def decode(data: bytes) -> RecordsPage:
+        return read_records_page(data, member.code, prefix)
+
+    refused = None
+    for attempt in (granularity, other):
+        sent = format_datestamp(since, attempt)
+        try:
+            page = await client.request_with(
+                "ListRecords", decode, **list_params("ListRecords", prefix, set_spec, sent)
+            )
+        except NoRecordsMatch:
+            page = None
+        except BadArgument as exc:
+            refused = refused or f"from={sent} refused ({exc.detail})"
+            continue
+        except HarvestError as exc:
+            return ProbeCheck(name=name, status="fail", detail=f"from={sent}: {_reason(exc)}")
+        found = (
+            "nothing changed since"
+            if page is None
+            else f"{len(page.records) + len(page.bad)} records on the first page"
+        )
+        if refused is not None:
+            detail = f"{refused}; {granularity} is declared, harvests fall back to from={sent}: {found}"
+            return ProbeCheck(name=name, status="warn", detail=detail)
+        older = [
+            r
+            for r in (page.records if page else [])
+            if r.datestamp is not None and r.datestamp < since - timedelta(days=1)
+        ]
+        if older:
+            detail = (
+                f"from={sent}: {found}, {len(older)} of them older than that: the repository ignores from, "
+                "so every harvest reads it all (unchanged records are skipped)"
+            )
+            return ProbeCheck(name=name, status="warn", detail=detail)
+        return ProbeCheck(name=name, status="ok", detail=f"from={sent}: {found}")
+    return ProbeCheck(
+        name=name, status="fail", detail=f"{refused}, at either granularity: incremental harvests fail"
+    )

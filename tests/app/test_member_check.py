@@ -12,6 +12,7 @@ import pytest
 
 from harvesters.probe import check_member
 from schemas.member import Member
+from schemas.probe import ProbeCheck, ProbeReport
 from schemas.settings import Settings
 from store.records import RecordStore
 from tests.app.conftest import demo_provider
@@ -27,6 +28,10 @@ def demo_base() -> Iterator[str]:
         yield url + "/demo/oai"
 
 
+def _check(report: ProbeReport, name: str) -> ProbeCheck:
+    return next(c for c in report.checks if c.name == name)
+
+
 def _member(url: str | None, **kw: object) -> Member:
     return Member.model_validate({"code": "CHK", "name_vi": "Thư viện kiểm tra", "oai_url": url, **kw})
 
@@ -36,10 +41,12 @@ async def test_a_good_endpoint_passes_every_check(demo_base: str, settings: Sett
     member = _member(f"{demo_base}/VNUA", metadata_prefix="marcxml", sets=["type:thesis"])
     report = await check_member(member, settings)
     assert report.ok, report.checks
-    assert [c.name for c in report.checks] == ["Identify", "ListMetadataFormats", "ListSets", "ListRecords"]
+    names = ["Identify", "ListMetadataFormats", "ListSets", "ListRecords", "incremental"]
+    assert [c.name for c in report.checks] == names
     assert all(c.status == "ok" for c in report.checks), report.checks
     assert report.repository is not None and report.repository["protocol_version"] == "2.0"
-    assert "records read" in report.checks[-1].detail and "0 unreadable" in report.checks[-1].detail
+    sample = _check(report, "ListRecords")
+    assert "records read" in sample.detail and "0 unreadable" in sample.detail
 
 
 @pytest.mark.asyncio
@@ -49,7 +56,7 @@ async def test_unknown_set_fails_naming_it(demo_base: str, settings: Settings) -
     sets = next(c for c in report.checks if c.name == "ListSets")
     assert sets.status == "fail" and "type:map" in sets.detail
     # the first page of a set the repository does not have: nothing to harvest, said as a warning
-    assert report.checks[-1].status in {"warn", "fail"}
+    assert _check(report, "ListRecords").status in {"warn", "fail"}
 
 
 @pytest.mark.asyncio
@@ -73,9 +80,25 @@ async def test_unreadable_records_are_a_warning_with_the_first_reason(settings: 
         report = await check_member(_member(url + "/oai"), settings)
     formats = report.checks[1]  # this provider does not answer ListMetadataFormats: worth a look only
     assert formats.name == "ListMetadataFormats" and formats.status == "warn" and "400" in formats.detail
-    sample = report.checks[-1]
-    assert sample.name == "ListRecords" and sample.status == "warn", report.checks
+    sample = _check(report, "ListRecords")
+    assert sample.status == "warn", report.checks
     assert "1 unreadable" in sample.detail and "first problem" in sample.detail
+
+
+@pytest.mark.asyncio
+async def test_incremental_check_says_when_from_is_refused_or_ignored(settings: Settings) -> None:
+    records = vietnamese_records(6, START)
+    refuses = FaultyProvider(records=records, refuses_from="seconds")
+    ignores = FaultyProvider(records=records, ignores_from=True)
+    with serve_in_thread(refuses) as refusing, serve_in_thread(ignores) as ignoring:
+        refused = _check(await check_member(_member(refusing + "/oai"), settings), "incremental")
+        ignored = _check(await check_member(_member(ignoring + "/oai"), settings), "incremental")
+    assert refused.status == "warn" and "refused" in refused.detail and "fall back" in refused.detail
+    asked = [q["from"] for q in refuses.requests if "from" in q]
+    assert "T" in asked[0] and "T" not in asked[1]  # declared seconds, then the day
+    assert (
+        ignored.status == "warn" and "ignores from" in ignored.detail and "6 of them older" in ignored.detail
+    )
 
 
 def test_members_check_cli_and_api(demo_base: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -101,5 +124,5 @@ async def test_check_over_the_admin_api(
     assert (await app_client.post("/admin/members", json=member)).status_code == 201
     answer = await app_client.get("/admin/members/NTTU/check")
     assert answer.status_code == 200, answer.text
-    assert [c["status"] for c in answer.json()["checks"]] == ["ok", "ok", "ok"]
+    assert [c["status"] for c in answer.json()["checks"]] == ["ok", "ok", "ok", "ok"]
     assert (await app_client.get("/admin/members/NOPE/check")).status_code == 404

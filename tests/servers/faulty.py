@@ -108,6 +108,7 @@ class FaultyProvider:
     # a repository that declares one granularity and refuses `from` at it (nakala, old DSpace XOAI):
     # "seconds" refuses a `from` with a time, "days" one without
     refuses_from: str | None = None
+    ignores_from: bool = False  # lists everything whatever `from` says (dataverse.harvard.edu#243)
     deleted_record: str = "persistent"
     requests: list[dict[str, str]] = field(default_factory=list)
 
@@ -131,7 +132,7 @@ class FaultyProvider:
         else:
             offset, from_, until, set_spec = (
                 0,
-                query.get("from", ""),
+                "" if self.ignores_from else query.get("from", ""),
                 query.get("until", ""),
                 query.get("set", ""),
             )
