@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from harvesters.parse_dc import WORKER_NICENESS
 from harvesters.runner import PageDecoder, harvest_members
 from schemas.settings import Settings
 from store.records import RecordStore
@@ -70,6 +73,19 @@ async def test_members_harvested_at_once_share_the_workers(tmp_path: Path) -> No
             finally:
                 await store.close()
     assert results["workers"] == results["inline"]
+
+
+@pytest.mark.asyncio
+async def test_workers_yield_the_cpu_to_the_harvest_and_searches() -> None:
+    decoder = PageDecoder(1, automatic=False)
+    decoder.expect(None)
+    try:
+        assert decoder._ready is not None and decoder._pool is not None
+        await decoder._ready
+        niceness = await asyncio.get_running_loop().run_in_executor(decoder._pool, os.nice, 0)
+    finally:
+        await decoder.close()
+    assert niceness == min(os.nice(0) + WORKER_NICENESS, 19)
 
 
 @pytest.mark.asyncio
