@@ -169,15 +169,18 @@ def serve(port: int, total: int) -> None:
 # ---------------------------------------------------------------------------------- measuring
 
 
-def harvest_child(url: str, fmt: str, home: str) -> None:
-    """Harvest once into a fresh store (own process); print elapsed seconds, records and peak RSS."""
+def harvest_child(url: str, fmt: str, home: str, database_url: str = "") -> None:
+    """Harvest once into a fresh store (own process); print elapsed seconds, records and peak RSS.
+
+    The store is SQLite in ``home``, or the (empty) database of ``database_url`` when given.
+    """
     from harvesters.runner import harvest_members
     from schemas.member import MemberCreate
     from schemas.settings import Settings
     from store.records import RecordStore
 
     async def main() -> dict[str, Any]:
-        settings = Settings(home=Path(home))
+        settings = Settings(home=Path(home), database_url=database_url or None)
         store = await RecordStore.open(settings.db_url)
         await store.add_member(MemberCreate(code="BENCH", name_vi="Bench", oai_url=url, metadata_prefix=fmt))
         began, cpu = time.perf_counter(), _cpu_seconds()
@@ -210,10 +213,20 @@ def _cpu_seconds() -> tuple[float, float]:
     return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
 
 
-def run_lienhop(url: str, fmt: str) -> dict[str, Any]:
+def run_lienhop(url: str, fmt: str, postgres: Any = None) -> dict[str, Any]:
+    """One harvest in a child process, into a fresh SQLite store or a new database on ``postgres``."""
+    database = postgres.create_database() if postgres is not None else None
+    try:
+        return _run_child(url, fmt, postgres.url_for(database) if database else "")
+    finally:
+        if database is not None:
+            postgres.drop_database(database)
+
+
+def _run_child(url: str, fmt: str, database_url: str) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as home:
         out = subprocess.run(
-            [sys.executable, __file__, "--harvest-child", url, fmt, home],
+            [sys.executable, __file__, "--harvest-child", url, fmt, home, database_url],
             check=True,
             capture_output=True,
             text=True,
@@ -264,7 +277,17 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="runs per measurement; the median is shown")
     parser.add_argument("--formats", default="oai_dc,marcxml")
     parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
-    parser.add_argument("--harvest-child", nargs=3, metavar=("URL", "FMT", "HOME"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--postgres",
+        nargs="?",
+        const="",
+        metavar="URL",
+        help="store into PostgreSQL: a throwaway local cluster (durability off, as in the tests), or the "
+        "server of URL (a role that may create databases)",
+    )
+    parser.add_argument(
+        "--harvest-child", nargs=4, metavar=("URL", "FMT", "HOME", "DB"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.serve:
         serve(args.serve, args.records)
@@ -275,6 +298,7 @@ def main() -> None:
 
     from tests.servers import free_port
 
+    postgres = _postgres(args.postgres) if args.postgres is not None else None
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, __file__, "--serve", str(port), "--records", str(args.records)],
@@ -297,7 +321,7 @@ def main() -> None:
             sk: list[tuple[float, int]] = []
             # one run of each in turn, so that on a shared machine all three see the same load
             for _ in range(args.runs):
-                lien.append(run_lienhop(url, fmt))
+                lien.append(run_lienhop(url, fmt, postgres))
                 sk.append(run_sickle(url, fmt))
                 lx.append(run_lxml(pages))
             assert all(r["ok"] and r["records"] == args.records for r in lien), lien
@@ -315,8 +339,14 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+        if postgres is not None:
+            postgres.stop()
 
-    print(f"\n{args.records} records per format, pages of {PAGE}, median of {args.runs} run(s)\n")
+    store = "SQLite" if postgres is None else "PostgreSQL"
+    print(
+        f"\n{args.records} records per format, pages of {PAGE}, median of {args.runs} run(s), "
+        f"lienhop storing into {store}\n"
+    )
     print(
         f"{'format':<8} {'lienhop rec/s':>14} {'peak RSS MB':>12} {'lxml-only rec/s':>16} "
         f"{'% of lxml':>10} {'sickle rec/s':>13} {'x sickle':>9}"
@@ -334,6 +364,13 @@ def main() -> None:
     print(f"\n{'format':<8} {'lienhop CPU us/rec':>19} {'of which workers':>17} {'sickle wall us/rec':>19}")
     for fmt, own, workers_cpu, sickle_us in cpu_rows:
         print(f"{fmt:<8} {own + workers_cpu:>19,.0f} {workers_cpu:>17,.0f} {sickle_us:>19,.0f}")
+
+
+def _postgres(url: str) -> Any:
+    """The PostgreSQL server to make each run's database on: ``url``'s, or a throwaway cluster."""
+    from tests.pg import server_from_url, start_cluster
+
+    return server_from_url(url) if url else start_cluster()
 
 
 def _wait_for(url: str) -> None:
