@@ -125,8 +125,13 @@ def _provider() -> FaultyProvider:
 
 
 def _session_processes(session: int) -> list[int]:
-    """The processes still running in ``session`` (a killed harvest's parse workers would be)."""
-    found = []
+    """The processes still running in ``session`` (a killed harvest's parse workers would be).
+
+    Read from ``/proc``; where there is none (not Linux), nothing can be seen and none is reported.
+    """
+    found: list[int] = []
+    if not Path("/proc/self/stat").exists():
+        return found
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
