@@ -47,8 +47,24 @@ async def member_status(store: RecordStore, code: str, now: datetime | None = No
     """What ``GET /members/{code}`` and ``lienhop members show CODE --json`` print."""
     member = await store.get_member(code)
     counts = (await store.record_counts(member.code)).get(member.code, RecordCounts())
-    last = await store.last_run(member.code, kind="harvest")
+    return await _status_report(store, member, counts, now or utcnow())
+
+
+async def member_statuses(store: RecordStore, now: datetime | None = None) -> list[MemberStatusReport]:
+    """:func:`member_status` of every member (``GET /members``, ``members list``, ``/status``), with
+    the record counts of all of them read in one query."""
+    counts = await store.record_counts()
     now = now or utcnow()
+    return [
+        await _status_report(store, m, counts.get(m.code, RecordCounts()), now)
+        for m in await store.list_members()
+    ]
+
+
+async def _status_report(
+    store: RecordStore, member: Member, counts: RecordCounts, now: datetime
+) -> MemberStatusReport:
+    last = await store.last_run(member.code, kind="harvest")
     started = last.started if last else None
     return MemberStatusReport(
         code=member.code,

@@ -33,6 +33,7 @@ from .catalog import (
     lookup_identifier,
     lookup_title,
     member_status,
+    member_statuses,
     update_member,
 )
 from .context import AppContext, open_context
@@ -290,7 +291,7 @@ def members_list() -> None:
     """Members with their record counts and last harvest."""
 
     async def work(ctx: AppContext) -> list[MemberStatusReport]:
-        return [await member_status(ctx.store, m.code) for m in await ctx.store.list_members()]
+        return await member_statuses(ctx.store)
 
     reports = run(work, with_search=False)
     table = Table(title=f"{len(reports)} members")

@@ -233,6 +233,11 @@ def format_datestamp(value: datetime, granularity: str = "YYYY-MM-DDThh:mm:ssZ")
     return value.strftime("%Y-%m-%d")
 
 
+def other_granularity(granularity_or_stamp: str) -> str:
+    """The OAI granularity that ``granularity_or_stamp`` (a granularity or a datestamp) is not."""
+    return "YYYY-MM-DD" if "T" in granularity_or_stamp else "YYYY-MM-DDThh:mm:ssZ"
+
+
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
     """A ``Retry-After`` header (delta seconds or HTTP-date) in seconds from now."""
     if not value:

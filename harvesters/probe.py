@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from schemas.errors import HarvestError, LienhopError
 from schemas.member import Member
 from schemas.probe import ProbeCheck, ProbeReport
+from schemas.record import Record
 from schemas.settings import Settings
 
 from .oai import (
@@ -20,6 +21,7 @@ from .oai import (
     format_datestamp,
     list_params,
     make_http_client,
+    other_granularity,
 )
 from .parse_dc import RecordsPage, read_records_page
 
@@ -104,17 +106,23 @@ async def _sets_check(client: OAIClient, member: Member) -> ProbeCheck:
     return ProbeCheck(name="ListSets", status="ok", detail=detail)
 
 
-async def _sample_check(client: OAIClient, member: Member) -> ProbeCheck:
-    """The first ListRecords page, read exactly as the harvest reads it."""
-    set_spec = member.sets[0] if member.sets else None
-    params = list_params("ListRecords", member.metadata_prefix, set_spec)
+async def _first_page(client: OAIClient, member: Member, from_: str | None = None) -> RecordsPage[Record]:
+    """The first ListRecords page of the member's (first) set, read exactly as the harvest reads it."""
     prefix = member.metadata_prefix
+    set_spec = member.sets[0] if member.sets else None
 
-    async def decode(data: bytes) -> RecordsPage:
+    async def decode(data: bytes) -> RecordsPage[Record]:
         return read_records_page(data, member.code, prefix)
 
+    return await client.request_with(
+        "ListRecords", decode, **list_params("ListRecords", prefix, set_spec, from_)
+    )
+
+
+async def _sample_check(client: OAIClient, member: Member) -> ProbeCheck:
+    """The first ListRecords page, read exactly as the harvest reads it."""
     try:
-        page = await client.request_with("ListRecords", decode, **params)
+        page = await _first_page(client, member)
     except NoRecordsMatch:
         return ProbeCheck(name="ListRecords", status="warn", detail="no records to harvest (noRecordsMatch)")
     except HarvestError as exc:
@@ -146,20 +154,11 @@ async def _incremental_check(client: OAIClient, member: Member, granularity: str
     """
     name = "incremental"
     since = datetime.now(UTC) - timedelta(days=1)
-    other = "YYYY-MM-DD" if "T" in granularity else "YYYY-MM-DDThh:mm:ssZ"
-    prefix = member.metadata_prefix
-    set_spec = member.sets[0] if member.sets else None
-
-    async def decode(data: bytes) -> RecordsPage:
-        return read_records_page(data, member.code, prefix)
-
     refused = None
-    for attempt in (granularity, other):
+    for attempt in (granularity, other_granularity(granularity)):
         sent = format_datestamp(since, attempt)
         try:
-            page = await client.request_with(
-                "ListRecords", decode, **list_params("ListRecords", prefix, set_spec, sent)
-            )
+            page: RecordsPage[Record] | None = await _first_page(client, member, sent)
         except NoRecordsMatch:
             page = None
         except BadArgument as exc:

@@ -45,6 +45,7 @@ from .oai import (
     list_params,
     make_http_client,
     oai_query,
+    other_granularity,
     parse_datestamp,
     trailing_token,
 )
@@ -209,6 +210,12 @@ class PageDecoder:
         self._ready.add_done_callback(_retrieve)
 
     @property
+    def _workers_ready(self) -> bool:
+        """Whether pages go to the workers: started, and done importing the parsers without error."""
+        ready = self._ready
+        return self._pool is not None and ready is not None and ready.done() and ready.exception() is None
+
+    @property
     def read_ahead(self) -> int:
         """Pages a list may have read ahead of the one it waits for: one per worker once they are ready.
 
@@ -216,10 +223,7 @@ class PageDecoder:
         goes straight on to the next page. Read on the event loop, a page is read in its turn (reading
         ahead would only move the work earlier).
         """
-        ready = self._ready
-        if self._pool is None or ready is None or not ready.done() or ready.exception() is not None:
-            return 0
-        return self.workers
+        return self.workers if self._workers_ready else 0
 
     async def decode(self, data: bytes, member: str, metadata_prefix: str) -> RowsPage:
         """The page's records as store rows; raises as :func:`~harvesters.parse_dc.read_records_page` does."""
@@ -227,7 +231,7 @@ class PageDecoder:
         if not self.automatic and ready is not None:
             with contextlib.suppress(Exception):  # a failed start shows below and falls back inline
                 await asyncio.shield(ready)
-        if self._pool is None or ready is None or not ready.done() or ready.exception() is not None:
+        if not self._workers_ready:
             return read_rows_page(data, member, metadata_prefix)
         loop = asyncio.get_running_loop()
         try:
@@ -266,6 +270,12 @@ class Checkpoint:
     pages: int = 0
     totals: dict[str, int] = field(default_factory=dict)
     listed: int = 0  # records (stored or quarantined) received so far in the listing of the current set
+
+    def next_set(self) -> None:
+        """The current set is listed whole: point at the next one, from its first page."""
+        self.set_index += 1
+        self.token = None
+        self.listed = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -331,7 +341,6 @@ class _Ahead:
 
     position: int
     token: str
-    params: dict[str, str | None]
     task: asyncio.Future[Any]  # the page read into rows (``read``), else its body
     read: bool
 
@@ -493,9 +502,8 @@ class MemberHarvest:
 
     def _page(self, listing: Listing, token: str | None, position: int) -> asyncio.Future[RowsPage]:
         """Page ``position`` of the list, of ``token``: the task reading it ahead, or a new one."""
-        params = list_params("ListRecords", *listing, token)
         for entry in self._ahead:
-            if entry.position == position and entry.params == params:
+            if entry.position == position and entry.token == token:
                 self._ahead.remove(entry)
                 if entry.read:
                     task = entry.task
@@ -520,15 +528,15 @@ class MemberHarvest:
             return  # a repeated token ends the listing with an error: nothing to fetch
         if any(entry.token == guess for entry in self._ahead):
             return
-        params = list_params("ListRecords", *listing, guess)
         read = sum(entry.read for entry in self._ahead) < self.decoder.read_ahead
         task: asyncio.Future[Any]
         if read:
             task = asyncio.ensure_future(self._fetch(listing, guess, position + 1))
         else:
-            task = asyncio.ensure_future(self.client.fetch(oai_query("ListRecords", params)))
+            query = oai_query("ListRecords", list_params("ListRecords", *listing, guess))
+            task = asyncio.ensure_future(self.client.fetch(query))
         task.add_done_callback(_retrieve)
-        self._ahead.append(_Ahead(position + 1, guess, params, task, read))
+        self._ahead.append(_Ahead(position + 1, guess, task, read))
 
     def _promote(self, listing: Listing) -> None:
         """Start reading the body fetched ahead, if a parsing worker has room for it now."""
@@ -539,7 +547,7 @@ class MemberHarvest:
         last = self._ahead.pop()
         task = asyncio.ensure_future(self._fetch(listing, last.token, last.position, last.task))
         task.add_done_callback(_retrieve)
-        self._ahead.append(_Ahead(last.position, last.token, last.params, task, True))
+        self._ahead.append(_Ahead(last.position, last.token, task, True))
 
     def _drop_ahead(self, after: int) -> None:
         """Forget (and stop) what is being fetched or read ahead of page ``after``."""
@@ -575,9 +583,7 @@ class MemberHarvest:
                         # repository refuses it (invenio-app-rdm#2715): the list is whole, the set done
                         log.warning("%s: the token after the last page was refused (%s)", self.code, exc)
                         self.past_end_refused += 1
-                        cp.set_index += 1
-                        cp.token = None
-                        cp.listed = 0
+                        cp.next_set()
                         await self.store.set_harvest_state(self.code, cp.to_json())
                         return
                     if isinstance(exc, MalformedPage):
@@ -613,9 +619,7 @@ class MemberHarvest:
                         f"repository repeated resumptionToken {next_token!r}; listing abandoned"
                     )
                 if next_token is None:
-                    cp.set_index += 1  # this set is done: the checkpoint points at the next one
-                    cp.token = None
-                    cp.listed = 0
+                    cp.next_set()
                     await self._commit(records, bad, cp.to_json())
                     return
                 # fetch and parse the next page (in a worker process for a big list) while this one
@@ -639,8 +643,7 @@ class MemberHarvest:
         when = parse_datestamp(cp.from_)
         if when is None:
             return False
-        other = "YYYY-MM-DD" if "T" in cp.from_ else "YYYY-MM-DDThh:mm:ssZ"
-        cp.from_ = self.regranulated = format_datestamp(when, other)
+        cp.from_ = self.regranulated = format_datestamp(when, other_granularity(cp.from_))
         return True
 
     @staticmethod

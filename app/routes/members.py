@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from schemas.member import MemberStatusReport, RunReport
 from schemas.record import QuarantinedItem
 
-from ..catalog import member_status
+from ..catalog import member_status, member_statuses
 from ..deps import StoreDep
 
 router = APIRouter(prefix="/members", tags=["members"])
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/members", tags=["members"])
 @router.get("")
 async def list_members(store: StoreDep) -> list[MemberStatusReport]:
     """Every member with its record counts and last harvest."""
-    return [await member_status(store, m.code) for m in await store.list_members()]
+    return await member_statuses(store)
 
 
 @router.get("/{code}")

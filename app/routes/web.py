@@ -7,7 +7,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from ..catalog import member_status, opac_link, other_holders
+from ..catalog import member_status, member_statuses, opac_link, other_holders
 from ..deps import SearchRequestDep, StoreDep
 from ..web_support import render, run_search
 
@@ -81,7 +81,7 @@ async def record_page(request: Request, record_id: str, store: StoreDep) -> HTML
 async def status_page(request: Request, store: StoreDep) -> HTMLResponse:
     """Every member's last harvest, record counts, quarantine and schedule; failures and overdue
     schedules stand out (a schedule that silently stops is what harvest admins report most)."""
-    reports = [await member_status(store, m.code) for m in await store.list_members()]
+    reports = await member_statuses(store)
     failing = sum(1 for r in reports if r.last_harvest is not None and r.last_harvest.ok is False)
     overdue = sum(1 for r in reports if r.harvest_overdue)
     context = {"reports": reports, "failing": failing, "overdue": overdue}
