@@ -364,6 +364,7 @@ def members_check(
     code: str, as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False
 ) -> None:
     """Check a member's OAI-PMH endpoint before harvesting (nothing is stored); exit 1 if a check fails."""
+
     async def work(ctx: AppContext) -> ProbeReport:
         return await check_member(await ctx.store.get_member(code), ctx.settings)
 

@@ -23,6 +23,7 @@ from .jobs import Job
 
 log = logging.getLogger(__name__)
 
+
 def due_members(
     members: Iterable[Member], last_started: dict[str, datetime | None], now: datetime
 ) -> list[str]:

@@ -85,8 +85,14 @@ def demo_documents(limit: int) -> list[IndexDocument]:
                     doi=[doi] if doi else [],
                     work_key=isbn or doi or folded_text(rec.title),
                     title_sort=folded_text(rec.title),
-                    title_exact=te, title_folded=tf, author_exact=ae, author_folded=af,
-                    subject_exact=se, subject_folded=sf, text_exact=xe, text_folded=xf,
+                    title_exact=te,
+                    title_folded=tf,
+                    author_exact=ae,
+                    author_folded=af,
+                    subject_exact=se,
+                    subject_folded=sf,
+                    text_exact=xe,
+                    text_folded=xf,
                 )
             )
     return docs[:limit]
@@ -104,9 +110,7 @@ def known_items(docs: Sequence[IndexDocument], count: int, rng: random.Random) -
         words = unicodedata.normalize("NFC", doc.title or "").split()
         if len(words) < 2:
             continue
-        windows = [
-            " ".join(words[i : i + w]) for w in (3, 4) for i in range(max(1, len(words) - w + 1))
-        ]
+        windows = [" ".join(words[i : i + w]) for w in (3, 4) for i in range(max(1, len(words) - w + 1))]
         rng.shuffle(windows)
         best = min(windows, key=lambda q: sum(f" {folded_text(q)} " in t for t in titles))
         out.append((doc.id, best))
@@ -118,9 +122,15 @@ class Naive:
 
     def __init__(self, docs: Sequence[IndexDocument]) -> None:
         self.docs = [
-            (d, set(self._toks(d.title or "")), set(self._toks(" ".join(
-                [d.title or "", d.subtitle or "", *d.authors, *d.subjects, d.abstract or ""]
-            ))))
+            (
+                d,
+                set(self._toks(d.title or "")),
+                set(
+                    self._toks(
+                        " ".join([d.title or "", d.subtitle or "", *d.authors, *d.subjects, d.abstract or ""])
+                    )
+                ),
+            )
             for d in docs
         ]
 
@@ -143,8 +153,9 @@ def _found(target: IndexDocument, hits: Sequence[IndexDocument | object], k: int
     return any(normalise(getattr(h, "title", "") or "") == want for h in hits[:k])
 
 
-async def evaluate(service: SearchService | Naive, docs: dict[str, IndexDocument],
-                   items: list[tuple[str, str]]) -> dict[str, tuple[float, float]]:
+async def evaluate(
+    service: SearchService | Naive, docs: dict[str, IndexDocument], items: list[tuple[str, str]]
+) -> dict[str, tuple[float, float]]:
     """success@1 and success@10 per typing variant."""
     out: dict[str, tuple[float, float]] = {}
     for name, variant in VARIANTS.items():

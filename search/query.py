@@ -36,7 +36,7 @@ OPERATORS = {"AND", "OR", "NOT"}
 _FIELD_WORD = re.compile(r"^([A-Za-z][A-Za-z_]*):(.*)$", re.DOTALL)
 _YEAR_RANGE = re.compile(r"^(\d{1,4})?(?:\.\.(\d{1,4})?)?$")
 _YEAR_DASH = re.compile(r"^(\d{3,4})-(\d{3,4})$")
-_STOP = set("()\"")
+_STOP = set('()"')
 
 
 @dataclass(frozen=True)
@@ -177,8 +177,10 @@ class _Parser:
         items: list[Node] = []
         mergeable: list[bool] = []  # item came from a plain word (may join the previous word)
         explicit = False
-        while (tok := self.peek()) is not None and tok.kind != "RP" and not (
-            tok.kind == "OP" and tok.text == "OR"
+        while (
+            (tok := self.peek()) is not None
+            and tok.kind != "RP"
+            and not (tok.kind == "OP" and tok.text == "OR")
         ):
             if tok.kind == "OP" and tok.text == "AND":
                 self.take()
@@ -199,8 +201,9 @@ class _Parser:
             ):
                 prev = items[-1]
                 if prev.field == node.field and not prev.prefix:
-                    items[-1] = Term(prev.field, prev.exact + node.exact, prev.folded + node.folded,
-                                     prefix=node.prefix)
+                    items[-1] = Term(
+                        prev.field, prev.exact + node.exact, prev.folded + node.folded, prefix=node.prefix
+                    )
                     continue
             items.append(node)
             mergeable.append(plain and isinstance(node, Term))

@@ -90,9 +90,7 @@ async def _write_pages(tmp_path: Path, name: str, driver_writes: bool) -> tuple[
             # every column as SQLite holds it (text, not read back through the column types), but the
             # times of writing
             raw = await conn.exec_driver_sql("SELECT * FROM records ORDER BY pk")
-            rows = [
-                {k: v for k, v in r._mapping.items() if k not in {"first_seen", "updated"}} for r in raw
-            ]
+            rows = [{k: v for k, v in r._mapping.items() if k not in {"first_seen", "updated"}} for r in raw]
             ids = sorted(tuple(r) for r in await conn.exec_driver_sql("SELECT * FROM record_identifiers"))
         return counts, (await snapshot(store), by_isbn, by_handle, changes, quarantined, state, rows, ids)
     finally:

@@ -94,8 +94,10 @@ def ref_matches(node: Node, doc: IndexDocument, exact: bool = False) -> bool:
             return node.value in getattr(doc, node.field)
         return getattr(doc, {"lang": "language"}.get(node.field, node.field)) == node.value
     if isinstance(node, YearRange):
-        return doc.year is not None and (node.start is None or doc.year >= node.start) and (
-            node.end is None or doc.year <= node.end
+        return (
+            doc.year is not None
+            and (node.start is None or doc.year >= node.start)
+            and (node.end is None or doc.year <= node.end)
         )
     if isinstance(node, And):
         return all(ref_matches(i, doc) for i in node.items)

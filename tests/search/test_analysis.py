@@ -29,8 +29,18 @@ def test_tokens_are_nfc_lower_case_letters_and_digits() -> None:
 
 @pytest.mark.parametrize(
     ("token", "folded"),
-    [("thư", "thu"), ("viện", "vien"), ("đ", "d"), ("đại", "dai"), ("Đà", "Da"), ("củng", "cung"),
-     ("cũng", "cung"), ("nghĩa", "nghia"), ("müller", "muller"), ("abc123", "abc123")],
+    [
+        ("thư", "thu"),
+        ("viện", "vien"),
+        ("đ", "d"),
+        ("đại", "dai"),
+        ("Đà", "Da"),
+        ("củng", "cung"),
+        ("cũng", "cung"),
+        ("nghĩa", "nghia"),
+        ("müller", "muller"),
+        ("abc123", "abc123"),
+    ],
 )
 def test_fold_removes_diacritics(token: str, folded: str) -> None:
     assert fold(token) == folded

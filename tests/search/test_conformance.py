@@ -51,15 +51,52 @@ def reference(q: str, filters: SearchFilters | None = None) -> list[IndexDocumen
 
 
 QUERIES = [
-    "", "củng cố", "cung co", "cũng có", "CỦNG CỐ", "khoa học máy tính", "khoa hoc may tinh",
-    '"khoa học máy tính"', '"máy tính"', "thư viện", "thu vien", NFD("NFD", "thư viện số"), "THƯ VIỆN",
-    "dai hoc", "Đà Nẵng", "da nang", 'title:"thu vien"', "author:nguyen", 'subject:"tin hoc"',
-    "subject:(kinh te)", "comput*", "title:comput*", '"deep learn"*', "python OR algorithms",
-    "(python OR algorithms) NOT deep", "NOT khoa", "khoa NOT (máy OR tiếng)", "year:2015..2020",
-    "year:..2000", "year:2013", "year:2015.. lang:eng", "type:thesis", "member:ctu OR member:hust",
-    "lang:vi", "isbn:0262033844", "isbn:978-0-262-03384-8", "isbn:1491912057", "issn:00280836",
-    "doi:https://doi.org/10.1038/NATURE14539", "doi:10.1038/nature14539 learning", "kinh tế",
-    "lịch sử OR history", "computer science", "Python: data", "NOT year:2000..", "dữ liệu NOT type:thesis",
+    "",
+    "củng cố",
+    "cung co",
+    "cũng có",
+    "CỦNG CỐ",
+    "khoa học máy tính",
+    "khoa hoc may tinh",
+    '"khoa học máy tính"',
+    '"máy tính"',
+    "thư viện",
+    "thu vien",
+    NFD("NFD", "thư viện số"),
+    "THƯ VIỆN",
+    "dai hoc",
+    "Đà Nẵng",
+    "da nang",
+    'title:"thu vien"',
+    "author:nguyen",
+    'subject:"tin hoc"',
+    "subject:(kinh te)",
+    "comput*",
+    "title:comput*",
+    '"deep learn"*',
+    "python OR algorithms",
+    "(python OR algorithms) NOT deep",
+    "NOT khoa",
+    "khoa NOT (máy OR tiếng)",
+    "year:2015..2020",
+    "year:..2000",
+    "year:2013",
+    "year:2015.. lang:eng",
+    "type:thesis",
+    "member:ctu OR member:hust",
+    "lang:vi",
+    "isbn:0262033844",
+    "isbn:978-0-262-03384-8",
+    "isbn:1491912057",
+    "issn:00280836",
+    "doi:https://doi.org/10.1038/NATURE14539",
+    "doi:10.1038/nature14539 learning",
+    "kinh tế",
+    "lịch sử OR history",
+    "computer science",
+    "Python: data",
+    "NOT year:2000..",
+    "dữ liệu NOT type:thesis",
     # as deep as the parser allows (MAX_DEPTH): every backend must still answer
     "(" * MAX_DEPTH + "thu vien" + ")" * MAX_DEPTH,
     "khoa " + "NOT (" * (MAX_DEPTH // 2) + "máy OR tiếng" + ")" * (MAX_DEPTH // 2),
@@ -287,8 +324,16 @@ def _marc_docs(fixtures: Path) -> list[IndexDocument]:
         authors = [f.value() for f in record.get_fields("100", "110")]
         control = record.get_fields("008")
         year = control[0].data[7:11] if control and control[0].data[7:11].isdigit() else None
-        docs.append(make_doc(f"m{n:04d}", title, authors=authors, year=int(year) if year else None,
-                             language=None, member="marc"))
+        docs.append(
+            make_doc(
+                f"m{n:04d}",
+                title,
+                authors=authors,
+                year=int(year) if year else None,
+                language=None,
+                member="marc",
+            )
+        )
     return docs
 
 

@@ -63,4 +63,3 @@ async def test_vietnamese_titles_are_found_typed_four_ways(
             assert work_key(rec) in keys, f"{rec.title!r} not in the top 10 for {typed!r} ({way})"
         checked += 1
     assert checked >= 8
-

@@ -83,9 +83,13 @@ def test_keyword_fields_are_normalised() -> None:
 
 @pytest.mark.parametrize(
     ("q", "expected"),
-    [("year:2015", YearRange(2015, 2015)), ("year:2015..2020", YearRange(2015, 2020)),
-     ("year:..2000", YearRange(None, 2000)), ("year:2015..", YearRange(2015, None)),
-     ("year:2015-2020", YearRange(2015, 2020))],
+    [
+        ("year:2015", YearRange(2015, 2015)),
+        ("year:2015..2020", YearRange(2015, 2020)),
+        ("year:..2000", YearRange(None, 2000)),
+        ("year:2015..", YearRange(2015, None)),
+        ("year:2015-2020", YearRange(2015, 2020)),
+    ],
 )
 def test_years(q: str, expected: YearRange) -> None:
     assert parse_query(q).root == expected
