@@ -212,7 +212,8 @@ def pymarc_from_marcxml(element: etree._Element, strict: bool = True) -> pymarc.
                     raise MarcImportError(f"field {tag} has a subfield with invalid code {code!r}")
                 subfields.append(Subfield(code, sub.text or ""))
             # a plain pair: ``Field`` makes its ``Indicators`` of it (given one, it would copy it)
-            fields.append(Field(tag, (ind1, ind2), subfields))
+            # (pymarc annotates ``indicators`` as ``Indicators`` but takes any pair, see above)
+            fields.append(Field(tag, (ind1, ind2), subfields))  # type: ignore[arg-type]
     if not fields:
         raise MarcImportError("MARCXML record has no fields")
     record = pymarc.Record(fields=fields, leader=leader)
@@ -354,9 +355,15 @@ def _subject(field: Field) -> str | None:
     return " -- ".join(parts) or None
 
 
+def _publication_statement(field: Field) -> bool:
+    """Whether a 264 is the publication statement (ind2 "1"); a data field always has indicators."""
+    indicators = field.indicators
+    return indicators is not None and indicators.second == "1"
+
+
 def _year(record: _Fields) -> int | None:
     # 264 with ind2 "1" is the publication statement; other 264s (copyright, manufacture) come later
-    fields = sorted(record.get_fields("264"), key=lambda f: f.indicators.second != "1")
+    fields = sorted(record.get_fields("264"), key=lambda f: not _publication_statement(f))
     fields += record.get_fields("260")
     for field in fields:
         for value in field.get_subfields("c"):
@@ -370,7 +377,7 @@ def _year(record: _Fields) -> int | None:
 
 
 def _publisher(record: _Fields) -> str | None:
-    fields = [f for f in record.get_fields("264") if f.indicators.second == "1"] + record.get_fields("260")
+    fields = [f for f in record.get_fields("264") if _publication_statement(f)] + record.get_fields("260")
     for field in fields:
         names = _subs(field, "b")
         if names:
@@ -545,7 +552,10 @@ def _marcxml_text(record: pymarc.Record, leader: str) -> str | None:
                     return None
                 _element(parts, "controlfield", f' tag="{tag}"', data)
                 continue
-            ind1, ind2 = field.indicators.first, field.indicators.second
+            indicators = field.indicators
+            if indicators is None:  # a data field without any: let pymarc write it
+                return None
+            ind1, ind2 = indicators.first, indicators.second
             if type(ind1) is not str or type(ind2) is not str or _ATTRIBUTE_SPECIAL.search(ind1 + ind2):
                 return None
             opening = f'<datafield ind1="{ind1}" ind2="{ind2}" tag="{tag}"'
@@ -587,7 +597,9 @@ def _raw_xml(record: pymarc.Record, from_xml: bool = False) -> str:
         try:
             # encoding="unicode": pymarc's record_to_xml writes ASCII with character references
             xml = ElementTree.tostring(
-                record_to_xml_node(record, quiet=True, namespace=True), encoding="unicode"
+                # pymarc's marcxml module is not annotated
+                record_to_xml_node(record, quiet=True, namespace=True),  # type: ignore[no-untyped-call]
+                encoding="unicode",
             )
         finally:
             record.leader = original

@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
-from harvesters.oai import retry_after_seconds
-from harvesters.runner import Checkpoint, harvest_members
+from harvesters.checkpoint import Checkpoint
+from harvesters.oai.client import retry_after_seconds
+from harvesters.runner import harvest_members
 from harvesters.xml import MalformedXML, clean_xml_bytes, parse_xml
 from schemas.errors import UnsafeXML
 from schemas.member import RunReport
