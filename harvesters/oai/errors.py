@@ -71,7 +71,7 @@ class UnknownOAIError(OAIError):
 
     code = "unknown"
 
-    def __init__(self, detail: str = "", code: str = "") -> None:
+    def __init__(self, code: str = "", detail: str = "") -> None:
         super().__init__(code or type(self).code, detail)
 
 
@@ -94,7 +94,7 @@ def oai_error(code: str, message: str = "") -> OAIError:
     """The exception for an OAI-PMH error code (:class:`UnknownOAIError` for codes outside the protocol)."""
     cls = OAI_ERRORS.get(code)
     if cls is None:
-        return UnknownOAIError(message, code)
+        return UnknownOAIError(code, message)
     return cls(message)
 
 
