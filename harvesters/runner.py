@@ -5,6 +5,11 @@ resumptionToken, ``from``/``until``, the high-water datestamp so far), so a harv
 moment resumes at the next run from the saved token and ends with the same store as an uninterrupted
 one. Incremental harvests ask ``from`` = the last complete harvest's high-water mark minus an overlap,
 at the repository's granularity.
+
+This module runs members and a member's run; each step has its module: :mod:`.checkpoint` (where a
+run stands and starts), :mod:`.listing` (a set page by page), :mod:`.read_ahead` (the next pages
+asked for early), :mod:`.workers` (parse workers), :mod:`.commits` (pages into the store) and
+:mod:`.reconcile` (deletions a repository does not report).
 """
 
 from __future__ import annotations
