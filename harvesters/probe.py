@@ -141,7 +141,7 @@ async def _incremental_check(client: OAIClient, member: Member, granularity: str
     """A ListRecords ``from`` yesterday, as incremental harvests ask: accepted, and obeyed?
 
     A repository that refuses ``from`` at the granularity it declares is harvested at the other one
-    (see ``harvesters.runner``); one that ignores ``from`` hands back everything every time
+    (see ``harvesters.listing``); one that ignores ``from`` hands back everything every time
     (dataverse.harvard.edu#243): harvests still work, unchanged records are skipped, but each reads the
     whole repository.
     """
