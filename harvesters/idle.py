@@ -1,16 +1,14 @@
-"""Whether the machine has a core to spare right now, for the harvest's page-parsing worker.
+"""Whether the machine has a core to spare right now, for the harvest's parse workers.
 
-A worker process only wins when it gets a core of its own; otherwise sending records back (pickling
+A parse worker only wins when it gets a core of its own; otherwise sending records back (pickling
 and unpickling cost about a quarter of reading them) and the processes' contention cost more than it
-saves. On a 2-core machine, paired runs: with the load average about 1, a worker made a harvest of
-100,000 oai_dc records 19% faster (median); with other work holding the load at 3 to 5, harvests of
-20,000 were 10-30% slower with one.
+saves: on a busy machine, harvests were slower with one (bench/harvest.py measures it).
 
 The 1-minute load average answered that question first, but it remembers the last minute: a harvest
 that had just finished (the previous format of a benchmark, the previous member of a scheduled run)
-kept the next one from its worker though the machine was idle again. Where the kernel's CPU counters
-can be read (``/proc/stat``), the idle time since the last look answers instead; elsewhere, the load
-average still does.
+kept the next one from its parse worker though the machine was idle again. Where the kernel's CPU
+counters can be read (``/proc/stat``), the idle time since the last look answers instead; elsewhere,
+the load average still does.
 """
 
 from __future__ import annotations

@@ -33,7 +33,8 @@ from schemas.record import QuarantinedItem, Record
 from store.records import RecordStore
 from store.rows import RecordRow, record_row
 
-from .parse_marc import MARC_NS, decode_iso2709, pymarc_from_marcxml, record_from_marc
+from .marc_io import MARC_NS, decode_iso2709, pymarc_from_marcxml
+from .parse_marc import record_from_marc
 from .xml import check_safe, clean_xml_bytes, local_name
 
 __all__ = ["detect_format", "import_file", "iter_iso2709"]

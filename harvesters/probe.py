@@ -13,17 +13,10 @@ from schemas.probe import ProbeCheck, ProbeReport
 from schemas.record import Record
 from schemas.settings import Settings
 
-from .oai import (
-    BadArgument,
-    NoRecordsMatch,
-    OAIClient,
-    RepositoryInfo,
-    format_datestamp,
-    list_params,
-    make_http_client,
-    other_granularity,
-)
-from .parse_dc import RecordsPage, read_records_page
+from .oai.client import OAIClient, make_http_client
+from .oai.errors import BadArgument, NoRecordsMatch
+from .oai.protocol import RepositoryInfo, format_datestamp, list_params, other_granularity
+from .records import RecordsPage, read_records_page
 
 #: Below this share of titled records on the first page, the mapping is worth a look (a warning).
 _MIN_TITLED = 0.5
@@ -115,7 +108,7 @@ async def _first_page(client: OAIClient, member: Member, from_: str | None = Non
         return read_records_page(data, member.code, prefix)
 
     return await client.request_with(
-        "ListRecords", decode, **list_params("ListRecords", prefix, set_spec, from_)
+        "ListRecords", decode, list_params("ListRecords", prefix, set_spec, from_)
     )
 
 
@@ -148,7 +141,7 @@ async def _incremental_check(client: OAIClient, member: Member, granularity: str
     """A ListRecords ``from`` yesterday, as incremental harvests ask: accepted, and obeyed?
 
     A repository that refuses ``from`` at the granularity it declares is harvested at the other one
-    (see ``harvesters.runner``); one that ignores ``from`` hands back everything every time
+    (see ``harvesters.listing``); one that ignores ``from`` hands back everything every time
     (dataverse.harvard.edu#243): harvests still work, unchanged records are skipped, but each reads the
     whole repository.
     """

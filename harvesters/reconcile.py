@@ -15,15 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from schemas.errors import HarvestError
 from schemas.record import Record
 from store.records import RecordStore
 
-from .oai import OAIClient
-from .parse_dc import RecordParseError, parse_header
+from .oai.client import OAIClient
+from .records import RecordParseError, parse_header
 
 # Policies under which a repository's own deletion reports cannot be trusted to be complete
 UNREPORTED_DELETIONS = frozenset({"no", "transient"})
@@ -46,6 +46,29 @@ class Reconciliation:
 
     def summary(self) -> str:
         return f"reconciled: {self.deleted} of {self.held} records no longer listed ({self.listed} listed)"
+
+
+def reconciliation_due(
+    requested: bool | None,
+    deleted_record: str | None,
+    full: bool,
+    every_days: float,
+    last: datetime | None,
+    now: datetime,
+) -> bool:
+    """Whether a complete harvest ends with a reconciliation.
+
+    ``requested`` (``True``/``False``) decides alone; unset, a repository whose Identify says it
+    reports every deletion (``deleted_record``) is never reconciled, and one that does not is on a
+    ``full`` harvest or when the last reconciliation is ``every_days`` old.
+    """
+    if requested is not None:
+        return requested
+    if deleted_record not in UNREPORTED_DELETIONS:
+        return False
+    if full:
+        return True
+    return every_days > 0 and last is not None and now - last >= timedelta(days=every_days)
 
 
 def ghosts(held: set[str], listed: set[str]) -> list[str]:

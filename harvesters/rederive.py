@@ -10,19 +10,23 @@ Nothing is fetched, so a consortium of 130 members is not harvested again for a 
 
 from __future__ import annotations
 
+from schemas.errors import InvalidInput
 from schemas.member import RunReport
 from schemas.progress import NullProgress, ProgressSink
 from schemas.record import Record
 from store.records import RecordStore
 
-from .parse_dc import Header, record_from_dc
+from .commits import OnCommit
+from .oai.protocol import Header
+from .parse_dc import record_from_dc
 from .parse_marc import record_from_stored_marcxml
-from .runner import OnCommit
 from .xml import parse_xml
 
 
-class NoStoredMetadata(ValueError):
+class NoStoredMetadata(InvalidInput):
     """The record was stored without the metadata it came as (nothing to map again)."""
+
+    title = "No stored metadata to map again"
 
 
 def rederive_record(stored: Record) -> Record:

@@ -101,7 +101,10 @@ def _check_docinfo(root: etree._Element) -> None:
     """Second line of defence after parsing: no DTD of any use may have slipped through."""
     docinfo = root.getroottree().docinfo
     dtd = docinfo.internalDTD
-    if docinfo.system_url or docinfo.public_id or (dtd is not None and (dtd.entities() or dtd.elements())):
+    # lxml-stubs lacks DocInfo.system_url and DTD.entities()/elements(), which lxml has (since 2.x/3.x)
+    system_url = docinfo.system_url  # type: ignore[attr-defined]
+    declares = dtd is not None and bool(dtd.entities() or dtd.elements())  # type: ignore[attr-defined]
+    if system_url or docinfo.public_id or declares:
         raise UnsafeXML("document declares a DTD; refused")
 
 

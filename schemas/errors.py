@@ -9,7 +9,7 @@ LienhopError (500)
 │   └── QuerySyntaxError (400, with position)
 ├── HarvestError (502)
 │   ├── OAIError (carries the OAI-PMH error code)
-│   │   └── BadResumptionToken
+│   │   └── one class per OAI-PMH error code (harvesters/oai/errors.py)
 │   └── UnsafeXML (entity expansion, DTD, size cap)
 ├── MarcImportError (422)
 └── BackendUnavailable (503)
@@ -89,11 +89,6 @@ class OAIError(HarvestError):
     def __init__(self, code: str, detail: str = "") -> None:
         super().__init__(f"{code}: {detail}" if detail else code)
         self.code = code
-
-
-class BadResumptionToken(OAIError):
-    def __init__(self, detail: str = "") -> None:
-        super().__init__("badResumptionToken", detail)
 
 
 class UnsafeXML(HarvestError):

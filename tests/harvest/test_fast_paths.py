@@ -17,7 +17,8 @@ import pytest
 from sqlalchemy import update
 
 from harvesters.normalise import nfc
-from harvesters.oai import parse_datestamp
+from harvesters.oai.errors import InvalidDatestamp
+from harvesters.oai.protocol import parse_datestamp
 from harvesters.xml import check_safe, clean_xml_text
 from schemas.errors import UnsafeXML
 from schemas.member import MemberCreate
@@ -179,5 +180,5 @@ def test_datestamps_read_as_utc() -> None:
     assert parse_datestamp(" 2024-05-10T16:30:00+07:00 ") == START
     assert parse_datestamp("2024-05-10") == datetime(2024, 5, 10, tzinfo=UTC)
     for bad in ("2024-13-10T09:30:00Z", "2024-05-10T09+07:00Z"):
-        with pytest.raises(ValueError, match="invalid datestamp"):
+        with pytest.raises(InvalidDatestamp, match="invalid datestamp"):
             parse_datestamp(bad)

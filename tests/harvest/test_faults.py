@@ -13,10 +13,12 @@ from typing import Any
 
 import pytest
 
-from harvesters.oai import retry_after_seconds
-from harvesters.runner import Checkpoint, harvest_members
+from harvesters.checkpoint import Checkpoint
+from harvesters.oai.client import OAIClient, make_http_client, retry_after_seconds
+from harvesters.oai.errors import OAI_ERRORS, UnknownOAIError
+from harvesters.runner import harvest_members
 from harvesters.xml import MalformedXML, clean_xml_bytes, parse_xml
-from schemas.errors import UnsafeXML
+from schemas.errors import OAIError, UnsafeXML
 from schemas.member import RunReport
 from schemas.settings import Settings
 from store.records import RecordStore
@@ -307,6 +309,22 @@ async def test_a_token_refused_before_the_list_is_whole_still_fails(
         report = await _harvest_one(store, settings, url + "/oai")
     assert not report.ok and report.error and "badArgument" in report.error
     assert (await store.get_harvest_state("VAST"))[0]["token"] == "20|||"
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("code", [*OAI_ERRORS, "tooBusy", ""])
+async def test_every_oai_error_code_is_raised_as_its_own_class(
+    provider: tuple[FaultyProvider, str], settings: Settings, code: str
+) -> None:
+    """The eight codes of OAI-PMH 2.0 each have a class; any other code is kept as it was sent."""
+    app, url = provider
+    app.script = [Fault(oai_error=code)]
+    async with make_http_client(settings) as http:
+        with pytest.raises(OAIError) as caught:
+            await OAIClient(url, settings, http).request("ListRecords", metadataPrefix="oai_dc")
+    assert type(caught.value) is OAI_ERRORS.get(code, UnknownOAIError)
+    assert caught.value.code == (code or "unknown")
+    assert str(caught.value) == f"{code or 'unknown'}: scripted"
 
 
 @pytest.mark.asyncio

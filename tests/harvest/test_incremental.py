@@ -171,7 +171,7 @@ async def test_killed_harvest_resumes_and_ends_like_an_uninterrupted_one(
             finally:
                 child.wait(timeout=10)
             assert child.returncode == -signal.SIGKILL
-            for _ in range(100):  # the workers see their harvest gone and end
+            for _ in range(100):  # the parse workers see their harvest gone and end
                 if not _session_processes(child.pid):
                     break
                 await asyncio.sleep(0.05)

@@ -1,4 +1,4 @@
-"""Pages parsed in worker processes give exactly the store that parsing in the harvester gives."""
+"""Pages parsed in parse workers give exactly the store that parsing in the harvester gives."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from harvesters.parse_dc import WORKER_NICENESS
-from harvesters.runner import PageDecoder, harvest_members
+from harvesters.runner import harvest_members
+from harvesters.workers import PARSE_WORKER_NICENESS, PageDecoder
 from schemas.settings import Settings
 from store.records import RecordStore
 from tests.servers import serve_in_thread
@@ -37,7 +37,7 @@ async def _harvest(tmp_path: Path, name: str, workers: int, url: str) -> list[tu
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize("workers", [1, 2])
-async def test_worker_parsed_harvest_equals_inline_harvest(tmp_path: Path, workers: int) -> None:
+async def test_parse_worker_harvest_equals_inline_harvest(tmp_path: Path, workers: int) -> None:
     app = FaultyProvider(records=vietnamese_records(60, START), page_size=10)
     with serve_in_thread(app) as url:
         inline = await _harvest(tmp_path, "inline", 0, url)
@@ -50,8 +50,8 @@ async def test_worker_parsed_harvest_equals_inline_harvest(tmp_path: Path, worke
 
 
 @pytest.mark.asyncio
-async def test_members_harvested_at_once_share_the_workers(tmp_path: Path) -> None:
-    """Three members' lists read ahead by the same two workers: each member's store as read inline."""
+async def test_members_harvested_at_once_share_the_parse_workers(tmp_path: Path) -> None:
+    """Three members' lists read ahead by the same two parse workers: each member's store as read inline."""
     sizes = {"HUST": 40, "VNU": 55, "HUE": 70}
     apps = {
         code: FaultyProvider(records=vietnamese_records(n, START), page_size=10) for code, n in sizes.items()
@@ -76,7 +76,7 @@ async def test_members_harvested_at_once_share_the_workers(tmp_path: Path) -> No
 
 
 @pytest.mark.asyncio
-async def test_workers_yield_the_cpu_to_the_harvest_and_searches() -> None:
+async def test_parse_workers_yield_the_cpu_to_the_harvest_and_searches() -> None:
     decoder = PageDecoder(1, automatic=False)
     decoder.expect(None)
     try:
@@ -85,11 +85,11 @@ async def test_workers_yield_the_cpu_to_the_harvest_and_searches() -> None:
         niceness = await asyncio.get_running_loop().run_in_executor(decoder._pool, os.nice, 0)
     finally:
         await decoder.close()
-    assert niceness == min(os.nice(0) + WORKER_NICENESS, 19)
+    assert niceness == min(os.nice(0) + PARSE_WORKER_NICENESS, 19)
 
 
 @pytest.mark.asyncio
-async def test_forced_worker_really_parses_pages() -> None:
+async def test_forced_parse_worker_really_parses_pages() -> None:
     app = FaultyProvider(records=vietnamese_records(5, START), page_size=10)
     body = app.page({"verb": "ListRecords", "metadataPrefix": "oai_dc"})
     decoder = PageDecoder(1, automatic=False)
@@ -98,5 +98,5 @@ async def test_forced_worker_really_parses_pages() -> None:
         page = await decoder.decode(body, "HUST", "oai_dc")
     finally:
         await decoder.close()
-    assert decoder.pages_in_workers == 1
+    assert decoder.pages_in_parse_workers == 1
     assert [json.loads(r.data)["title"] for r in page.records] == [r.title for r in app.records]

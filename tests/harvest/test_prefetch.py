@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harvesters.oai import trailing_token
+from harvesters.oai.protocol import trailing_token
 from harvesters.runner import harvest_members
 from schemas.settings import Settings
 from store.records import RecordStore

@@ -1,4 +1,4 @@
-"""With several parsing workers, pages are read ahead of their turn and still stored in order, once each.
+"""With several parse workers, pages are read ahead of their turn and still stored in order, once each.
 
 The decoder here reads pages on the event loop after a pause, as a worker would take time, and says it
 can read two at once: what is checked is the harvest's scheduling (which pages are asked for, when
@@ -11,9 +11,10 @@ import asyncio
 
 import pytest
 
-from harvesters.oai import HostLimiter, make_http_client
-from harvesters.parse_dc import RowsPage, read_rows_page
-from harvesters.runner import MemberHarvest, PageDecoder
+from harvesters.oai.client import HostLimiter, make_http_client
+from harvesters.records import RowsPage, read_rows_page
+from harvesters.runner import MemberHarvest
+from harvesters.workers import PageDecoder
 from schemas.member import RunReport
 from schemas.progress import NullProgress
 from schemas.settings import Settings

@@ -8,18 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from harvesters.oai import (
+from harvesters.oai.client import OAIClient, make_http_client
+from harvesters.oai.errors import (
     BadArgument,
+    BadResumptionToken,
     BadVerb,
     CannotDisseminateFormat,
     IdDoesNotExist,
     MalformedPage,
-    OAIClient,
-    make_http_client,
 )
-from harvesters.parse_dc import parse_record
+from harvesters.records import parse_record
 from harvesters.runner import harvest_members
-from schemas.errors import BadResumptionToken, HarvestError
+from schemas.errors import HarvestError
 from schemas.record import Record
 from schemas.settings import Settings
 from store.records import RecordStore

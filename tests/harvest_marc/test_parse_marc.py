@@ -10,11 +10,10 @@ import pytest
 from pymarc import Field, Indicators, Subfield
 
 from harvesters.importer import iter_iso2709
+from harvesters.marc_io import decode_iso2709, pymarc_from_marcxml
 from harvesters.parse_marc import (
     check_marc21,
-    decode_iso2709,
     local_identifier,
-    pymarc_from_marcxml,
     record_from_marc,
     record_from_marcxml,
 )

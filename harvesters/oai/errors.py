@@ -1,0 +1,125 @@
+"""What an OAI-PMH exchange can go wrong with: one class per protocol error code, and the client's own.
+
+HarvestError (schemas.errors)
+├── OAIError (schemas.errors; carries the OAI-PMH error code)
+│   ├── BadArgument              badArgument
+│   ├── BadResumptionToken       badResumptionToken
+│   ├── BadVerb                  badVerb
+│   ├── CannotDisseminateFormat  cannotDisseminateFormat
+│   ├── IdDoesNotExist           idDoesNotExist
+│   ├── NoRecordsMatch           noRecordsMatch
+│   ├── NoMetadataFormats        noMetadataFormats
+│   ├── NoSetHierarchy           noSetHierarchy
+│   └── UnknownOAIError          any other code, kept as the repository sent it
+├── MalformedPage (with the bytes that could not be read)
+├── ResumptionTokenLoop
+└── InvalidDatestamp
+InvalidInput (schemas.errors)
+└── NotAListVerb
+"""
+
+from __future__ import annotations
+
+from schemas.errors import HarvestError, InvalidInput, OAIError
+
+
+class _CodedOAIError(OAIError):
+    """An error code OAI-PMH 2.0 defines: the code is the class's."""
+
+    code = ""
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(self.code, detail)
+
+
+class BadArgument(_CodedOAIError):
+    code = "badArgument"
+
+
+class BadResumptionToken(_CodedOAIError):
+    code = "badResumptionToken"
+
+
+class BadVerb(_CodedOAIError):
+    code = "badVerb"
+
+
+class CannotDisseminateFormat(_CodedOAIError):
+    code = "cannotDisseminateFormat"
+
+
+class IdDoesNotExist(_CodedOAIError):
+    code = "idDoesNotExist"
+
+
+class NoRecordsMatch(_CodedOAIError):
+    """Never raised to callers of the list verbs: there it means an empty, successful list."""
+
+    code = "noRecordsMatch"
+
+
+class NoMetadataFormats(_CodedOAIError):
+    code = "noMetadataFormats"
+
+
+class NoSetHierarchy(_CodedOAIError):
+    code = "noSetHierarchy"
+
+
+class UnknownOAIError(OAIError):
+    """A code OAI-PMH 2.0 does not define (or none at all), kept as the repository sent it."""
+
+    code = "unknown"
+
+    def __init__(self, code: str = "", detail: str = "") -> None:
+        super().__init__(code or type(self).code, detail)
+
+
+OAI_ERRORS: dict[str, type[_CodedOAIError]] = {
+    cls.code: cls
+    for cls in (
+        BadArgument,
+        BadResumptionToken,
+        BadVerb,
+        CannotDisseminateFormat,
+        IdDoesNotExist,
+        NoRecordsMatch,
+        NoMetadataFormats,
+        NoSetHierarchy,
+    )
+}
+
+
+def oai_error(code: str, message: str = "") -> OAIError:
+    """The exception for an OAI-PMH error code (:class:`UnknownOAIError` for codes outside the protocol)."""
+    cls = OAI_ERRORS.get(code)
+    if cls is None:
+        return UnknownOAIError(code, message)
+    return cls(message)
+
+
+class MalformedPage(HarvestError):
+    """A response that could not be read (malformed or unsafe XML, or too large), with its bytes."""
+
+    title = "Unreadable OAI-PMH response"
+
+    def __init__(self, detail: str, raw: bytes = b"", unsafe: bool = False) -> None:
+        super().__init__(detail)
+        self.raw = raw
+        self.unsafe = unsafe
+
+
+class ResumptionTokenLoop(HarvestError):
+    title = "Resumption token loop"
+
+
+class InvalidDatestamp(HarvestError):
+    """A datestamp that is not one of OAI-PMH's forms (a record's, or a ``from`` to send again)."""
+
+    title = "Invalid OAI-PMH datestamp"
+
+
+class NotAListVerb(InvalidInput):
+    """A list request (:meth:`OAIClient.list_page`) asked with a verb that does not list."""
+
+    title = "Not an OAI-PMH list verb"
