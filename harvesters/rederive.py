@@ -13,7 +13,7 @@ from __future__ import annotations
 from schemas.member import RunReport
 from schemas.progress import NullProgress, ProgressSink
 from schemas.record import Record
-from store.records import RecordStore
+from store.front import RecordStore
 
 from .parse_dc import Header, record_from_dc
 from .parse_marc import record_from_stored_marcxml

@@ -29,7 +29,7 @@ from schemas.member import Member, RunReport
 from schemas.progress import NullProgress, ProgressSink
 from schemas.record import QuarantinedItem, Record
 from schemas.settings import Settings
-from store.records import RecordStore
+from store.front import RecordStore
 from store.rows import RecordRow
 
 from .idle import SpareCore

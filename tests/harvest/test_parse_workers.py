@@ -14,7 +14,7 @@ import pytest
 from harvesters.parse_dc import WORKER_NICENESS
 from harvesters.runner import PageDecoder, harvest_members
 from schemas.settings import Settings
-from store.records import RecordStore
+from store.front import RecordStore
 from tests.servers import serve_in_thread
 from tests.servers.faulty import FaultyProvider, vietnamese_records
 
