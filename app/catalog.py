@@ -30,7 +30,8 @@ from schemas.member import (
 )
 from schemas.record import Record
 from schemas.search import SearchRequest
-from store.records import RecordStore, utcnow
+from store.common import utcnow
+from store.front import RecordStore
 
 if TYPE_CHECKING:
     from search.service import SearchService

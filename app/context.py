@@ -14,7 +14,7 @@ from schemas.errors import BackendUnavailable
 from schemas.settings import Settings
 from search.factory import open_backend
 from search.service import SearchService
-from store.records import RecordStore
+from store.front import RecordStore
 
 from .jobs import JobRegistry
 

@@ -10,7 +10,7 @@ from fastapi import Depends, Query, Request
 from schemas.errors import InvalidInput
 from schemas.search import FACETS, SearchFilters, SearchRequest, SortOrder
 from schemas.settings import Settings
-from store.records import RecordStore
+from store.front import RecordStore
 
 from .context import AppContext
 from .errors import Unauthorized

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from schemas.member import Member, next_harvest
-from store.records import utcnow
+from store.common import utcnow
 
 from . import operations
 from .context import AppContext

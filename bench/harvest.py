@@ -177,7 +177,7 @@ def harvest_child(url: str, fmt: str, home: str, database_url: str = "") -> None
     from harvesters.runner import harvest_members
     from schemas.member import MemberCreate
     from schemas.settings import Settings
-    from store.records import RecordStore
+    from store.front import RecordStore
 
     async def main() -> dict[str, Any]:
         settings = Settings(home=Path(home), database_url=database_url or None)

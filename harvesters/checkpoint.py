@@ -10,7 +10,7 @@ from typing import Any
 
 from schemas.member import Member
 from schemas.settings import Settings
-from store.records import RecordStore
+from store.front import RecordStore
 
 from .oai.protocol import RepositoryInfo, format_datestamp
 from .records import RowsPage

@@ -10,7 +10,7 @@ from typing import Any
 
 from schemas.progress import ProgressSink
 from schemas.record import QuarantinedItem, Record
-from store.records import RecordStore
+from store.front import RecordStore
 from store.rows import RecordRow
 
 from .checkpoint import Checkpoint

@@ -30,7 +30,7 @@ from schemas.errors import LienhopError, MarcImportError, UnsafeXML
 from schemas.member import RunReport
 from schemas.progress import NullProgress, ProgressSink
 from schemas.record import QuarantinedItem, Record
-from store.records import RecordStore
+from store.front import RecordStore
 from store.rows import RecordRow, record_row
 
 from .marc_io import MARC_NS, decode_iso2709, pymarc_from_marcxml

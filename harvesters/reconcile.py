@@ -20,7 +20,7 @@ from typing import Any
 
 from schemas.errors import HarvestError
 from schemas.record import Record
-from store.records import RecordStore
+from store.front import RecordStore
 
 from .oai.client import OAIClient
 from .records import RecordParseError, parse_header

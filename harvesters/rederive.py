@@ -14,7 +14,7 @@ from schemas.errors import InvalidInput
 from schemas.member import RunReport
 from schemas.progress import NullProgress, ProgressSink
 from schemas.record import Record
-from store.records import RecordStore
+from store.front import RecordStore
 
 from .commits import OnCommit
 from .oai.protocol import Header

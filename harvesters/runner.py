@@ -27,7 +27,7 @@ from schemas.errors import InvalidInput
 from schemas.member import Member, RunReport
 from schemas.progress import NullProgress, ProgressSink
 from schemas.settings import Settings
-from store.records import RecordStore
+from store.front import RecordStore
 
 from .checkpoint import Checkpoint, resume_or_start
 from .commits import OnCommit, PageCommitter

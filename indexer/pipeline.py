@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from schemas.errors import LienhopError
 from schemas.progress import NullProgress, ProgressSink
 from search.backend import SearchBackend
-from store.records import RecordStore, StoredRecord
+from store.front import RecordStore
+from store.records import StoredRecord
 
 from .documents import to_document
 

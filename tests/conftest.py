@@ -10,7 +10,7 @@ import pytest
 import pytest_asyncio
 
 from schemas.settings import Settings
-from store.records import RecordStore
+from store.front import RecordStore
 
 # Read once, before any test may clear the environment.
 _FIXTURES = Settings().fixtures.resolve()

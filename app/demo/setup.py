@@ -12,7 +12,7 @@ import httpx
 import uvicorn
 
 from schemas.errors import HarvestError, NotFound
-from store.records import RecordStore
+from store.front import RecordStore
 
 from .members import DEMO_MEMBERS
 from .oai_provider import make_app

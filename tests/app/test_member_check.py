@@ -14,7 +14,7 @@ from harvesters.probe import check_member
 from schemas.member import Member
 from schemas.probe import ProbeCheck, ProbeReport
 from schemas.settings import Settings
-from store.records import RecordStore
+from store.front import RecordStore
 from tests.app.conftest import demo_provider
 from tests.app.test_cli import lienhop
 from tests.harvest.test_faults import START

@@ -12,7 +12,7 @@ from app.catalog import update_member
 from schemas.errors import InvalidInput, NotEligible
 from schemas.member import Member, MemberUpdate, member_changes
 from schemas.settings import Settings
-from store.records import RecordStore
+from store.front import RecordStore
 from tests.app.test_cli import lienhop, one_line_error
 from tests.servers import serve_in_thread
 from tests.servers.faulty import FaultyProvider, vietnamese_records

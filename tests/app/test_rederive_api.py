@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from store.records import RecordStore
+from store.front import RecordStore
 from tests.app.conftest import Harvested
 from tests.app.test_api import _wait
 from tests.app.test_cli import lienhop, one_line_error

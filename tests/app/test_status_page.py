@@ -12,7 +12,8 @@ from sqlalchemy import update
 from harvesters.runner import harvest_members
 from schemas.member import MemberCreate
 from schemas.settings import Settings
-from store.records import RecordStore, utcnow
+from store.common import utcnow
+from store.front import RecordStore
 from store.tables import runs
 from tests.harvest.test_faults import START
 from tests.servers import free_port, serve_in_thread

@@ -6,7 +6,7 @@ from typing import Any
 
 from schemas.member import MemberCreate
 from schemas.record import Record
-from store.records import RecordStore
+from store.front import RecordStore
 
 
 async def add_member(store: RecordStore, code: str, url: str, **fields: Any) -> None:

@@ -24,7 +24,8 @@ from schemas.errors import UnsafeXML
 from schemas.member import MemberCreate
 from schemas.record import Identifiers, QuarantinedItem, Record
 from schemas.settings import Settings
-from store.records import PageCounts, RecordStore
+from store.front import RecordStore
+from store.records import PageCounts
 from store.rows import content_hash
 from store.tables import records as records_table
 

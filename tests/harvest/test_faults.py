@@ -21,7 +21,7 @@ from harvesters.xml import MalformedXML, clean_xml_bytes, parse_xml
 from schemas.errors import OAIError, UnsafeXML
 from schemas.member import RunReport
 from schemas.settings import Settings
-from store.records import RecordStore
+from store.front import RecordStore
 from tests.servers import serve_in_thread
 from tests.servers.faulty import Fault, FaultyProvider, vietnamese_records
 

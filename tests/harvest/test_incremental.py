@@ -15,7 +15,7 @@ import pytest
 
 from harvesters.runner import harvest_members
 from schemas.settings import Settings
-from store.records import RecordStore
+from store.front import RecordStore
 from tests.servers import serve_in_thread
 from tests.servers.faulty import FaultyProvider, vietnamese_records
 
@@ -105,7 +105,7 @@ _CHILD = textwrap.dedent(
     import asyncio, sys
     from harvesters.runner import harvest_members
     from schemas.settings import Settings
-    from store.records import RecordStore
+    from store.front import RecordStore
 
     async def main() -> None:
         settings = Settings(home=sys.argv[1], backoff_base=0.05)

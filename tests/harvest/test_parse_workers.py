@@ -14,7 +14,7 @@ import pytest
 from harvesters.runner import harvest_members
 from harvesters.workers import PARSE_WORKER_NICENESS, PageDecoder
 from schemas.settings import Settings
-from store.records import RecordStore
+from store.front import RecordStore
 from tests.servers import serve_in_thread
 from tests.servers.faulty import FaultyProvider, vietnamese_records
 

@@ -7,7 +7,7 @@ import pytest
 from harvesters.oai.protocol import trailing_token
 from harvesters.runner import harvest_members
 from schemas.settings import Settings
-from store.records import RecordStore
+from store.front import RecordStore
 from tests.servers import serve_in_thread
 from tests.servers.faulty import Fault, FaultyProvider, vietnamese_records
 

@@ -14,7 +14,7 @@ import pytest
 
 from harvesters.runner import harvest_members
 from schemas.settings import Settings
-from store.records import RecordStore
+from store.front import RecordStore
 from tests.servers import free_port
 
 from .support import add_member, stored

@@ -18,7 +18,7 @@ from harvesters.workers import PageDecoder
 from schemas.member import RunReport
 from schemas.progress import NullProgress
 from schemas.settings import Settings
-from store.records import RecordStore
+from store.front import RecordStore
 from tests.servers import serve_in_thread
 from tests.servers.faulty import Fault, FaultyProvider, vietnamese_records
 

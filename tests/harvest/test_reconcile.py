@@ -14,7 +14,7 @@ from harvesters.runner import harvest_members
 from schemas.member import RunReport
 from schemas.record import Record
 from schemas.settings import Settings
-from store.records import RecordStore
+from store.front import RecordStore
 from tests.servers import serve_in_thread
 from tests.servers.faulty import Fault, FaultyProvider, vietnamese_records
 

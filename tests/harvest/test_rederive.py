@@ -14,7 +14,7 @@ from schemas.errors import MarcImportError
 from schemas.member import MemberCreate
 from schemas.record import Record
 from schemas.settings import Settings
-from store.records import RecordStore
+from store.front import RecordStore
 from tests.servers import serve_in_thread
 from tests.servers.faulty import FaultyProvider, vietnamese_records
 

@@ -22,7 +22,7 @@ from harvesters.runner import harvest_members
 from schemas.errors import HarvestError
 from schemas.record import Record
 from schemas.settings import Settings
-from store.records import RecordStore
+from store.front import RecordStore
 from tests.servers import serve_in_thread
 from tests.servers.oai_replay import ReplayApp, Route, cassette_routes, xml_route
 

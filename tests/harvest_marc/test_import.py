@@ -10,7 +10,7 @@ import pytest_asyncio
 from harvesters.importer import detect_format, import_file
 from schemas.errors import MarcImportError, NotFound
 from schemas.member import MemberCreate
-from store.records import RecordStore
+from store.front import RecordStore
 
 MEMBER = "HUS"
 

@@ -15,7 +15,7 @@ from schemas.member import MemberCreate
 from schemas.record import Identifiers, Record
 from schemas.search import SearchRequest
 from search.service import SearchService
-from store.records import RecordStore
+from store.front import RecordStore
 
 pytestmark = pytest.mark.asyncio
 

@@ -23,7 +23,7 @@ from schemas.search import SearchRequest
 from schemas.settings import Settings
 from search.service import SearchService
 from search.tantivy_index import TantivyBackend
-from store.records import RecordStore
+from store.front import RecordStore
 from tests.harvest.support import add_member
 from tests.servers import serve_in_thread
 from tests.servers.faulty import Fault, FaultyProvider, vietnamese_records

@@ -21,7 +21,7 @@ from schemas.search import SearchRequest
 from schemas.settings import Settings
 from search.analysis import fold, tokens
 from search.service import SearchService
-from store.records import RecordStore
+from store.front import RecordStore
 from tests.servers import serve_in_thread
 
 pytestmark = pytest.mark.asyncio

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest_asyncio
 
-from store.records import RecordStore
+from store.front import RecordStore
 
 
 @pytest_asyncio.fixture

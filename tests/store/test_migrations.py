@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 
 from schemas.member import MemberCreate
 from schemas.record import Record
-from store.records import RecordStore
+from store.front import RecordStore
 from store.tables import metadata
 
 pytestmark = pytest.mark.asyncio
@@ -99,7 +99,7 @@ async def test_reopening_a_migrated_store_keeps_its_records(database_url: str) -
 
 _OPEN_IN_CHILD = """
 import asyncio, sys
-from store.records import RecordStore
+from store.front import RecordStore
 
 async def main() -> None:
     print("ready", flush=True)

@@ -14,7 +14,7 @@ import pytest
 
 from schemas.member import MemberCreate
 from schemas.record import Identifiers, QuarantinedItem, Record
-from store.records import RecordStore
+from store.front import RecordStore
 
 pytestmark = pytest.mark.asyncio
 
