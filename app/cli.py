@@ -23,7 +23,7 @@ from harvesters.probe import check_member
 from schemas.errors import LienhopError, validation_message
 from schemas.member import MemberCreate, MemberStatusReport, MemberUpdate, RunReport
 from schemas.probe import ProbeReport
-from schemas.search import SearchFilters, SearchRequest
+from schemas.search import SearchRequest
 from schemas.settings import Settings
 
 from . import operations
@@ -119,7 +119,8 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (default: settings.host)")] = None,
     port: Annotated[int | None, typer.Option(help="Port to bind (default: settings.port)")] = None,
 ) -> None:
-    """Serve the API, the search pages, the widget and the demo OAI-PMH provider."""
+    """Serve the API, the search pages, the widget (and the demo OAI-PMH provider when
+    LIENHOP_DEMO_PROVIDER=1)."""
     import uvicorn
 
     from .main import create_app
@@ -141,7 +142,10 @@ def demo() -> None:
         _demo_harvest(base)
         return
     if setup.port_in_use("127.0.0.1", settings.port):
-        fail(f"port {settings.port} is in use by something that is not Lienhop; set LIENHOP_PORT")
+        fail(
+            f"port {settings.port} is in use, but not by a Lienhop server with the demo provider: "
+            "serve with LIENHOP_DEMO_PROVIDER=1, or set LIENHOP_PORT"
+        )
     try:
         with setup.provider_thread("127.0.0.1", settings.port) as started:
             console.print(f"Started the demo provider at {started}")
@@ -165,7 +169,10 @@ def _demo_harvest(base: str) -> None:
     reports = run(work)
     console.print(_runs_table(reports, "Demo harvest"))
     total = run(_live_count, with_search=False)
-    console.print(f"{total} live records in the union catalogue. Next: lienhop serve, then open {base}/")
+    console.print(
+        f"{total} live records in the union catalogue. Next: LIENHOP_DEMO_PROVIDER=1 lienhop serve "
+        f"(scheduled harvests read the demo provider), then open {base}/"
+    )
     if any(not r.ok for r in reports):
         raise typer.Exit(1)
 
@@ -479,20 +486,16 @@ def search(
 ) -> None:
     """Search the union catalogue."""
     try:
-        request = SearchRequest.model_validate(
-            {
-                "q": query,
-                "size": size,
-                "sort": sort,
-                "filters": SearchFilters(
-                    member=[m.upper() for m in member or []],
-                    type=type_ or [],
-                    language=lang or [],
-                    subject=subject or [],
-                    year_from=year_from,
-                    year_to=year_to,
-                ),
-            }
+        request = SearchRequest.from_params(
+            query,
+            size=size,
+            sort=sort,
+            member=member or [],
+            type=type_ or [],
+            language=lang or [],
+            subject=subject or [],
+            year_from=year_from,
+            year_to=year_to,
         )
     except ValidationError as exc:
         fail(validation_message(exc))

@@ -650,9 +650,6 @@ class TantivyBackend:
         return await self._run(self._search, handle, query, request)
 
     def _search(self, handle: _Index, query: ParsedQuery, request: SearchRequest) -> BackendResult:
-        unknown = set(request.facets) - set(_FACET_FIELD)
-        if unknown:
-            raise InvalidInput(f"unknown facet(s) {', '.join(sorted(unknown))}")
         searcher = handle.index.searcher()  # one snapshot for hits, total and facets
         ranked = request.sort == "relevance" and bool(query.positive_terms)
         matching, scored = compiled(query.root, query.positive_terms, _filter_key(request), ranked)

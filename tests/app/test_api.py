@@ -104,6 +104,22 @@ async def test_bad_parameter_is_422_naming_it(client: httpx.AsyncClient) -> None
     assert "size" in problem["detail"]
     sort = await client.get("/search", params={"sort": "random"})
     assert sort.status_code == 422 and "sort" in sort.json()["detail"]
+    # The rules SearchRequest holds answer the same way, naming the query parameter.
+    for params, name, needle in (
+        ({"year_from": 2020, "year_to": 2010}, "year_to", "year_from (2020) is after year_to (2010)"),
+        ({"facets": "member,colour"}, "facets", "unknown facet colour"),
+        ({"year_from": 99999}, "year_from", "less than or equal to 9999"),
+        ({"page": 0}, "page", "greater than or equal to 1"),
+        ({"q": "x" * 1001}, "q", "1000 characters"),
+    ):
+        refused = await client.get("/search", params=params)
+        assert refused.status_code == 422, params
+        assert refused.headers["content-type"] == "application/problem+json"
+        problem = refused.json()
+        assert problem["invalid_params"] == [
+            {"parameter": name, "in": "query", "message": problem["invalid_params"][0]["message"]}
+        ]
+        assert needle in problem["detail"], problem
 
 
 async def test_record_page_lists_other_holders(client: httpx.AsyncClient) -> None:
