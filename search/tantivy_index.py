@@ -42,7 +42,7 @@ from pydantic import TypeAdapter
 from tantivy import Occur, Order
 from tantivy import Query as Q
 
-from schemas.errors import Conflict, InvalidInput, NotFound
+from schemas.errors import BackendUnavailable, Conflict, InvalidInput, NotFound
 from schemas.search import ANALYSED, FacetValue, IndexDocument, SearchRequest
 
 from .alias_file import PREFIX, AliasFile, new_index_name
@@ -470,9 +470,15 @@ class TantivyBackend:
             try:
                 handle.writer = handle.index.writer(self.heap_bytes, self.threads)
                 return handle.writer
-            except ValueError as exc:
-                if "LockBusy" not in str(exc) or time.monotonic() > deadline:
+            except ValueError as exc:  # tantivy says "LockBusy" this way; nothing else is expected here
+                if "LockBusy" not in str(exc):
                     raise
+                if time.monotonic() > deadline:
+                    # A tree error, not tantivy's ValueError: the API answers 503, the CLI one line.
+                    raise BackendUnavailable(
+                        f"search index {handle.name} is being written by another process "
+                        f"(still after {_LOCK_WAIT:.0f} s); try again when it has finished"
+                    ) from exc
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
 
