@@ -12,7 +12,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any, Literal, NoReturn, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -28,6 +28,7 @@ from schemas.settings import Settings
 
 from . import operations
 from .catalog import (
+    IdentifierKind,
     LookupResult,
     MemberUpdated,
     lookup_identifier,
@@ -529,15 +530,18 @@ def lookup(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Which members hold an item, by ISBN (10 or 13), ISSN, DOI or title."""
-    given = {k: v for k, v in {"isbn": isbn, "issn": issn, "doi": doi, "title": title}.items() if v}
+    options: dict[IdentifierKind | Literal["title"], str | None] = {
+        "isbn": isbn, "issn": issn, "doi": doi, "title": title
+    }  # fmt: skip
+    given = [(kind, value) for kind, value in options.items() if value]
     if len(given) != 1:
         fail("give exactly one of --isbn, --issn, --doi or --title")
-    ((kind, value),) = given.items()
+    ((kind, value),) = given
 
     async def work(ctx: AppContext) -> LookupResult:
         if kind == "title":
             return await lookup_title(ctx.store, ctx.require_search(), value)
-        return await lookup_identifier(ctx.store, kind, value)  # type: ignore[arg-type]
+        return await lookup_identifier(ctx.store, kind, value)
 
     result = run(work, with_search=kind == "title")
     if as_json:

@@ -17,7 +17,7 @@ from schemas.search import Hit, SearchRequest, SearchResponse
 from .analysis import fold, tokens
 from .backend import BackendHit, SearchBackend
 from .query import parse_query
-from .query_ast import ParsedQuery, Term
+from .query_ast import TEXT_FIELD, ParsedQuery, Term
 from .semantics import MAX_WINDOW, apply_corrections, choose_correction, decode_cursor, highlighter
 
 AUTOCOMPLETE_FIELDS = ("title", "author")
@@ -141,6 +141,6 @@ class SearchService:
         if not exact or size <= 0:
             return []
         size = min(size, self.max_size)
-        term = Term(field, exact, tuple(fold(t) for t in exact), phrase=True, prefix=True)  # type: ignore[arg-type]
+        term = Term(TEXT_FIELD[field], exact, tuple(fold(t) for t in exact), phrase=True, prefix=True)
         parsed = ParsedQuery(root=term, text=prefix, positive_terms=(term,))
         return await self.backend.autocomplete(field, parsed, size)

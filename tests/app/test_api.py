@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import date
+from typing import Any
 
 import httpx
 import pytest
@@ -13,7 +14,7 @@ from typer.testing import CliRunner
 
 from app.cli import cli
 from app.demo.generator import shared_works
-from app.jobs import JobRegistry
+from app.jobs import Job, JobRegistry
 from schemas.settings import Settings
 from tests.app.conftest import DEMO_CODES, Harvested
 
@@ -277,16 +278,15 @@ async def test_records_a_repository_withdrew_leave_search_after_a_reconciling_ha
 
 
 async def test_job_progress_visible_while_running(app_client: httpx.AsyncClient) -> None:
-    jobs: JobRegistry = app_client.app.state.lienhop.jobs  # type: ignore[attr-defined]
+    jobs: JobRegistry = app_client.app.state.lienhop.jobs  # type: ignore[attr-defined]  # set by conftest
     release = asyncio.Event()
 
-    async def work(job: object) -> str:
-        sink = job
-        sink.begin("NASATI", total=300)  # type: ignore[attr-defined]
-        sink.advance("NASATI", 100)  # type: ignore[attr-defined]
+    async def work(job: Job) -> str:
+        job.begin("NASATI", total=300)
+        job.advance("NASATI", 100)
         await release.wait()
-        sink.advance("NASATI", 200)  # type: ignore[attr-defined]
-        sink.end("NASATI")  # type: ignore[attr-defined]
+        job.advance("NASATI", 200)
+        job.end("NASATI")
         return "finished"
 
     job = jobs.start("harvest", work)
@@ -321,10 +321,10 @@ async def test_import_upload_job(app_client: httpx.AsyncClient) -> None:
     assert {m["code"] for m in found["works"][0]["members"]} == {"UPLOAD"}
 
 
-async def _wait(http: httpx.AsyncClient, job_id: str, seconds: float = 30) -> dict[str, object]:
+async def _wait(http: httpx.AsyncClient, job_id: str, seconds: float = 30) -> dict[str, Any]:
     for _ in range(int(seconds / 0.05)):
-        job = (await http.get(f"/admin/jobs/{job_id}")).json()
+        job: dict[str, Any] = (await http.get(f"/admin/jobs/{job_id}")).json()
         if job["state"] != "running":
-            return job  # type: ignore[no-any-return]
+            return job
         await asyncio.sleep(0.05)
     raise AssertionError(f"job {job_id} still running")

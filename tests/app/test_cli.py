@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 from stdnum import isbn as stdisbn
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from app.cli import cli
 from app.demo.generator import shared_works
@@ -26,15 +26,15 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
-def lienhop(*args: str) -> object:
+def lienhop(*args: str) -> Result:
     return CliRunner().invoke(cli, list(args))
 
 
-def one_line_error(result: object, *needles: str) -> None:
-    assert result.exit_code == 2, result.output  # type: ignore[attr-defined]
-    lines = result.stderr.strip().splitlines()  # type: ignore[attr-defined]
+def one_line_error(result: Result, *needles: str) -> None:
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), lines
-    assert "Traceback" not in result.output  # type: ignore[attr-defined]
+    assert "Traceback" not in result.output
     for needle in needles:
         assert needle in lines[0], lines[0]
 
