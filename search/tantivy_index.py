@@ -79,7 +79,7 @@ _FACET_FIELD = {
     "subject": "subjects",
     "year": "year",
 }
-_MAX_BOOSTED_TERMS = 8  # as the SQLite backend: bound the work per query; later terms still match
+_MAX_BOOSTED_TERMS = 8  # bound the work per query; later terms still match
 _MAX_TIE_WINDOW = 200_000  # largest window fetched to order a group of equal scores by id
 _STARTS_MAX = 1000  # characters of a title kept in the autocomplete "starts" fields
 _REGEX_META = set("\\.+*?()|[]{}^$#&-~")
