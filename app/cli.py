@@ -120,8 +120,7 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (default: settings.host)")] = None,
     port: Annotated[int | None, typer.Option(help="Port to bind (default: settings.port)")] = None,
 ) -> None:
-    """Serve the API, the search pages, the widget (and the demo OAI-PMH provider when
-    LIENHOP_DEMO_PROVIDER=1)."""
+    """Serve the API, search pages and widget (and the demo OAI-PMH provider if LIENHOP_DEMO_PROVIDER=1)."""
     import uvicorn
 
     from .main import create_app

@@ -100,3 +100,11 @@ def test_the_error_tree_drawing_is_true() -> None:
             assert "[" not in line, line
         else:
             assert line.endswith(where), f"{name} is defined in {cls.__module__}: draw it with {where}"
+
+
+def test_make_run_serves_the_demo_provider() -> None:
+    """``make run`` harvests the demo, then serves it: its members are harvested again from the server."""
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    recipe = makefile.split("\nrun:", 1)[1].split("\n\n", 1)[0]
+    serve = [line for line in recipe.splitlines() if "lienhop serve" in line]
+    assert serve and all("LIENHOP_DEMO_PROVIDER=1 " in line for line in serve), recipe
