@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 ## Harvest the demo consortium into ./var, then serve http://localhost:8000
 run: $(STAMP)
 	$(BIN)/lienhop demo
-	$(BIN)/lienhop serve
+	LIENHOP_DEMO_PROVIDER=1 $(BIN)/lienhop serve
 
 ## The whole suite: lint, then every test (starts its own search node)
 test: $(STAMP)

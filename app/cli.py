@@ -12,7 +12,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any, Literal, NoReturn, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -23,11 +23,12 @@ from harvesters.probe import check_member
 from schemas.errors import LienhopError, validation_message
 from schemas.member import MemberCreate, MemberStatusReport, MemberUpdate, RunReport
 from schemas.probe import ProbeReport
-from schemas.search import SearchFilters, SearchRequest
+from schemas.search import SearchRequest
 from schemas.settings import Settings
 
 from . import operations
 from .catalog import (
+    IdentifierKind,
     LookupResult,
     MemberUpdated,
     lookup_identifier,
@@ -119,7 +120,7 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (default: settings.host)")] = None,
     port: Annotated[int | None, typer.Option(help="Port to bind (default: settings.port)")] = None,
 ) -> None:
-    """Serve the API, the search pages, the widget and the demo OAI-PMH provider."""
+    """Serve the API, search pages and widget (and the demo OAI-PMH provider if LIENHOP_DEMO_PROVIDER=1)."""
     import uvicorn
 
     from .main import create_app
@@ -141,7 +142,10 @@ def demo() -> None:
         _demo_harvest(base)
         return
     if setup.port_in_use("127.0.0.1", settings.port):
-        fail(f"port {settings.port} is in use by something that is not Lienhop; set LIENHOP_PORT")
+        fail(
+            f"port {settings.port} is in use, but not by a Lienhop server with the demo provider: "
+            "serve with LIENHOP_DEMO_PROVIDER=1, or set LIENHOP_PORT"
+        )
     try:
         with setup.provider_thread("127.0.0.1", settings.port) as started:
             console.print(f"Started the demo provider at {started}")
@@ -165,7 +169,10 @@ def _demo_harvest(base: str) -> None:
     reports = run(work)
     console.print(_runs_table(reports, "Demo harvest"))
     total = run(_live_count, with_search=False)
-    console.print(f"{total} live records in the union catalogue. Next: lienhop serve, then open {base}/")
+    console.print(
+        f"{total} live records in the union catalogue. Next: LIENHOP_DEMO_PROVIDER=1 lienhop serve "
+        f"(scheduled harvests read the demo provider), then open {base}/"
+    )
     if any(not r.ok for r in reports):
         raise typer.Exit(1)
 
@@ -479,20 +486,16 @@ def search(
 ) -> None:
     """Search the union catalogue."""
     try:
-        request = SearchRequest.model_validate(
-            {
-                "q": query,
-                "size": size,
-                "sort": sort,
-                "filters": SearchFilters(
-                    member=[m.upper() for m in member or []],
-                    type=type_ or [],
-                    language=lang or [],
-                    subject=subject or [],
-                    year_from=year_from,
-                    year_to=year_to,
-                ),
-            }
+        request = SearchRequest.from_params(
+            query,
+            size=size,
+            sort=sort,
+            member=member or [],
+            type=type_ or [],
+            language=lang or [],
+            subject=subject or [],
+            year_from=year_from,
+            year_to=year_to,
         )
     except ValidationError as exc:
         fail(validation_message(exc))
@@ -526,15 +529,18 @@ def lookup(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Which members hold an item, by ISBN (10 or 13), ISSN, DOI or title."""
-    given = {k: v for k, v in {"isbn": isbn, "issn": issn, "doi": doi, "title": title}.items() if v}
+    options: dict[IdentifierKind | Literal["title"], str | None] = {
+        "isbn": isbn, "issn": issn, "doi": doi, "title": title
+    }  # fmt: skip
+    given = [(kind, value) for kind, value in options.items() if value]
     if len(given) != 1:
         fail("give exactly one of --isbn, --issn, --doi or --title")
-    ((kind, value),) = given.items()
+    ((kind, value),) = given
 
     async def work(ctx: AppContext) -> LookupResult:
         if kind == "title":
             return await lookup_title(ctx.store, ctx.require_search(), value)
-        return await lookup_identifier(ctx.store, kind, value)  # type: ignore[arg-type]
+        return await lookup_identifier(ctx.store, kind, value)
 
     result = run(work, with_search=kind == "title")
     if as_json:

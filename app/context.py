@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
 
 from indexer.pipeline import Indexer
 from schemas.errors import BackendUnavailable
 from schemas.settings import Settings
+from search.backend import SearchBackend
 from search.factory import open_backend
 from search.service import SearchService
 from store.front import RecordStore
@@ -27,7 +27,7 @@ class AppContext:
 
     settings: Settings
     store: RecordStore
-    backend: Any = None
+    backend: SearchBackend | None = None
     search: SearchService | None = None
     indexer: Indexer | None = None
     jobs: JobRegistry = field(default_factory=JobRegistry)
@@ -59,10 +59,11 @@ async def open_context(settings: Settings, with_search: bool = True) -> AppConte
     if not with_search:
         return ctx
     try:
-        ctx.backend = await open_backend(settings)
+        backend = await open_backend(settings)
     except Exception:
         await store.close()
         raise
-    ctx.search = SearchService(ctx.backend, max_size=settings.search_max_size)
-    ctx.indexer = Indexer(store, ctx.backend)
+    ctx.backend = backend
+    ctx.search = SearchService(backend, max_size=settings.search_max_size)
+    ctx.indexer = Indexer(store, backend)
     return ctx

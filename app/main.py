@@ -1,4 +1,5 @@
-"""The application factory: ``create_app(settings)`` builds the API, web pages, widget and demo provider."""
+"""The application factory: ``create_app(settings)`` builds the API, web pages, widget and, when
+``settings.demo_provider`` is on, the demo OAI-PMH provider."""
 
 from __future__ import annotations
 
@@ -63,5 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for module in (health, members, search, records, lookup, admin, widget, web):
         app.include_router(module.router)
-    app.include_router(demo_oai_router())
+    if settings.demo_provider:
+        # Off by default: a production catalogue should not answer as thirteen fake repositories.
+        app.include_router(demo_oai_router())
     return app

@@ -14,7 +14,7 @@ from typing import Any
 
 from harvesters.importer import import_file as run_import
 from harvesters.rederive import rederive_member
-from harvesters.runner import harvest_members
+from harvesters.runner import OnCommit, harvest_members
 from schemas.member import RunReport
 from schemas.progress import ProgressSink
 
@@ -23,7 +23,7 @@ from .context import AppContext
 log = logging.getLogger(__name__)
 
 
-def _on_commit(ctx: AppContext):  # type: ignore[no-untyped-def]
+def _on_commit(ctx: AppContext) -> OnCommit:
     """A callback indexing each committed page; an indexing failure must not fail the harvest."""
 
     async def sync() -> None:

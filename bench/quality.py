@@ -21,6 +21,7 @@ import unicodedata
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -38,8 +39,10 @@ from search.analysis import (
 )
 from search.backend import SearchBackend
 from search.service import SearchService
-from search.sqlite_fts import SqliteBackend
 from search.tantivy_index import TantivyBackend
+
+if TYPE_CHECKING:
+    from search.elastic import ElasticBackend
 
 VARIANTS: dict[str, Callable[[str], str]] = {
     "as written": lambda s: s,
@@ -179,12 +182,11 @@ async def run(es_url: str | None, records: int, items: int, seed: int) -> None:
     known = known_items(docs, items, random.Random(seed))
     results: dict[str, dict[str, tuple[float, float]]] = {"naive": await evaluate(Naive(docs), by_id, known)}
     backends: list[tuple[str, SearchBackend]] = []
+    es: ElasticBackend | None = None
     with tempfile.TemporaryDirectory() as tmp:
-        sqlite = SqliteBackend(Path(tmp) / "index")
         tantivy = TantivyBackend(Path(tmp) / "tantivy")
-        for name, embedded in (("sqlite", sqlite), ("tantivy", tantivy)):
-            await embedded.open()
-            backends.append((name, embedded))
+        await tantivy.open()
+        backends.append(("tantivy", tantivy))
         if es_url:
             from search.elastic import ElasticBackend
 
@@ -197,10 +199,10 @@ async def run(es_url: str | None, records: int, items: int, seed: int) -> None:
                 await backend.refresh()
                 results[name] = await evaluate(SearchService(backend), by_id, known)
         finally:
-            for name, backend in backends:
-                if name == "elasticsearch":
-                    for index in await backend.list_indexes():
-                        await backend.client.indices.delete(index=index)  # type: ignore[attr-defined]
+            if es is not None:
+                for index in await es.list_indexes():
+                    await es.client.indices.delete(index=index)
+            for _, backend in backends:
                 await backend.close()
     print(f"{len(docs)} records, {len(known)} known items (3-4 title words each)\n")
     header = f"{'typed':<16}" + "".join(f"{n + ' @1':>20}{n + ' @10':>20}" for n in results)

@@ -1,5 +1,9 @@
 """The Lienhop error tree. Each class carries the HTTP status the API answers with.
 
+Classes defined in another module are drawn with it in brackets: they are raised there, on a path that
+this module (which imports nothing of ours) cannot see. ``tests/test_docs.py`` imports every
+module and fails when a subclass of ``LienhopError`` is missing from this drawing.
+
 LienhopError (500)
 ├── NotFound (404)
 ├── Conflict (409)
@@ -7,11 +11,24 @@ LienhopError (500)
 │   └── NotEligible (an observer promoted before its years of observation)
 ├── InvalidInput (422)
 │   └── QuerySyntaxError (400, with position)
+├── Unauthorized (401) [app.errors]
 ├── HarvestError (502)
 │   ├── OAIError (carries the OAI-PMH error code)
-│   │   └── one class per OAI-PMH error code (harvesters/oai/errors.py)
-│   └── UnsafeXML (entity expansion, DTD, size cap)
+│   │   ├── BadResumptionToken
+│   │   ├── BadArgument [harvesters.oai]
+│   │   ├── BadVerb [harvesters.oai]
+│   │   ├── CannotDisseminateFormat [harvesters.oai]
+│   │   ├── IdDoesNotExist [harvesters.oai]
+│   │   ├── NoRecordsMatch [harvesters.oai]
+│   │   ├── NoMetadataFormats [harvesters.oai]
+│   │   └── NoSetHierarchy [harvesters.oai]
+│   ├── MalformedPage [harvesters.oai]
+│   ├── ResumptionTokenLoop [harvesters.oai]
+│   ├── MalformedXML [harvesters.xml]
+│   ├── UnsafeXML (entity expansion, DTD, size cap)
+│   └── MassDeletion (reconciliation refused) [harvesters.reconcile]
 ├── MarcImportError (422)
+├── IndexingError [indexer.pipeline]
 └── BackendUnavailable (503)
 """
 

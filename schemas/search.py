@@ -1,13 +1,25 @@
-"""Search requests and responses, and the document the indexer hands to a search backend."""
+"""Search requests and responses, and the document the indexer hands to a search backend.
+
+:class:`SearchRequest` holds every rule a request must follow (known facets, year bounds and order, page
+and size limits), so the API, the CLI and every backend share them: build one with
+:meth:`SearchRequest.from_params` from flat parameters, or directly.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Iterable
+from typing import Literal, get_args
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 SortOrder = Literal["relevance", "year_desc", "year_asc", "title"]
-FACETS = ("member", "year", "type", "language", "subject")
+FacetName = Literal["member", "year", "type", "language", "subject"]
+FACETS: tuple[FacetName, ...] = get_args(FacetName)
+
+MAX_QUERY_LENGTH = 1000
+MAX_SIZE = 1000  # the service caps it further (``search_max_size``)
+MAX_PAGE = 10000
+MIN_YEAR, MAX_YEAR = 0, 9999
 
 
 class SearchFilters(BaseModel):
@@ -17,20 +29,85 @@ class SearchFilters(BaseModel):
     type: list[str] = Field(default_factory=list)
     language: list[str] = Field(default_factory=list)
     subject: list[str] = Field(default_factory=list)
-    year_from: int | None = None
-    year_to: int | None = None
+    year_from: int | None = Field(None, ge=MIN_YEAR, le=MAX_YEAR)
+    year_to: int | None = Field(None, ge=MIN_YEAR, le=MAX_YEAR)
+
+    @field_validator("year_to")
+    @classmethod
+    def _range_in_order(cls, year_to: int | None, info: ValidationInfo) -> int | None:
+        year_from = info.data.get("year_from")
+        if year_to is not None and year_from is not None and year_from > year_to:
+            raise ValueError(f"year_from ({year_from}) is after year_to ({year_to})")
+        return year_to
 
 
 class SearchRequest(BaseModel):
-    q: str = ""
+    q: str = Field("", max_length=MAX_QUERY_LENGTH)
     filters: SearchFilters = Field(default_factory=SearchFilters)
     sort: SortOrder = "relevance"
-    size: int = Field(10, ge=0)
-    page: int = Field(1, ge=1)
+    size: int = Field(10, ge=0, le=MAX_SIZE)
+    page: int = Field(1, ge=1, le=MAX_PAGE)
     cursor: str | None = None
-    facets: list[str] = Field(default_factory=lambda: list(FACETS))
+    facets: list[FacetName] = Field(default_factory=lambda: list(FACETS))
     facet_size: int = Field(10, ge=1, le=200)
     highlight: bool = True
+
+    @field_validator("facets", mode="before")
+    @classmethod
+    def _known_facets(cls, value: object) -> object:
+        # Before the Literal check, for one message naming the unknown ones and the known ones.
+        if isinstance(value, list | tuple):
+            unknown = [str(f) for f in value if f not in FACETS]
+            if unknown:
+                raise ValueError(f"unknown facet {', '.join(unknown)} (known: {', '.join(FACETS)})")
+        return value
+
+    @classmethod
+    def from_params(
+        cls,
+        q: str = "",
+        *,
+        size: int = 10,
+        page: int = 1,
+        cursor: str | None = None,
+        sort: str = "relevance",
+        member: Iterable[str] = (),
+        type: Iterable[str] = (),
+        language: Iterable[str] = (),
+        subject: Iterable[str] = (),
+        year_from: int | None = None,
+        year_to: int | None = None,
+        facets: str | None = None,
+    ) -> SearchRequest:
+        """A request from flat parameters, as the API's query string and the CLI's options give them.
+
+        List values may repeat or be comma-separated (``member=A,B``); member codes are upper-cased;
+        ``facets`` is a comma list (``None``: every facet, ``""``: none). Raises pydantic's
+        ``ValidationError``, located at the field (``filters.year_to``, ``facets``...).
+        """
+        return cls.model_validate(
+            {
+                "q": q,
+                "size": size,
+                "page": page,
+                "cursor": cursor,
+                "sort": sort,
+                "facets": list(FACETS) if facets is None else split_values([facets]),
+                "filters": {
+                    "member": [m.upper() for m in split_values(member)],
+                    "type": split_values(type),
+                    "language": split_values(language),
+                    "subject": split_values(subject),
+                    "year_from": year_from,
+                    "year_to": year_to,
+                },
+            }
+        )
+
+
+def split_values(values: Iterable[str]) -> list[str]:
+    """Repeated (``member=A&member=B``) and comma-separated (``member=A,B``) values alike."""
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
 
 
 class FacetValue(BaseModel):

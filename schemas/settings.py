@@ -27,7 +27,7 @@ class Settings(BaseSettings):
         "auto", description="auto | elasticsearch | opensearch: which client speaks to the URL."
     )
     embedded_backend: str = Field(
-        "tantivy", description="tantivy | sqlite: the embedded search index used when no URL is set."
+        "tantivy", description="The embedded search index used when no URL is set: tantivy (the only one)."
     )
     fixtures: Path = Field(
         Path("../shared/fixtures"), description="Real-world OAI-PMH and MARC test data (tests only)."
@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `lienhop serve` binds.")
     port: int = Field(8000, description="Port `lienhop serve` binds.")
     public_url: str | None = Field(None, description="Base URL the service is reached at (widget links).")
+    demo_provider: bool = Field(
+        False,
+        description="Serve the demo consortium's OAI-PMH repositories at /demo/oai/{CODE} "
+        "(`make run` turns it on; `lienhop demo` harvests from them).",
+    )
     admin_token: str | None = Field(
         None, description="Bearer token required by admin endpoints; unset means open (development)."
     )
@@ -87,8 +92,15 @@ class Settings(BaseSettings):
     @field_validator("embedded_backend")
     @classmethod
     def _known_embedded(cls, value: str) -> str:
-        if value not in {"tantivy", "sqlite"}:
-            raise ValueError("embedded_backend must be tantivy or sqlite")
+        if value == "sqlite":
+            # Said plainly rather than falling back: a deployment that chose SQLite must know it changed.
+            raise ValueError(
+                "the sqlite (SQLite FTS5) embedded backend was retired; use tantivy, the default "
+                "(unset LIENHOP_EMBEDDED_BACKEND): its index is built from the store when the server "
+                "starts or by `lienhop reindex`"
+            )
+        if value != "tantivy":
+            raise ValueError("embedded_backend must be tantivy")
         return value
 
     @property

@@ -1,4 +1,4 @@
-"""The protocol every search backend implements (embedded SQLite FTS5, Elasticsearch/OpenSearch).
+"""The protocol every search backend implements (embedded tantivy, Elasticsearch/OpenSearch).
 
 Index lifecycle follows the alias pattern on both backends: documents live in versioned indexes; one
 alias (the live index) answers queries; ``reindex`` fills a new index and swaps the alias atomically,

@@ -1,12 +1,11 @@
-"""Open the configured search backend: Elasticsearch/OpenSearch when a URL is set, else the embedded one
-(tantivy by default, SQLite FTS5 when ``embedded_backend`` says so)."""
+"""Open the configured search backend: Elasticsearch/OpenSearch when a URL is set, else the embedded
+tantivy index."""
 
 from __future__ import annotations
 
 from schemas.settings import Settings
 
 from .backend import SearchBackend
-from .sqlite_fts import SqliteBackend
 from .tantivy_index import TantivyBackend
 
 
@@ -20,10 +19,8 @@ async def open_backend(settings: Settings) -> SearchBackend:
         backend = ElasticBackend(
             settings.elasticsearch_url, alias=settings.elasticsearch_index, engine=settings.search_engine
         )
-    elif settings.embedded_backend == "sqlite":
-        backend = SqliteBackend(settings.index_dir)
     else:
-        # Its own sub-folder: the SQLite index files of an existing data folder stay where they are.
+        # Its own sub-folder: index files of the retired SQLite FTS5 backend may sit in ``index_dir``.
         backend = TantivyBackend(settings.index_dir / "tantivy")
     await backend.open()
     return backend

@@ -28,7 +28,7 @@ from schemas.errors import QuerySyntaxError
 from schemas.record import RECORD_TYPES
 
 from .analysis import fold, normalise_doi, normalise_isbn, normalise_issn, tokens
-from .query_ast import And, Keyword, MatchAll, Node, Not, Or, ParsedQuery, Term, YearRange
+from .query_ast import TEXT_FIELD, And, Keyword, MatchAll, Node, Not, Or, ParsedQuery, Term, YearRange
 
 TEXT_FIELDS = {"title", "author", "subject"}
 KEYWORD_FIELDS = {"isbn", "issn", "doi", "member", "type", "lang", "year"}
@@ -270,7 +270,8 @@ class _Parser:
             if prefix:
                 raise self.error("'*' needs a few letters before it", tok.pos)
             return None
-        return Term(field, exact, tuple(fold(t) for t in exact), phrase=tok.kind == "PHRASE", prefix=prefix)  # type: ignore[arg-type]
+        folded = tuple(fold(t) for t in exact)
+        return Term(TEXT_FIELD[field], exact, folded, phrase=tok.kind == "PHRASE", prefix=prefix)
 
     def keyword(self, field: str, raw: str, pos: int) -> Node:
         value = raw.strip()

@@ -7,11 +7,14 @@ with diacritics removed (``đ`` -> ``d``). Backends match on ``folded`` for reca
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, TypeAlias
+from typing import Literal, TypeAlias, get_args
 
 #: Fields a user can name in a query (``title:`` ...), and what they search.
 TextField = Literal["any", "title", "author", "subject"]
 KeywordField = Literal["isbn", "issn", "doi", "member", "type", "lang"]
+
+#: A field name as typed, to its ``TextField`` (the parser and autocomplete receive plain strings).
+TEXT_FIELD: dict[str, TextField] = {name: name for name in get_args(TextField)}
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The search semantics every backend implements identically (SQLite FTS5 and Elasticsearch/OpenSearch).
+"""The search semantics every backend implements identically (tantivy and Elasticsearch/OpenSearch).
 
 The conformance suite (``tests/search/test_conformance.py``) checks both backends against these rules.
 

@@ -12,12 +12,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from schemas.errors import InvalidInput
-from schemas.search import FACETS, Hit, SearchRequest, SearchResponse
+from schemas.search import Hit, SearchRequest, SearchResponse
 
 from .analysis import fold, tokens
 from .backend import BackendHit, SearchBackend
 from .query import parse_query
-from .query_ast import ParsedQuery, Term
+from .query_ast import TEXT_FIELD, ParsedQuery, Term
 from .semantics import MAX_WINDOW, apply_corrections, choose_correction, decode_cursor, highlighter
 
 AUTOCOMPLETE_FIELDS = ("title", "author")
@@ -80,9 +80,6 @@ class SearchService:
 
     def _validated(self, request: SearchRequest) -> SearchRequest:
         size = min(request.size, self.max_size)  # the cap silently shrinks the page, as documented
-        unknown = [f for f in request.facets if f not in FACETS]
-        if unknown:
-            raise InvalidInput(f"unknown facet(s) {', '.join(unknown)}; known: {', '.join(FACETS)}")
         if request.cursor is not None:
             decode_cursor(request.cursor)  # fail early with InvalidInput on a mangled cursor
         elif request.page * size > MAX_WINDOW:
@@ -144,6 +141,6 @@ class SearchService:
         if not exact or size <= 0:
             return []
         size = min(size, self.max_size)
-        term = Term(field, exact, tuple(fold(t) for t in exact), phrase=True, prefix=True)  # type: ignore[arg-type]
+        term = Term(TEXT_FIELD[field], exact, tuple(fold(t) for t in exact), phrase=True, prefix=True)
         parsed = ParsedQuery(root=term, text=prefix, positive_terms=(term,))
         return await self.backend.autocomplete(field, parsed, size)

@@ -35,14 +35,14 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from operator import attrgetter
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import tantivy
 from pydantic import TypeAdapter
 from tantivy import Occur, Order
 from tantivy import Query as Q
 
-from schemas.errors import Conflict, InvalidInput, NotFound
+from schemas.errors import BackendUnavailable, Conflict, InvalidInput, NotFound
 from schemas.search import ANALYSED, FacetValue, IndexDocument, SearchRequest
 
 from .alias_file import PREFIX, AliasFile, new_index_name
@@ -79,7 +79,7 @@ _FACET_FIELD = {
     "subject": "subjects",
     "year": "year",
 }
-_MAX_BOOSTED_TERMS = 8  # as the SQLite backend: bound the work per query; later terms still match
+_MAX_BOOSTED_TERMS = 8  # bound the work per query; later terms still match
 _MAX_TIE_WINDOW = 200_000  # largest window fetched to order a group of equal scores by id
 _STARTS_MAX = 1000  # characters of a title kept in the autocomplete "starts" fields
 _REGEX_META = set("\\.+*?()|[]{}^$#&-~")
@@ -106,7 +106,7 @@ def _schema() -> tantivy.Schema:
 
 
 SCHEMA = _schema()
-_NOT_STORED = frozenset(ANALYSED)
+_NOT_STORED = set(ANALYSED)  # a set, as pydantic's exclude= is typed; never changed
 
 
 def id_key(doc_id: str) -> tuple[int, int, int, int]:
@@ -187,7 +187,8 @@ def words_query(fld: str, toks: Sequence[str], phrase: bool, prefix: bool) -> Q:
         if prefix:
             # phrase_prefix_query stops at 50 expansions; a regex phrase expands up to 16k, like the
             # other backends' "any token starting with it".
-            words = [_escape(t) for t in toks[:-1]] + [_escape(toks[-1]) + ".*"]
+            words: list[str | tuple[int, str]] = [_escape(t) for t in toks[:-1]]
+            words.append(_escape(toks[-1]) + ".*")
             return Q.regex_phrase_query(SCHEMA, fld, words)
         return Q.phrase_query(SCHEMA, fld, list(toks))
     return _all([_token(fld, t, prefix and i == len(toks) - 1) for i, t in enumerate(toks)])
@@ -470,9 +471,15 @@ class TantivyBackend:
             try:
                 handle.writer = handle.index.writer(self.heap_bytes, self.threads)
                 return handle.writer
-            except ValueError as exc:
-                if "LockBusy" not in str(exc) or time.monotonic() > deadline:
+            except ValueError as exc:  # tantivy says "LockBusy" this way; nothing else is expected here
+                if "LockBusy" not in str(exc):
                     raise
+                if time.monotonic() > deadline:
+                    # A tree error, not tantivy's ValueError: the API answers 503, the CLI one line.
+                    raise BackendUnavailable(
+                        f"search index {handle.name} is being written by another process "
+                        f"(still after {_LOCK_WAIT:.0f} s); try again when it has finished"
+                    ) from exc
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
 
@@ -574,8 +581,8 @@ class TantivyBackend:
         with handle.lock:
             if wanted:
                 # Counted on the committed state, as the other backends count existing rows.
-                report.deleted = (
-                    handle.index.searcher().search(Q.term_set_query(SCHEMA, "id", wanted), 1).count or 0
+                report.deleted = _total(
+                    handle.index.searcher().search(Q.term_set_query(SCHEMA, "id", wanted), 1)
                 )
             writer = self._writer(handle)
             for doc_id in [*wanted, *latest]:
@@ -650,9 +657,6 @@ class TantivyBackend:
         return await self._run(self._search, handle, query, request)
 
     def _search(self, handle: _Index, query: ParsedQuery, request: SearchRequest) -> BackendResult:
-        unknown = set(request.facets) - set(_FACET_FIELD)
-        if unknown:
-            raise InvalidInput(f"unknown facet(s) {', '.join(sorted(unknown))}")
         searcher = handle.index.searcher()  # one snapshot for hits, total and facets
         ranked = request.sort == "relevance" and bool(query.positive_terms)
         matching, scored = compiled(query.root, query.positive_terms, _filter_key(request), ranked)
@@ -663,7 +667,7 @@ class TantivyBackend:
             hits, total, next_cursor = self._page(searcher, scored, request, ranked)
         else:
             hits, next_cursor = [], None
-            total = searcher.search(matching, 1).count or 0  # tantivy wants a limit > 0
+            total = _total(searcher.search(matching, 1))  # tantivy wants a limit > 0
         if pending is not None:
             facets = pending.result()
         elif request.facets:
@@ -758,8 +762,15 @@ def _analyzer() -> tantivy.TextAnalyzer:
 _validate_document = IndexDocument.__pydantic_validator__.validate_json  # model_validate_json minus a call
 
 
-def _load(searcher: tantivy.Searcher, addr: Any) -> IndexDocument:
-    return _validate_document(searcher.doc(addr).get_first("body"))
+def _load(searcher: tantivy.Searcher, addr: tantivy.DocAddress) -> IndexDocument:
+    body = searcher.doc(addr).get_first("body")  # stored on every document (``to_tantivy``)
+    doc: IndexDocument = _validate_document(cast(str, body))
+    return doc
+
+
+def _total(result: tantivy.SearchResult) -> int:
+    """The hit count of a search run with ``count=True`` (the default)."""
+    return result.count or 0  # type: ignore[attr-defined]  # present at runtime, not in tantivy's stub
 
 
 def _id_keys(searcher: tantivy.Searcher, addrs: list[Any]) -> list[tuple[int, int, int, int]]:
@@ -782,7 +793,7 @@ def _ordered(
         # Every score is 0: the order is the id order, which tantivy sorts natively.
         result = searcher.search(query, limit, order_by_field="id", order=Order.Asc)
         entries = [_Entry((-0.0, *id_key(v)), [0.0], addr) for v, addr in result.hits]
-        return entries, result.count or 0
+        return entries, _total(result)
     if sort == "relevance":
         return _ordered_by_score(searcher, query, limit)
     if sort == "title":
@@ -808,7 +819,7 @@ def _ordered(
             values = list(_year_values(sort, value))
             return values, tuple(values)
 
-    total = result.count or 0
+    total = _total(result)
     head = raw
     tail: list[_Entry] = []
     if len(raw) == limit and total > limit:
@@ -838,7 +849,7 @@ def _ordered_by_score(searcher: tantivy.Searcher, query: Q, limit: int) -> tuple
     while True:
         result = searcher.search(query, window)
         hits = result.hits
-        total = result.count or 0
+        total = _total(result)
         if len(hits) < window or len(hits) <= limit or window >= _MAX_TIE_WINDOW:
             break
         if hits[-1][0] != hits[limit - 1][0]:

@@ -14,6 +14,7 @@ import unicodedata
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from typing import TypedDict
 
 from stdnum import ean as stdean
 from stdnum import isbn as stdisbn
@@ -50,6 +51,19 @@ class DemoRecord:
     @property
     def sets(self) -> tuple[str, ...]:
         return (f"type:{self.kind}",)
+
+
+class _Extra(TypedDict, total=False):
+    """The fields of a :class:`DemoRecord` that depend on its kind."""
+
+    subtitle: str | None
+    abstract: str | None
+    publisher: str | None
+    isbn: str | None
+    issn: str | None
+    doi: str | None
+    journal: str | None
+    note: str | None
 
 
 # ------------------------------------------------------------------ vocabulary
@@ -394,6 +408,7 @@ def shared_works() -> tuple[_Work, ...]:
         subject_vi, subject_en, topics_vi, topics_en = DOMAINS[domain]
         english = rng.random() < 0.25
         holders = fixed_holders if n == 0 else tuple(sorted(rng.sample(codes, rng.randint(2, 5))))
+        subtitle: str | None
         if n == 0:
             title, subtitle, english, subject_vi = (
                 "Thư viện số: lý thuyết và thực tiễn",
@@ -495,13 +510,13 @@ def _own(rng: random.Random, member: DemoMember, n: int) -> DemoRecord:
     year = _year(rng)
     local_id = f"{member.code.lower()}{n:06d}"
     authors: tuple[str, ...] = (_person(rng),)
-    subjects = (subject_en,) if english else (subject_vi,)
+    subjects: tuple[str, ...] = (subject_en,) if english else (subject_vi,)
     other = DOMAINS[rng.choice(list(DOMAINS))]
     if rng.random() < 0.4:
         subjects += (other[1],) if english else (other[0],)
     title_vi = f"{_cap(rng.choice(topics_vi))} tại {rng.choice(PLACES)}"
     title_en = f"{_cap(rng.choice(topics_en))} in {rng.choice(PLACES_EN)}"
-    fields: dict[str, object] = {}
+    fields: _Extra = {}
     if kind == "thesis":
         level = "Luận án tiến sĩ" if rng.random() < 0.15 else "Luận văn thạc sĩ"
         title = f"Nghiên cứu {title_vi[0].lower()}{title_vi[1:]}"
@@ -565,7 +580,7 @@ def _own(rng: random.Random, member: DemoMember, n: int) -> DemoRecord:
         subjects=subjects,
         year=year,
         language="eng" if english else "vie",
-        **fields,  # type: ignore[arg-type]
+        **fields,
     )
 
 

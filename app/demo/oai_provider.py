@@ -102,7 +102,10 @@ class DemoRepository:
 
     def respond(self, pairs: Sequence[tuple[str, str]], base_url: str, now: datetime | None = None) -> bytes:
         """The complete OAI-PMH response document to one request's arguments."""
-        root = etree.Element(f"{{{OAI}}}OAI-PMH", nsmap={None: OAI, "xsi": XSI})
+        root = etree.Element(
+            f"{{{OAI}}}OAI-PMH",
+            nsmap={None: OAI, "xsi": XSI},  # type: ignore[dict-item]  # None: the default namespace (lxml-stubs says str)
+        )
         root.set(f"{{{XSI}}}schemaLocation", f"{OAI} http://www.openarchives.org/OAI/2.0/OAI-PMH.xsd")
         etree.SubElement(root, f"{{{OAI}}}responseDate").text = stamp(now or datetime.now(UTC))
         request = etree.SubElement(root, f"{{{OAI}}}request")
@@ -160,7 +163,11 @@ class DemoRepository:
         ):
             etree.SubElement(el, f"{{{OAI}}}{tag}").text = text
         description = etree.SubElement(el, f"{{{OAI}}}description")
-        ident = etree.SubElement(description, f"{{{OAI_ID}}}oai-identifier", nsmap={None: OAI_ID})
+        ident = etree.SubElement(
+            description,
+            f"{{{OAI_ID}}}oai-identifier",
+            nsmap={None: OAI_ID},  # type: ignore[dict-item]  # None: the default namespace (lxml-stubs says str)
+        )
         ident.set(
             f"{{{XSI}}}schemaLocation", f"{OAI_ID} http://www.openarchives.org/OAI/2.0/oai-identifier.xsd"
         )

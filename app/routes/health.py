@@ -29,7 +29,7 @@ async def health(ctx: ContextDep) -> dict[str, Any]:
     if ctx.backend is None:
         search["error"] = ctx.search_error
     else:
-        search["backend"] = getattr(ctx.backend, "name", type(ctx.backend).__name__)
+        search["backend"] = ctx.backend.name
         try:
             position = await ctx.backend.get_position()
             search.update(ok=True, documents=await ctx.backend.count(), position=position)

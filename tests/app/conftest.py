@@ -66,7 +66,7 @@ async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://lienhop.test") as client:
-            client.app = app  # type: ignore[attr-defined]
+            client.app = app  # type: ignore[attr-defined]  # tests reach the app's state through it
             yield client
 
 
@@ -77,5 +77,5 @@ async def client(harvested: Harvested) -> AsyncIterator[httpx.AsyncClient]:
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://lienhop.test") as http:
-            http.app = app  # type: ignore[attr-defined]
+            http.app = app  # type: ignore[attr-defined]  # tests reach the app's state through it
             yield http

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import date
+from typing import Any
 
 import httpx
 import pytest
@@ -13,7 +14,7 @@ from typer.testing import CliRunner
 
 from app.cli import cli
 from app.demo.generator import shared_works
-from app.jobs import JobRegistry
+from app.jobs import Job, JobRegistry
 from schemas.settings import Settings
 from tests.app.conftest import DEMO_CODES, Harvested
 
@@ -104,6 +105,22 @@ async def test_bad_parameter_is_422_naming_it(client: httpx.AsyncClient) -> None
     assert "size" in problem["detail"]
     sort = await client.get("/search", params={"sort": "random"})
     assert sort.status_code == 422 and "sort" in sort.json()["detail"]
+    # The rules SearchRequest holds answer the same way, naming the query parameter.
+    for params, name, needle in (
+        ({"year_from": 2020, "year_to": 2010}, "year_to", "year_from (2020) is after year_to (2010)"),
+        ({"facets": "member,colour"}, "facets", "unknown facet colour"),
+        ({"year_from": 99999}, "year_from", "less than or equal to 9999"),
+        ({"page": 0}, "page", "greater than or equal to 1"),
+        ({"q": "x" * 1001}, "q", "1000 characters"),
+    ):
+        refused = await client.get("/search", params=params)
+        assert refused.status_code == 422, params
+        assert refused.headers["content-type"] == "application/problem+json"
+        problem = refused.json()
+        assert problem["invalid_params"] == [
+            {"parameter": name, "in": "query", "message": problem["invalid_params"][0]["message"]}
+        ]
+        assert needle in problem["detail"], problem
 
 
 async def test_record_page_lists_other_holders(client: httpx.AsyncClient) -> None:
@@ -261,16 +278,15 @@ async def test_records_a_repository_withdrew_leave_search_after_a_reconciling_ha
 
 
 async def test_job_progress_visible_while_running(app_client: httpx.AsyncClient) -> None:
-    jobs: JobRegistry = app_client.app.state.lienhop.jobs  # type: ignore[attr-defined]
+    jobs: JobRegistry = app_client.app.state.lienhop.jobs  # type: ignore[attr-defined]  # set by conftest
     release = asyncio.Event()
 
-    async def work(job: object) -> str:
-        sink = job
-        sink.begin("NASATI", total=300)  # type: ignore[attr-defined]
-        sink.advance("NASATI", 100)  # type: ignore[attr-defined]
+    async def work(job: Job) -> str:
+        job.begin("NASATI", total=300)
+        job.advance("NASATI", 100)
         await release.wait()
-        sink.advance("NASATI", 200)  # type: ignore[attr-defined]
-        sink.end("NASATI")  # type: ignore[attr-defined]
+        job.advance("NASATI", 200)
+        job.end("NASATI")
         return "finished"
 
     job = jobs.start("harvest", work)
@@ -305,10 +321,10 @@ async def test_import_upload_job(app_client: httpx.AsyncClient) -> None:
     assert {m["code"] for m in found["works"][0]["members"]} == {"UPLOAD"}
 
 
-async def _wait(http: httpx.AsyncClient, job_id: str, seconds: float = 30) -> dict[str, object]:
+async def _wait(http: httpx.AsyncClient, job_id: str, seconds: float = 30) -> dict[str, Any]:
     for _ in range(int(seconds / 0.05)):
-        job = (await http.get(f"/admin/jobs/{job_id}")).json()
+        job: dict[str, Any] = (await http.get(f"/admin/jobs/{job_id}")).json()
         if job["state"] != "running":
-            return job  # type: ignore[no-any-return]
+            return job
         await asyncio.sleep(0.05)
     raise AssertionError(f"job {job_id} still running")

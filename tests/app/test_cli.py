@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 from stdnum import isbn as stdisbn
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from app.cli import cli
 from app.demo.generator import shared_works
+from schemas.settings import Settings
 from tests.app.conftest import Harvested, demo_provider
 from tests.servers import free_port, serve_in_thread
 
@@ -24,15 +26,15 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
-def lienhop(*args: str) -> object:
+def lienhop(*args: str) -> Result:
     return CliRunner().invoke(cli, list(args))
 
 
-def one_line_error(result: object, *needles: str) -> None:
-    assert result.exit_code == 2, result.output  # type: ignore[attr-defined]
-    lines = result.stderr.strip().splitlines()  # type: ignore[attr-defined]
+def one_line_error(result: Result, *needles: str) -> None:
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), lines
-    assert "Traceback" not in result.output  # type: ignore[attr-defined]
+    assert "Traceback" not in result.output
     for needle in needles:
         assert needle in lines[0], lines[0]
 
@@ -92,6 +94,23 @@ def test_search_and_lookup(harvested: Harvested, monkeypatch: pytest.MonkeyPatch
     runs = lienhop("runs", "HUE")
     assert runs.exit_code == 0 and "HUE" in runs.stdout
     assert lienhop("quarantine", "HUE").exit_code == 0
+
+
+def test_search_refuses_what_the_api_refuses(home: Path) -> None:
+    """The CLI builds its request through the same model as the API, so it gains the API's checks."""
+    one_line_error(
+        lienhop("search", "x", "--year-from", "2020", "--year-to", "2010"), "year_from (2020)", "after"
+    )
+    one_line_error(lienhop("search", "x", "--year-from", "-5"), "year_from")
+    one_line_error(lienhop("search", "x", "--size", "5000"), "size")
+    assert not (home / "index").exists()  # refused before anything was opened
+
+
+def test_retired_sqlite_backend_is_refused_not_replaced(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIENHOP_EMBEDDED_BACKEND", "sqlite")
+    one_line_error(lienhop("search", "x"), "sqlite", "retired", "use tantivy")
+    with pytest.raises(ValidationError, match="retired"):
+        Settings()  # the API's app factory builds the same settings
 
 
 def test_demo_is_idempotent(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -31,7 +31,7 @@ async def test_rederive_job_puts_a_stale_record_right_in_search(
     assert started.status_code == 202, started.text
     job = await _wait(client, started.json()["id"])
     assert job["state"] == "done", job
-    [run] = job["result"]  # type: ignore[misc]
+    [run] = job["result"]
     assert run["kind"] == "rederive" and run["updated"] == 1 and run["unchanged"] > 30
     record = (await client.get(f"/records/{page[0].id}")).json()
     assert record["record"]["title"] == good.title

@@ -48,7 +48,8 @@ async def test_status_shows_failures_quarantine_and_overdue_schedules(
         await harvest_members(store, quick, ["GOOD", "DOWN"])
     # LATE's last daily harvest started two days ago, and nothing has run since
     run = await store.start_run("LATE", "harvest")
-    await store.finish_run(run.id, ok=True)  # type: ignore[arg-type]
+    assert run.id is not None
+    await store.finish_run(run.id, ok=True)
     async with store.engine.begin() as conn:
         await conn.execute(
             update(runs).where(runs.c.id == run.id).values(started=utcnow() - timedelta(days=2))

@@ -1,4 +1,4 @@
-"""The ``backend`` fixture: every search test runs on the embedded backends (SQLite FTS5, tantivy) and on
+"""The ``backend`` fixture: every search test runs on the embedded backend (tantivy) and on
 a real Elasticsearch/OpenSearch node (the session node of ``tests/search_node``), with the same
 expectations."""
 
@@ -13,19 +13,14 @@ import pytest
 import pytest_asyncio
 
 from search.backend import SearchBackend
-from search.sqlite_fts import SqliteBackend
 from search.tantivy_index import TantivyBackend
 
 
-@pytest_asyncio.fixture(params=["sqlite", "tantivy", "elasticsearch"])
+@pytest_asyncio.fixture(params=["tantivy", "elasticsearch"])
 async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SearchBackend]:
     """An opened, empty backend; the Elasticsearch one lives on a unique alias, deleted afterwards."""
-    if request.param in ("sqlite", "tantivy"):
-        opened: SearchBackend
-        if request.param == "sqlite":
-            opened = SqliteBackend(tmp_path / "index")
-        else:
-            opened = TantivyBackend(tmp_path / "tantivy")
+    if request.param == "tantivy":
+        opened = TantivyBackend(tmp_path / "tantivy")
         await opened.open()
         try:
             yield opened
@@ -35,7 +30,7 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     try:
         elastic = importlib.import_module("search.elastic")
     except ImportError as exc:  # the Elasticsearch backend is written in parallel
-        pytest.skip(f"search.elastic is not importable yet ({exc}); conformance runs on SQLite only")
+        pytest.skip(f"search.elastic is not importable yet ({exc}); conformance runs on tantivy only")
     url = request.getfixturevalue("search_node_url")
     es = elastic.ElasticBackend(url, alias=f"conf-{uuid.uuid4().hex[:12]}")
     await es.open()

@@ -1,4 +1,4 @@
-"""The same scenarios on every backend (SQLite FTS5 and Elasticsearch/OpenSearch).
+"""The same scenarios on every backend (tantivy and Elasticsearch/OpenSearch).
 
 Expectations come from ``search.semantics``: match sets, totals and facets are checked against a plain
 Python reference model (``tests.search.helpers``); orders fixed by the semantics (boost tiers, sorts,
@@ -15,6 +15,7 @@ from pathlib import Path
 import pymarc
 import pytest
 import pytest_asyncio
+from pydantic import ValidationError
 
 from schemas.errors import InvalidInput, QuerySyntaxError
 from schemas.search import IndexDocument, SearchFilters, SearchRequest, SearchResponse
@@ -22,7 +23,7 @@ from search.analysis import folded_tokens
 from search.backend import SearchBackend
 from search.query import MAX_DEPTH, parse_query
 from search.service import SearchService
-from search.sqlite_fts import SqliteBackend
+from search.tantivy_index import TantivyBackend
 
 from .corpus import BY_ID, CORPUS
 from .helpers import make_doc, ref_facets, ref_filter, ref_matches
@@ -40,7 +41,7 @@ async def service(backend: SearchBackend) -> SearchService:
 
 
 async def ids(service: SearchService, q: str = "", **kwargs: object) -> list[str]:
-    response = await service.search(SearchRequest(q=q, size=100, **kwargs))  # type: ignore[arg-type]
+    response = await service.search(SearchRequest.model_validate({"q": q, "size": 100, **kwargs}))
     return [h.id for h in response.hits]
 
 
@@ -220,8 +221,8 @@ async def test_paging_limits(service: SearchService) -> None:
         await service.search(SearchRequest(size=100, page=101))
     with pytest.raises(InvalidInput):
         await service.search(SearchRequest(cursor="not-a-cursor!"))
-    with pytest.raises(InvalidInput):
-        await service.search(SearchRequest(facets=["colour"]))
+    with pytest.raises(ValidationError, match="unknown facet colour"):
+        SearchRequest(facets=["colour"])  # the model refuses it, before any backend
 
 
 @pytest.mark.asyncio
@@ -356,26 +357,26 @@ async def test_real_marc_records_are_found_by_their_title(backend: SearchBackend
 # -- both backends side by side ------------------------------------------------------------------------
 @pytest_asyncio.fixture
 async def both(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[list[SearchService]]:
-    """The corpus on SQLite and on the search node at once."""
+    """The corpus on tantivy (the embedded default) and on the search node at once."""
     try:
         from search.elastic import ElasticBackend
     except ImportError as exc:
         pytest.skip(f"search.elastic is not importable yet ({exc})")
     url = request.getfixturevalue("search_node_url")
-    sqlite = SqliteBackend(tmp_path / "index")
+    tantivy = TantivyBackend(tmp_path / "tantivy")
     es = ElasticBackend(url, alias=f"both-{uuid.uuid4().hex[:12]}")
-    await sqlite.open()
+    await tantivy.open()
     await es.open()
     try:
-        for b in (sqlite, es):
+        for b in (tantivy, es):
             await b.bulk(CORPUS)
             await b.refresh()
-        yield [SearchService(sqlite), SearchService(es)]
+        yield [SearchService(tantivy), SearchService(es)]
     finally:
         for name in await es.list_indexes():
             await es.client.indices.delete(index=name)
         await es.close()
-        await sqlite.close()
+        await tantivy.close()
 
 
 def _comparable(response: SearchResponse, ordered: bool) -> tuple[object, ...]:
@@ -391,11 +392,18 @@ def _comparable(response: SearchResponse, ordered: bool) -> tuple[object, ...]:
 
 @pytest.mark.asyncio
 async def test_backends_give_identical_answers(both: list[SearchService]) -> None:
+    for service in both:
+        assert await service.backend.count() == len(BY_ID)  # each holds the whole corpus
+    compared = answered = 0
     for q in [*QUERIES, "lap trinh pythn"]:
         for sort in ("relevance", "year_desc", "title"):
             answers = [await s.search(SearchRequest(q=q, sort=sort, size=100)) for s in both]
             first, second = (_comparable(a, ordered=sort != "relevance") for a in answers)
             assert first == second, (q, sort)
+            compared += 1
+            answered += answers[0].total > 0
+    # Identical answers prove little if they are empty: most of the queries must find something.
+    assert answered >= compared * 3 // 4, (answered, compared)
     for prefix, field in (("khoa h", "title"), ("nguyen v", "author"), ("comp", "title"), ("d", "author")):
-        assert await both[0].autocomplete(prefix, field) == await both[1].autocomplete(prefix, field)
-    assert BY_ID  # the corpus is shared by every scenario
+        completions = [await s.autocomplete(prefix, field) for s in both]
+        assert completions[0] == completions[1] and completions[0], (prefix, field)

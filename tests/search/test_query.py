@@ -8,11 +8,11 @@ import pytest
 
 from schemas.errors import QuerySyntaxError
 from search.query import parse_query
-from search.query_ast import And, Keyword, MatchAll, Not, Or, Term, YearRange
+from search.query_ast import TEXT_FIELD, And, Keyword, MatchAll, Not, Or, Term, YearRange
 
 
 def t(field: str, exact: str, folded: str, phrase: bool = False, prefix: bool = False) -> Term:
-    return Term(field, tuple(exact.split()), tuple(folded.split()), phrase=phrase, prefix=prefix)  # type: ignore[arg-type]
+    return Term(TEXT_FIELD[field], tuple(exact.split()), tuple(folded.split()), phrase=phrase, prefix=prefix)
 
 
 def test_free_words_are_one_term() -> None:

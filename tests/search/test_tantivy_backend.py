@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from schemas.errors import BackendUnavailable
 from schemas.search import FacetValue, SearchRequest
 from search.query import parse_query
 from search.tantivy_index import TantivyBackend
@@ -31,6 +32,23 @@ async def test_two_writers_of_one_folder_take_turns(tmp_path: Path) -> None:
         await server.refresh()
         assert await server.count() == 2 and await cli.count() == 2
         assert await server.get_position() == 2
+    finally:
+        await server.close()
+        await cli.close()
+
+
+async def test_a_writer_held_too_long_is_a_backend_unavailable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The API answers 503 and the CLI one line, rather than tantivy's bare ValueError (a 500).
+    monkeypatch.setattr("search.tantivy_index._LOCK_WAIT", 0.3)
+    server, cli = TantivyBackend(tmp_path / "tantivy"), TantivyBackend(tmp_path / "tantivy")
+    await server.open()
+    await cli.open()
+    try:
+        await server.bulk([make_doc("a", "Thư viện số")])  # holds the writer until it commits
+        with pytest.raises(BackendUnavailable, match="another process"):
+            await cli.bulk([make_doc("b", "Khoa học máy tính")])
     finally:
         await server.close()
         await cli.close()
