@@ -10,20 +10,26 @@ LienhopError (500)
 │   ├── MemberExists
 │   └── NotEligible (an observer promoted before its years of observation)
 ├── InvalidInput (422)
-│   └── QuerySyntaxError (400, with position)
+│   ├── QuerySyntaxError (400, with position)
+│   ├── NotAListVerb [harvesters.oai.errors]
+│   └── NoStoredMetadata [harvesters.rederive]
 ├── Unauthorized (401) [app.errors]
 ├── HarvestError (502)
 │   ├── OAIError (carries the OAI-PMH error code)
-│   │   ├── BadResumptionToken
-│   │   ├── BadArgument [harvesters.oai]
-│   │   ├── BadVerb [harvesters.oai]
-│   │   ├── CannotDisseminateFormat [harvesters.oai]
-│   │   ├── IdDoesNotExist [harvesters.oai]
-│   │   ├── NoRecordsMatch [harvesters.oai]
-│   │   ├── NoMetadataFormats [harvesters.oai]
-│   │   └── NoSetHierarchy [harvesters.oai]
-│   ├── MalformedPage [harvesters.oai]
-│   ├── ResumptionTokenLoop [harvesters.oai]
+│   │   ├── KnownOAIError (one class per code of the protocol) [harvesters.oai.errors]
+│   │   │   ├── BadArgument [harvesters.oai.errors]
+│   │   │   ├── BadResumptionToken [harvesters.oai.errors]
+│   │   │   ├── BadVerb [harvesters.oai.errors]
+│   │   │   ├── CannotDisseminateFormat [harvesters.oai.errors]
+│   │   │   ├── IdDoesNotExist [harvesters.oai.errors]
+│   │   │   ├── NoRecordsMatch [harvesters.oai.errors]
+│   │   │   ├── NoMetadataFormats [harvesters.oai.errors]
+│   │   │   └── NoSetHierarchy [harvesters.oai.errors]
+│   │   └── UnknownOAIError (a code the protocol does not define) [harvesters.oai.errors]
+│   ├── MalformedPage [harvesters.oai.errors]
+│   ├── ResumptionTokenLoop [harvesters.oai.errors]
+│   ├── InvalidDatestamp [harvesters.oai.errors]
+│   ├── RecordParseError [harvesters.records]
 │   ├── MalformedXML [harvesters.xml]
 │   ├── UnsafeXML (entity expansion, DTD, size cap)
 │   └── MassDeletion (reconciliation refused) [harvesters.reconcile]

@@ -23,7 +23,7 @@ from __future__ import annotations
 from schemas.errors import HarvestError, InvalidInput, OAIError
 
 
-class _CodedOAIError(OAIError):
+class KnownOAIError(OAIError):
     """An error code OAI-PMH 2.0 defines: the code is the class's."""
 
     code = ""
@@ -32,37 +32,37 @@ class _CodedOAIError(OAIError):
         super().__init__(self.code, detail)
 
 
-class BadArgument(_CodedOAIError):
+class BadArgument(KnownOAIError):
     code = "badArgument"
 
 
-class BadResumptionToken(_CodedOAIError):
+class BadResumptionToken(KnownOAIError):
     code = "badResumptionToken"
 
 
-class BadVerb(_CodedOAIError):
+class BadVerb(KnownOAIError):
     code = "badVerb"
 
 
-class CannotDisseminateFormat(_CodedOAIError):
+class CannotDisseminateFormat(KnownOAIError):
     code = "cannotDisseminateFormat"
 
 
-class IdDoesNotExist(_CodedOAIError):
+class IdDoesNotExist(KnownOAIError):
     code = "idDoesNotExist"
 
 
-class NoRecordsMatch(_CodedOAIError):
+class NoRecordsMatch(KnownOAIError):
     """Never raised to callers of the list verbs: there it means an empty, successful list."""
 
     code = "noRecordsMatch"
 
 
-class NoMetadataFormats(_CodedOAIError):
+class NoMetadataFormats(KnownOAIError):
     code = "noMetadataFormats"
 
 
-class NoSetHierarchy(_CodedOAIError):
+class NoSetHierarchy(KnownOAIError):
     code = "noSetHierarchy"
 
 
@@ -75,7 +75,7 @@ class UnknownOAIError(OAIError):
         super().__init__(code or type(self).code, detail)
 
 
-OAI_ERRORS: dict[str, type[_CodedOAIError]] = {
+OAI_ERRORS: dict[str, type[KnownOAIError]] = {
     cls.code: cls
     for cls in (
         BadArgument,
