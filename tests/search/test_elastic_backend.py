@@ -22,22 +22,18 @@ from schemas.search import IndexDocument, SearchFilters, SearchRequest
 from search import analysis
 from search.backend import SearchBackend
 from search.elastic import ElasticBackend
-from search.elastic_dsl import (
-    DERIVED_FIELDS,
-    HIT_SOURCE_FIELDS,
+from search.elastic.compile import (
     aggregations,
     autocomplete_body,
     compile_node,
     filter_clauses,
-    index_body,
     prefix_term,
     relevance_clauses,
     search_body,
     sort_clause,
-    source_json,
-    to_source,
     vocabulary_body,
 )
+from search.elastic.mapping import DERIVED_FIELDS, HIT_SOURCE_FIELDS, index_body, source_json, to_source
 from search.query import parse_query
 from search.query_ast import And, Keyword, MatchAll, Not, Or, ParsedQuery, Term, YearRange
 from search.semantics import EXACT_BOOST, PHRASE_BOOST, PHRASE_EXACT_BOOST, decode_cursor
