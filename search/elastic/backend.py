@@ -5,9 +5,9 @@ index. ``swap_alias`` moves the alias in one ``_aliases`` call (remove + add, at
 keeps the previous index for rollback and drops versions older than it. The indexer position is kept in
 the index mapping's ``_meta``, so it travels with the index it describes.
 
-A search goes: ``search_plan`` (``plan.build``, from the ``compile``d query) -> ``run_plan``
-(``plan.run``, through this connection's raw requests, ``client``) -> ``result_from_answers``
-(``results``).
+A search goes: ``search_plan`` (``plan``, from the ``compile``d query) -> ``run_plan`` (``plan.run``, with
+its ``tiers`` or ``candidates``, through this connection's raw requests, ``client``) ->
+``result_from_answers`` (``results``).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from ..semantics import decode_cursor, rank_completions
 from .client import ElasticConnection, body_of, failure_reason
 from .compile import autocomplete_body, prefix_term, vocabulary_body
 from .mapping import FACET_TUPLE_FIELD, bulk_lines, from_source, index_body, version_name, versions_of
-from .plan.build import search_plan
+from .plan import search_plan
 from .plan.run import run_plan
 from .results import result_from_answers
 

@@ -29,6 +29,26 @@ REQUEST_TIMEOUT = 30.0
 UNAVAILABLE_STATUSES = {502, 503, 504}
 #: Pooled HTTP connections: concurrent searches of one server process must not queue client-side.
 CONNECTIONS = 32
+#: Response fields a search uses (``filter_path``): no shard header, ``_index``/``_id`` of every hit,
+#: or per-bucket error bounds to send and decode.
+SEARCH_FILTER_PATH = ",".join(
+    (
+        "hits.total",
+        "hits.hits._source",
+        "hits.hits._score",
+        "hits.hits.sort",
+        "aggregations.*.buckets.key",
+        "aggregations.*.buckets.doc_count",
+    )
+)
+#: The same fields of each answer of a multi-search, plus its status and error: every answer keeps
+#: its ``status``, so none can vanish from the list when ``filter_path`` empties it.
+MSEARCH_FILTER_PATH = ",".join(
+    [f"responses.{path}" for path in SEARCH_FILTER_PATH.split(",")]
+    + ["responses.status", "responses.error.type", "responses.error.reason"]
+)
+#: A tiered search also reads the index of each hit, to pair it with the term statistics.
+TIERED_FILTER_PATH = f"{MSEARCH_FILTER_PATH},responses.hits.hits._index"
 
 
 @dataclass(frozen=True)

@@ -274,7 +274,7 @@ def _summed_as_before(core: Node, should: list[Query]) -> list[Query]:
     equal hits (or move a cursor). The others are kept as one clause by a ``function_score`` without
     functions (Lucene would merge a nested bool into the outer one): the same float sums, bit for bit.
     The wrapper hides the others' maximum scores, so it prunes less than a flat disjunction would,
-    still 2-4 times less engine work than ``search_body`` (``học`` at 1M records: 74 -> 41 ms CPU).
+    but still far more than ``search_body``.
     """
     if not isinstance(core, Term):
         return should  # an OR is filtered as such: nothing merges, the sum is flat there too
@@ -302,8 +302,7 @@ def _all_but(node: Keyword) -> Query:
     """The documents whose single-valued keyword field is not ``node.value`` (or is missing).
 
     The same documents as ``must_not`` of the term, but as a filter: a ``must_not`` beside scoring
-    clauses stops Lucene from skipping documents that cannot reach the page (``học NOT lang:eng`` at
-    1M records: 79 -> 53 ms of engine CPU), a filter does not.
+    clauses stops Lucene from skipping documents that cannot reach the page, a filter does not.
     """
     field = KEYWORD_FIELDS[node.field]
     return {

@@ -19,7 +19,7 @@ from schemas.search import FacetValue, SearchRequest
 from ..backend import BackendHit, BackendResult
 from ..semantics import encode_cursor
 from .mapping import FACET_TUPLE_FIELD, TUPLE_FACETS, hit_document
-from .plan.build import SearchPlan
+from .plan import SearchPlan
 
 _FACET_VALUES = TypeAdapter(list[FacetValue])
 

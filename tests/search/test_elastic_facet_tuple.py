@@ -17,9 +17,8 @@ import pytest_asyncio
 
 from schemas.search import IndexDocument, SearchFilters, SearchRequest
 from search.backend import BackendResult
-from search.elastic import ElasticBackend
+from search.elastic import ElasticBackend, plan
 from search.elastic.mapping import FACET_TUPLE_FIELD, index_body, to_source
-from search.elastic.plan import build
 from search.elastic.results import split_tuple
 from search.query import parse_query
 from tests.search.test_elastic_backend import make_doc
@@ -179,5 +178,5 @@ async def test_more_combinations_than_buckets_falls_back_to_exact_facets(
 ) -> None:
     new, old = pair
     expected = facets_of(await results(old))
-    monkeypatch.setattr(build, "TUPLE_BUCKETS", 3)
+    monkeypatch.setattr(plan, "TUPLE_BUCKETS", 3)
     assert facets_of(await results(new)) == expected

@@ -4,16 +4,21 @@
 hides their maximum scores from the engine. ``flat_query`` puts them back flat (scores within a rounding):
 the engine skips far more documents. Its top documents are the candidates; the hits query restricted to
 them (``among``) ranks them exactly, and ``certified`` says whether that page is the whole query's.
+``candidates_query`` is planned by ``search_plan``, ``candidate_search`` sends it.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...query_ast import ParsedQuery
+from ..client import MSEARCH_FILTER_PATH, ElasticConnection
 from ..compile import Query
+
+if TYPE_CHECKING:  # the plan holds the candidates query: only its type is needed here
+    from . import SearchPlan
 
 #: Candidates asked beyond the page (``candidates_body``): room for near ties at the page's end.
 CANDIDATE_MARGIN = 20
@@ -27,8 +32,7 @@ def flat_query(exact: Query) -> Query | None:
     """``exact`` (a ``hits_query``) with the clauses ``_summed_as_before`` grouped put back flat.
 
     The same matches, and scores within a rounding of the exact ones; but the engine sees every
-    clause's maximum score, so MaxScore skips most documents (``"khoa học"`` at 1M records: about
-    45 -> 12 ms of engine CPU; ``học`` 42 -> 22 ms). ``None`` when nothing is grouped.
+    clause's maximum score, so MaxScore skips most documents. ``None`` when nothing is grouped.
     """
     shaped = exact["bool"]
     should = shaped.get("should") or []
@@ -56,7 +60,7 @@ def top_tier(exact: Query) -> Query:
 
     When every clause scores a constant (one-word prefixes), those documents share the top score
     and any other scores less: the page is theirs, in id order, when they fill it. Unscored and
-    sorted by id, the engine skips through them (``th*`` at 1M records: 60 -> 10 ms of engine CPU).
+    sorted by id, the engine skips through them.
     """
     shaped = exact["bool"]
     leaves = [leaf for clause in shaped["should"] for leaf in _leaves(clause)]
@@ -66,12 +70,17 @@ def top_tier(exact: Query) -> Query:
     return {"bool": tier}
 
 
-def candidates_query(query: ParsedQuery, exact: Query) -> tuple[Query | None, bool]:
-    """The query finding the candidates of ``exact``'s page, and whether they go in id order.
+def candidates_query(query: ParsedQuery, body: dict[str, Any]) -> tuple[Query | None, bool]:
+    """The query finding the candidates of the page of ``body`` (a hits request with a ``hits_query``),
+    and whether they go in id order.
 
     ``top_tier`` when every scoring clause is a one-word prefix (constant scores), else
-    ``flat_query``; none for other prefixes (flat, a constant-score clause skips no more).
+    ``flat_query``; none for other prefixes (flat, a constant-score clause skips no more), nor for a
+    page deeper than ``CANDIDATE_WINDOW`` (the exact query alone).
     """
+    if candidate_window(body) > CANDIDATE_WINDOW:
+        return None, False
+    exact = body["query"]
     terms = query.positive_terms
     if terms and all(term.prefix and len(term.folded) == 1 for term in terms):
         return top_tier(exact), True
@@ -143,3 +152,34 @@ def certified(
         return False
     bound = float(candidates[-1]["_score"])
     return float(page[-1]["_score"]) > bound + _ulps(bound)
+
+
+async def candidate_search(sender: ElasticConnection, plan: SearchPlan) -> list[dict[str, Any]]:
+    """The answers of ``plan``, its page found among candidates (``SearchPlan.approximate``).
+
+    The plan's requests go with the candidates request in place of the hits request; then the
+    hits request restricted to the candidates gives their exact scores and order. When that page
+    cannot be certified (``certified``: near ties beyond the window) the hits request answers.
+    """
+    assert plan.hits is not None and plan.approximate is not None
+    body = plan.bodies[plan.hits]
+    ask = candidates_body(body, plan.approximate, plan.by_id)
+    bodies = list(plan.bodies)
+    bodies[plan.hits] = ask
+    answers = await sender.raw_msearch(bodies, filter_path=MSEARCH_FILTER_PATH)
+    found = _hits_of(answers[plan.hits])
+    if found:
+        ids = [str(hit["sort"][-1]) for hit in found]
+        exact = (await sender.raw_msearch([among(body, ids)], filter_path=MSEARCH_FILTER_PATH))[0]
+        if certified(found, ask["size"], _hits_of(exact), body["size"], plan.by_id):
+            answers[plan.hits] = exact
+            return answers
+    elif not plan.by_id:
+        return answers  # no match after the cursor: the page is empty
+    answers[plan.hits] = (await sender.raw_msearch([body], filter_path=MSEARCH_FILTER_PATH))[0]
+    return answers
+
+
+def _hits_of(answer: dict[str, Any]) -> list[dict[str, Any]]:
+    """The hits of one answer (``filter_path`` drops an empty list)."""
+    return list((answer.get("hits") or {}).get("hits") or [])

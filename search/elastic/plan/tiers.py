@@ -1,20 +1,26 @@
 """Boost tiers: the hits of several unquoted words asked first of the documents with the top boosts.
 
-A tier's page is the page of the whole query when it is full and its last score beats anything a
-document left out can reach; ``bm25_bound`` bounds the BM25 part of that from the index's term
-statistics (``stats_doc`` is the artificial document they are asked for).
+``tiers`` builds them; ``tiered_search`` asks them in turn. A tier's page is the page of the whole query
+when it is full and its last score beats anything a document left out can reach; ``bm25_bound`` bounds
+the BM25 part of that from the index's term statistics (``stats_doc`` is the artificial document they
+are asked for).
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...query_ast import ParsedQuery
 from ...semantics import FIELD_WEIGHTS
+from ..client import MSEARCH_FILTER_PATH, TIERED_FILTER_PATH, ElasticConnection
 from ..compile import SCORED_FIELDS, Query
+
+if TYPE_CHECKING:  # the plan holds its tiers: only its type is needed here
+    from . import SearchPlan
 
 
 @dataclass(frozen=True)
@@ -45,7 +51,7 @@ def tiers(matching: Sequence[Query], should: Sequence[Query]) -> tuple[Tier, ...
     same clauses and scores, over a few thousand documents. Such a page is the page of the whole
     query when it is full and its last score beats anything a document left out can reach: the
     boosts it can still have (``Tier.outside``) plus the most BM25 can give (``bm25_bound``); else
-    the next tier, then ``hits_query``, answer (``search.elastic.plan.run``).
+    the next tier, then ``hits_query``, answer (``tiered_search``).
     """
     boosts = [c["constant_score"] for c in should if "constant_score" in c]
     if not boosts:
@@ -117,3 +123,53 @@ def bm25_bound(query: ParsedQuery, stats: dict[str, Any]) -> float:
             idf = math.log(1 + (max(docs, found) - found + 0.5) / (found + 0.5))
             bound += weight * BM25_PER_IDF * idf
     return bound
+
+
+async def tiered_search(
+    sender: ElasticConnection, plan: SearchPlan, query: ParsedQuery
+) -> list[dict[str, Any]]:
+    """The answers of ``plan``, its hits those of the first tier whose page is certified, else of the
+    whole query (``SearchPlan.fallback``).
+
+    The plan's requests go with the statistics that bound BM25 (``stats_doc``). The statistics must
+    come from the index that answered (an alias swap between the requests would pair a page with
+    another index's statistics): else the whole query answers.
+    """
+    assert plan.hits is not None and plan.fallback is not None
+    # Declared: the stubs type what ``gather`` returns as ``Any``.
+    answers: list[dict[str, Any]]
+    stats: dict[str, Any]
+    answers, stats = await asyncio.gather(
+        sender.raw_msearch(plan.bodies, filter_path=TIERED_FILTER_PATH),
+        sender.term_stats(stats_doc(query)),
+    )
+    answers[plan.hits] = await _tier_hits(sender, plan, answers[plan.hits], query, stats)
+    return answers
+
+
+async def _tier_hits(
+    sender: ElasticConnection,
+    plan: SearchPlan,
+    first: dict[str, Any],
+    query: ParsedQuery,
+    stats: dict[str, Any],
+) -> dict[str, Any]:
+    """The hits answer of the first certified tier (``first`` is the first tier's), else the whole query's."""
+    assert plan.hits is not None and plan.fallback is not None
+    body = plan.bodies[plan.hits]
+    bound = bm25_bound(query, stats)
+    answer = first
+    for n, tier in enumerate(plan.tiers):
+        if n:
+            answer = (
+                await sender.raw_msearch([{**body, "query": tier.query}], filter_path=TIERED_FILTER_PATH)
+            )[0]
+        found = (answer.get("hits") or {}).get("hits") or []
+        if (
+            len(found) == body["size"]
+            and all(hit.get("_index") == stats.get("_index") for hit in found)
+            and found[-1]["_score"] > bound + tier.outside + TIER_MARGIN
+        ):
+            return answer
+    whole = {**body, "query": plan.fallback}
+    return (await sender.raw_msearch([whole], filter_path=MSEARCH_FILTER_PATH))[0]
