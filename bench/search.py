@@ -496,8 +496,8 @@ async def index_pair(backend: Any, records: int, seed: int, batch: int) -> tuple
     Both clocks end with restoring the refresh interval and refreshing. Ours goes live, the peer's
     index is deleted. Returns (our seconds, peer seconds).
     """
-    from search.elastic import BULK_CHUNK, BULK_CHUNK_BYTES
-    from search.elastic_dsl import index_body, to_source
+    from search.elastic.backend import BULK_CHUNK, BULK_CHUNK_BYTES
+    from search.elastic.mapping import index_body, to_source
 
     client = backend.client
     if backend.resolved_engine == "opensearch":
@@ -572,7 +572,7 @@ async def _engine_calls(backend: Any, service: Any, request: SearchRequest) -> l
 
 async def _replay(client: Any, alias: str, call: _Call) -> object:
     """One recorded engine call, sent by the client alone."""
-    from search.elastic import term_stats_body
+    from search.elastic.client import term_stats_body
 
     kind, payload, filter_path = call
     if kind == "stats":

@@ -4,7 +4,6 @@ expectations."""
 
 from __future__ import annotations
 
-import importlib
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 import pytest_asyncio
 
 from search.backend import SearchBackend
+from search.elastic import ElasticBackend
 from search.tantivy_index import TantivyBackend
 
 
@@ -27,12 +27,8 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         finally:
             await opened.close()
         return
-    try:
-        elastic = importlib.import_module("search.elastic")
-    except ImportError as exc:  # the Elasticsearch backend is written in parallel
-        pytest.skip(f"search.elastic is not importable yet ({exc}); conformance runs on tantivy only")
     url = request.getfixturevalue("search_node_url")
-    es = elastic.ElasticBackend(url, alias=f"conf-{uuid.uuid4().hex[:12]}")
+    es = ElasticBackend(url, alias=f"conf-{uuid.uuid4().hex[:12]}")
     await es.open()
     try:
         yield es

@@ -21,6 +21,7 @@ from schemas.errors import InvalidInput, QuerySyntaxError
 from schemas.search import IndexDocument, SearchFilters, SearchRequest, SearchResponse
 from search.analysis import folded_tokens
 from search.backend import SearchBackend
+from search.elastic import ElasticBackend
 from search.query import MAX_DEPTH, parse_query
 from search.service import SearchService
 from search.tantivy_index import TantivyBackend
@@ -358,10 +359,6 @@ async def test_real_marc_records_are_found_by_their_title(backend: SearchBackend
 @pytest_asyncio.fixture
 async def both(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[list[SearchService]]:
     """The corpus on tantivy (the embedded default) and on the search node at once."""
-    try:
-        from search.elastic import ElasticBackend
-    except ImportError as exc:
-        pytest.skip(f"search.elastic is not importable yet ({exc})")
     url = request.getfixturevalue("search_node_url")
     tantivy = TantivyBackend(tmp_path / "tantivy")
     es = ElasticBackend(url, alias=f"both-{uuid.uuid4().hex[:12]}")

@@ -22,33 +22,29 @@ from schemas.search import IndexDocument, SearchFilters, SearchRequest
 from search import analysis
 from search.backend import SearchBackend
 from search.elastic import ElasticBackend
-from search.elastic_dsl import (
-    DERIVED_FIELDS,
-    HIT_SOURCE_FIELDS,
+from search.elastic.compile import (
     aggregations,
     autocomplete_body,
     compile_node,
     filter_clauses,
-    index_body,
     prefix_term,
     relevance_clauses,
     search_body,
     sort_clause,
-    source_json,
-    to_source,
     vocabulary_body,
 )
+from search.elastic.mapping import DERIVED_FIELDS, HIT_SOURCE_FIELDS, index_body, source_json, to_source
 from search.query import parse_query
-from search.query_ast import And, Keyword, MatchAll, Not, Or, ParsedQuery, Term, YearRange
+from search.query_ast import And, Keyword, MatchAll, Not, Or, ParsedQuery, Term, TextField, YearRange
 from search.semantics import EXACT_BOOST, PHRASE_BOOST, PHRASE_EXACT_BOOST, decode_cursor
 from tests.search_node import free_port
 
 # ------------------------------------------------------------------------------------------ helpers
 
 
-def term(text: str, field: str = "any", phrase: bool = False, prefix: bool = False) -> Term:
+def term(text: str, field: TextField = "any", phrase: bool = False, prefix: bool = False) -> Term:
     exact = tuple(analysis.tokens(text))
-    return Term(field, exact, tuple(analysis.fold(t) for t in exact), phrase=phrase, prefix=prefix)  # type: ignore[arg-type]
+    return Term(field, exact, tuple(analysis.fold(t) for t in exact), phrase=phrase, prefix=prefix)
 
 
 def make_doc(
@@ -88,7 +84,7 @@ CORPUS = [
 
 
 async def search_ids(backend: ElasticBackend, q: str, **request: object) -> list[str]:
-    result = await backend.search(parse_query(q), SearchRequest(size=50, **request))  # type: ignore[arg-type]
+    result = await backend.search(parse_query(q), SearchRequest.model_validate({"size": 50, **request}))
     return [hit.doc.id for hit in result.hits]
 
 

@@ -2,9 +2,9 @@
 
 ``NOT field:value`` on a single-valued keyword field is sent as a positive filter, and the hits of
 one-word terms and phrases are found among candidates ranked by flat score sums, then ranked exactly
-(``search.elastic_dsl``: ``flat_query``, ``candidates_body``, ``among``, ``certified``). Each search
-here is compared with the single ``search_body`` request, on a corpus with long runs of equal scores
-so that some candidate pages cannot be certified and the plain hits request answers.
+(``search.elastic.plan.candidates``: ``flat_query``, ``candidates_body``, ``among``, ``certified``).
+Each search here is compared with the single ``search_body`` request, on a corpus with long runs of
+equal scores so that some candidate pages cannot be certified and the plain hits request answers.
 """
 
 from __future__ import annotations
@@ -19,8 +19,12 @@ from indexer.documents import to_document
 from schemas.record import Record
 from schemas.search import IndexDocument, SearchFilters, SearchRequest
 from search.backend import BackendResult
-from search.elastic import SEARCH_FILTER_PATH, ElasticBackend, result_from_answer
-from search.elastic_dsl import CANDIDATE_MARGIN, certified, search_body, search_plan
+from search.elastic import ElasticBackend
+from search.elastic.client import SEARCH_FILTER_PATH
+from search.elastic.compile import search_body
+from search.elastic.plan import search_plan
+from search.elastic.plan.candidates import CANDIDATE_MARGIN, certified
+from search.elastic.results import result_from_answer
 from search.query import parse_query
 from search.semantics import decode_cursor
 
@@ -127,7 +131,7 @@ async def test_not_on_a_language_keeps_documents_without_one(filled: ElasticBack
 
 def test_the_plan_looks_up_one_word_and_phrase_hits_through_candidates() -> None:
     def planned(q: str, **request: object) -> bool:
-        return search_plan(parse_query(q), SearchRequest(**request)).approximate is not None  # type: ignore[arg-type]
+        return search_plan(parse_query(q), SearchRequest.model_validate(request)).approximate is not None
 
     assert planned("khoa") and planned('"khoa học"') and planned("khoa NOT lang:eng")
     assert planned("kho*") and planned("kho* OR ng*")  # constant scores: the top tier by id

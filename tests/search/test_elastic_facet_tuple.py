@@ -1,4 +1,4 @@
-"""The member/type/language facets from one ``facet_tuple`` aggregation (``search.elastic_dsl``).
+"""The member/type/language facets from one ``facet_tuple`` aggregation (``search.elastic``).
 
 They must equal the facets of three separate aggregations: on an index with the field, on an index
 built before it (no field in its mapping), when the alias moves to such an index behind the
@@ -16,10 +16,10 @@ import pytest
 import pytest_asyncio
 
 from schemas.search import IndexDocument, SearchFilters, SearchRequest
-from search import elastic_dsl
 from search.backend import BackendResult
-from search.elastic import ElasticBackend
-from search.elastic_dsl import FACET_TUPLE_FIELD, index_body, split_tuple, to_source
+from search.elastic import ElasticBackend, plan
+from search.elastic.mapping import FACET_TUPLE_FIELD, index_body, to_source
+from search.elastic.results import split_tuple
 from search.query import parse_query
 from tests.search.test_elastic_backend import make_doc
 
@@ -178,5 +178,5 @@ async def test_more_combinations_than_buckets_falls_back_to_exact_facets(
 ) -> None:
     new, old = pair
     expected = facets_of(await results(old))
-    monkeypatch.setattr(elastic_dsl, "TUPLE_BUCKETS", 3)
+    monkeypatch.setattr(plan, "TUPLE_BUCKETS", 3)
     assert facets_of(await results(new)) == expected
