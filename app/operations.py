@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from harvesters.commits import OnCommit
 from harvesters.importer import import_file as run_import
 from harvesters.rederive import rederive_member
-from harvesters.runner import OnCommit, harvest_members
+from harvesters.runner import harvest_members
 from schemas.member import RunReport
 from schemas.progress import ProgressSink
 
