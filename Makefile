@@ -17,9 +17,11 @@ run: $(STAMP)
 	$(BIN)/lienhop demo
 	LIENHOP_DEMO_PROVIDER=1 $(BIN)/lienhop serve
 
-## The whole suite: lint, then every test (starts its own search node)
+## The whole suite: lint, format check, types (mypy), then every test (starts its own search node)
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 ## A development search node in the foreground on port 9200 (no Docker)
