@@ -35,7 +35,11 @@ class Settings(BaseSettings):
 
     host: str = Field("127.0.0.1", description="Address `lienhop serve` binds.")
     port: int = Field(8000, description="Port `lienhop serve` binds.")
-    public_url: str | None = Field(None, description="Base URL the service is reached at (widget links).")
+    public_url: str = Field(
+        "http://localhost:8000",
+        description="Base URL the service is reached at: widget links, the OAI-PMH baseURL and the "
+        "host part of its identifiers (oai:<host>:<record id>), never taken from a request.",
+    )
     admin_token: str | None = Field(
         None, description="Bearer token required by admin endpoints; unset means open (development)."
     )
