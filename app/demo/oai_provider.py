@@ -23,7 +23,17 @@ from ..protocols.oai.arguments import ListQuery
 from ..protocols.oai.errors import BadResumptionToken, NoRecordsMatch
 from ..protocols.oai.provider import Item, Page, answer
 from ..protocols.oai.tokens import TokenCodec
-from ..protocols.oai.xml import DC, MARC, MARCXML_FORMAT, OAI_DC, OAI_DC_FORMAT, XSI, Header, RepositoryInfo
+from ..protocols.oai.xml import (
+    DC,
+    MARC,
+    MARCXML_FORMAT,
+    OAI_DC,
+    OAI_DC_FORMAT,
+    XSI,
+    Header,
+    MetadataFormat,
+    RepositoryInfo,
+)
 from .generator import DemoRecord, generate
 from .members import BY_CODE, DemoMember
 
@@ -41,7 +51,7 @@ SETS = {
 class DemoRepository:
     """One member's repository: its records, listed and written for the shared OAI-PMH provider."""
 
-    formats = (OAI_DC_FORMAT, MARCXML_FORMAT)
+    formats: Sequence[MetadataFormat] = (OAI_DC_FORMAT, MARCXML_FORMAT)
 
     def __init__(self, member: DemoMember, records: Sequence[DemoRecord], page_size: int = PAGE_SIZE) -> None:
         self.member = member

@@ -47,34 +47,42 @@ _GENRE = {
 }
 
 
-def own_marc(record: Record) -> pymarc.Record | None:
-    """The member's own MARC record, when the record was harvested or imported as MARC."""
+def _own_element(record: Record) -> etree._Element | None:
+    """The member's MARCXML ``<record>`` as the store kept it, when the record came as MARC."""
     if record.raw_format not in ("marcxml", "marc21") or not record.raw:
         return None
     try:
-        element = find_marc_record(parse_xml(record.raw.encode()).root)
-        return None if element is None else pymarc_from_marcxml(element, strict=False)
-    except (HarvestError, MarcImportError):
+        return find_marc_record(parse_xml(record.raw.encode()).root)
+    except HarvestError:
         return None  # unreadable kept metadata: the mapping from the normalised record still serves
+
+
+def own_marc(record: Record) -> pymarc.Record | None:
+    """The member's own MARC record, when the record was harvested or imported as MARC."""
+    element = _own_element(record)
+    try:
+        return None if element is None else pymarc_from_marcxml(element, strict=False)
+    except MarcImportError:
+        return None
 
 
 def mapped_marc(record: Record, links: Sequence[str] = ()) -> pymarc.Record:
     """MARC 21 made from the normalised record (for records that came as Dublin Core)."""
     kind, level = _LEADER.get(record.type, _LEADER["other"])
-    marc = pymarc.Record(leader=f"00000n{kind}{level} a2200000uu 4500", force_utf8=True)
     year = f"{record.year:04d}" if record.year and 0 < record.year < 10000 else None
     language = record.language if record.language and len(record.language) == 3 else "und"
     entered = record.datestamp.strftime("%y%m%d") if record.datestamp else "000000"
-    fixed = f"{entered}{'s' if year else 'n'}{year or 'uuuu'}    xx {' ' * 17}{language} d"
-    marc.add_field(Field(tag="001", data=record.id))
+    fields = [Field(tag="001", data=record.id)]
     if record.datestamp:
-        marc.add_field(Field(tag="005", data=record.datestamp.strftime("%Y%m%d%H%M%S.0")))
-    marc.add_field(Field(tag="008", data=fixed))
+        fields.append(Field(tag="005", data=record.datestamp.strftime("%Y%m%d%H%M%S.0")))
+    fields.append(
+        Field(tag="008", data=f"{entered}{'s' if year else 'n'}{year or 'uuuu'}    xx {' ' * 17}{language} d")
+    )
 
     def data(tag: str, indicators: tuple[str, str], *subfields: tuple[str, str | None]) -> None:
         present = [Subfield(code, value) for code, value in subfields if value]
         if present:
-            marc.add_field(Field(tag, indicators, present))  # type: ignore[arg-type]
+            fields.append(Field(tag, indicators, present))  # type: ignore[arg-type]
 
     ids = record.identifiers
     for isbn in ids.isbn:
@@ -102,7 +110,7 @@ def mapped_marc(record: Record, links: Sequence[str] = ()) -> pymarc.Record:
         data("700", (_name_indicator(author), " "), ("a", author))
     for url in dict.fromkeys([*links, *ids.urls]):
         data("856", ("4", "0"), ("u", url))
-    return marc
+    return pymarc.Record(fields=fields, leader=f"00000n{kind}{level} a2200000uu 4500", force_utf8=True)
 
 
 def _name_indicator(name: str) -> str:
@@ -113,6 +121,15 @@ def _name_indicator(name: str) -> str:
 def marc_record(record: Record, links: Sequence[str] = ()) -> pymarc.Record:
     """The member's MARC when there is one, else the mapping of the normalised record."""
     return own_marc(record) or mapped_marc(record, links)
+
+
+def marcxml_of(record: Record, links: Sequence[str] = ()) -> etree._Element:
+    """The record as a MARCXML ``marc:record`` element: the member's own one as kept (no detour
+    through pymarc: a harvest of the feed writes thousands a second), else the mapping."""
+    own = _own_element(record)
+    if own is not None and own.tag == f"{{{MARC}}}record":
+        return own
+    return marcxml_element(marc_record(record, links))
 
 
 def marcxml_element(marc: pymarc.Record) -> etree._Element:
@@ -141,7 +158,7 @@ def marcxml_element(marc: pymarc.Record) -> etree._Element:
 def to_marcxml(record: Record, links: Sequence[str] = ()) -> bytes:
     """A MARCXML document (a ``marc:collection`` of the one record, as MARCXML files are)."""
     collection = etree.Element(f"{{{MARC}}}collection", nsmap={"marc": MARC})
-    collection.append(marcxml_element(marc_record(record, links)))
+    collection.append(marcxml_of(record, links))
     return etree.tostring(collection, xml_declaration=True, encoding="UTF-8")
 
 

@@ -103,8 +103,10 @@ class ListQuery:
         ]
 
     @classmethod
-    def from_json(cls, values: list[object]) -> ListQuery:
+    def from_json(cls, values: object) -> ListQuery:
         """The query a token carried; ``ValueError``/``TypeError`` when it is not one."""
+        if not isinstance(values, list):
+            raise TypeError("not a list request")
         verb, prefix, start, end, set_spec = values
         if not isinstance(verb, str) or not isinstance(prefix, str):
             raise ValueError("not a list request")

@@ -10,6 +10,7 @@ stays valid for ever, across restarts and processes.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,13 +23,13 @@ from store.records import RecordStore
 
 from ..exports.dc import dc_element
 from ..exports.formats import record_links
-from ..exports.marc import marc_record, marcxml_element
+from ..exports.marc import marcxml_of
 from . import catalogue_reads as reads
 from .arguments import ListQuery
 from .errors import BadResumptionToken
 from .provider import Item, Page
 from .tokens import TokenCodec
-from .xml import MARCXML_FORMAT, OAI_DC_FORMAT, Header, RepositoryInfo
+from .xml import MARCXML_FORMAT, OAI_DC_FORMAT, Header, MetadataFormat, RepositoryInfo
 
 PAGE_SIZE = 100
 TYPE_NAMES = {
@@ -47,7 +48,7 @@ _RECORD_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 class CatalogueRepository:
     """The union catalogue's records, for the shared provider (one instance per request)."""
 
-    formats = (OAI_DC_FORMAT, MARCXML_FORMAT)
+    formats: Sequence[MetadataFormat] = (OAI_DC_FORMAT, MARCXML_FORMAT)
 
     def __init__(self, store: RecordStore, public_url: str, page_size: int = PAGE_SIZE) -> None:
         self.store = store
@@ -123,7 +124,7 @@ class CatalogueRepository:
         links = record_links(self.public_url, members.get(record.member), record)
         if prefix == "oai_dc":
             return dc_element(record, links)
-        return marcxml_element(marc_record(record, links))
+        return marcxml_of(record, links)
 
     def _item(self, row: reads.ItemRow) -> Item:
         sets = [f"member:{row.member}"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemas.record import RECORD_TYPES, Record
@@ -46,7 +46,7 @@ class ItemRow:
     record: Record | None
 
 
-def _item(row: Row[Any], with_record: bool) -> ItemRow:
+def _item(row: Any, with_record: bool) -> ItemRow:
     record = Record.model_validate({**row.data, "raw": row.raw}) if with_record else None
     return ItemRow(row.id, row.member, row.seq, row.updated, bool(row.deleted), row.type, record)
 
@@ -107,4 +107,5 @@ async def get_item(engine: AsyncEngine, record_id: str) -> ItemRow | None:
 
 async def earliest_change(engine: AsyncEngine) -> datetime | None:
     async with engine.connect() as conn:
-        return await conn.scalar(select(func.min(records.c.updated)))
+        earliest: datetime | None = await conn.scalar(select(func.min(records.c.updated)))
+    return earliest

@@ -72,7 +72,7 @@ def response_document(
     now: datetime | None = None,
 ) -> bytes:
     """The whole response: ``responseDate``, the ``request`` echoed, then the verb's element or the error."""
-    root = etree.Element(f"{{{OAI}}}OAI-PMH", nsmap={None: OAI, "xsi": XSI})
+    root = etree.Element(f"{{{OAI}}}OAI-PMH", nsmap={None: OAI, "xsi": XSI})  # type: ignore[dict-item]
     root.set(f"{{{XSI}}}schemaLocation", f"{OAI} http://www.openarchives.org/OAI/2.0/OAI-PMH.xsd")
     _sub(root, "responseDate", stamp(now or datetime.now(UTC)))
     request = _sub(root, "request", base_url)
@@ -100,7 +100,7 @@ def identify_element(info: RepositoryInfo) -> etree._Element:
         _sub(el, tag, text)
     if info.repository_identifier and re.fullmatch(_REPOSITORY_IDENTIFIER, info.repository_identifier):
         description = _sub(el, "description")
-        ident = etree.SubElement(description, f"{{{OAI_ID}}}oai-identifier", nsmap={None: OAI_ID})
+        ident = etree.SubElement(description, f"{{{OAI_ID}}}oai-identifier", nsmap={None: OAI_ID})  # type: ignore[dict-item]
         ident.set(
             f"{{{XSI}}}schemaLocation", f"{OAI_ID} http://www.openarchives.org/OAI/2.0/oai-identifier.xsd"
         )
