@@ -24,9 +24,16 @@ COUNT = 120  # records per member: more than one OAI page (100) of the catalogue
 PUBLIC_URL = "http://lienhop.example.vn"  # a host the requests never use: identifiers must carry it
 
 
-def harvest_demo(home: Path) -> Settings:
-    """A data folder holding the demo members ``CODES``, harvested from a demo provider on loopback."""
-    settings = Settings(home=home, public_url=PUBLIC_URL, scheduler_seconds=0, request_timeout=10.0)
+def harvest_demo(home: Path, database_url: str | None = None) -> Settings:
+    """A data folder holding the demo members ``CODES``, harvested from a demo provider on loopback
+    (into ``database_url`` when given, else SQLite in the folder)."""
+    settings = Settings(
+        home=home,
+        database_url=database_url,
+        public_url=PUBLIC_URL,
+        scheduler_seconds=0,
+        request_timeout=10.0,
+    )
 
     async def run(url: str) -> None:
         ctx = await open_context(settings)
