@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -87,6 +88,14 @@ class Settings(BaseSettings):
         if value not in {"auto", "elasticsearch", "opensearch"}:
             raise ValueError("search_engine must be auto, elasticsearch or opensearch")
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _absolute_url(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in {"http", "https"} or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError("public_url must be an absolute http(s) URL such as https://lienhop.example.vn")
+        return value.strip().rstrip("/")
 
     @field_validator("embedded_backend")
     @classmethod
