@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -35,7 +36,11 @@ class Settings(BaseSettings):
 
     host: str = Field("127.0.0.1", description="Address `lienhop serve` binds.")
     port: int = Field(8000, description="Port `lienhop serve` binds.")
-    public_url: str | None = Field(None, description="Base URL the service is reached at (widget links).")
+    public_url: str = Field(
+        "http://localhost:8000",
+        description="Base URL the service is reached at: widget links, the OAI-PMH baseURL and the "
+        "host part of its identifiers (oai:<host>:<record id>), never taken from a request.",
+    )
     demo_provider: bool = Field(
         False,
         description="Serve the demo consortium's OAI-PMH repositories at /demo/oai/{CODE} "
@@ -88,6 +93,14 @@ class Settings(BaseSettings):
         if value not in {"auto", "elasticsearch", "opensearch"}:
             raise ValueError("search_engine must be auto, elasticsearch or opensearch")
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _absolute_url(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in {"http", "https"} or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError("public_url must be an absolute http(s) URL such as https://lienhop.example.vn")
+        return value.strip().rstrip("/")
 
     @field_validator("embedded_backend")
     @classmethod

@@ -4,20 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from ..catalog import opac_link, other_holders
 from ..deps import StoreDep
+from ..protocols.exports.http import EXPORT_RESPONSES, FormatQuery, export_response
 
 router = APIRouter(prefix="/records", tags=["records"])
 
 _RAW_TYPES = {"oai_dc": "application/xml", "marcxml": "application/xml", "marc21": "application/xml"}
 
 
-@router.get("/{record_id}")
-async def get_record(record_id: str, store: StoreDep) -> dict[str, Any]:
-    """The record (without its raw metadata), where to find it, and who else holds the same item."""
+@router.get("/{record_id}", response_model=None, responses=EXPORT_RESPONSES)
+async def get_record(
+    record_id: str, store: StoreDep, request: Request, format: FormatQuery = None
+) -> dict[str, Any] | Response:
+    """The record (without its raw metadata), where to find it, and who else holds the same item;
+    or the record as MARCXML, MARC 21, Dublin Core, RIS, BibTeX or CSL-JSON (``format``/``Accept``)."""
     stored = await store.get_record(record_id)
+    if (exported := await export_response(request, format, stored, store)) is not None:
+        return exported
     member = await store.get_member(stored.record.member)
     record = stored.record
     return {
