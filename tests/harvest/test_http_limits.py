@@ -96,8 +96,8 @@ async def test_retry_after_http_date_is_waited_for(
     provider: tuple[FaultyProvider, str], tmp_path: Path
 ) -> None:
     app, url = provider
-    # an HTTP date has whole seconds: a whole second three to four seconds ahead
-    until = math.ceil(time.time()) + 4
+    # an HTTP date has whole seconds: a whole second five to six seconds ahead
+    until = math.ceil(time.time()) + 6
     app.script = [Fault(status=503, retry_after=email.utils.formatdate(until, usegmt=True))]
     settings = Settings(home=tmp_path, backoff_base=0.01, max_retry_after=60)
     reports = await _harvest(settings, {"VAST": url})

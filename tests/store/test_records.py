@@ -155,26 +155,32 @@ async def test_change_numbers_follow_commit_order_across_processes_while_a_reade
     for code in WRITERS:
         await store.add_member(MemberCreate(code=code, name_vi=f"Thư viện {code}"))
     writers = [await _writer(database_url, code) for code in WRITERS]
-    for proc in writers:  # both are connected and waiting: start them together
-        assert proc.stdin is not None
-        proc.stdin.write(b"go\n")
-        await proc.stdin.drain()
-    waiting = asyncio.gather(*(proc.communicate() for proc in writers))
+    try:
+        for proc in writers:  # both are connected and waiting: start them together
+            assert proc.stdin is not None
+            proc.stdin.write(b"go\n")
+            await proc.stdin.drain()
+        waiting = asyncio.gather(*(proc.communicate() for proc in writers))
 
-    position, reads = 0, 0
-    seen: dict[str, int] = {}
-    while True:
-        running = not waiting.done()
-        changes = await store.changes_since(position, limit=100_000)
-        for change in changes:
-            assert change.seq > position, "the feed went backwards"
-            seen[change.record.oai_identifier] = position = change.seq
-        reads += bool(changes)
-        if not running:
-            break
-        await asyncio.sleep(0.002)
-    for proc, (_, err) in zip(writers, await waiting, strict=True):
-        assert proc.returncode == 0, err.decode(errors="replace")
+        position, reads = 0, 0
+        seen: dict[str, int] = {}
+        while True:
+            running = not waiting.done()
+            changes = await store.changes_since(position, limit=100_000)
+            for change in changes:
+                assert change.seq > position, "the feed went backwards"
+                seen[change.record.oai_identifier] = position = change.seq
+            reads += bool(changes)
+            if not running:
+                break
+            await asyncio.sleep(0.002)
+        for proc, (_, err) in zip(writers, await waiting, strict=True):
+            assert proc.returncode == 0, err.decode(errors="replace")
+    finally:
+        for proc in writers:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
 
     everything = {c.record.oai_identifier: c.seq for c in await store.changes_since(0, limit=100_000)}
     assert len(everything) == len(WRITERS) * PAGES * SIZE
