@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from markupsafe import escape
 from stdnum import isbn as stdisbn
 from typer.testing import CliRunner
 
@@ -16,6 +17,7 @@ from app.cli import cli
 from app.demo.generator import shared_works
 from app.jobs import Job, JobRegistry
 from schemas.settings import Settings
+from search.analysis import fold, tokens
 from tests.app.conftest import DEMO_CODES, Harvested
 
 pytestmark = pytest.mark.asyncio
@@ -77,7 +79,11 @@ async def test_search_folds_vietnamese_diacritics(client: httpx.AsyncClient) -> 
     only = await client.get("/search", params={"q": "thu vien", "member": "HUE"})
     assert only.status_code == 200 and {h["member"] for h in only.json()["hits"]} <= {"HUE"}
     suggest = await client.get("/autocomplete", params={"q": "thu", "field": "title"})
-    assert suggest.status_code == 200 and isinstance(suggest.json(), list)
+    assert suggest.status_code == 200
+    titles = suggest.json()
+    assert titles and len(titles) <= 10 and len(set(titles)) == len(titles), titles
+    # each suggestion is a title with a word starting with what was typed, diacritics optional
+    assert all(any(fold(w).startswith("thu") for w in tokens(t)) for t in titles), titles
 
 
 async def test_bad_query_is_400_with_position(client: httpx.AsyncClient) -> None:
@@ -183,10 +189,15 @@ async def test_widget(client: httpx.AsyncClient) -> None:
     assert cors.headers["access-control-allow-origin"] == "*"
     box = await client.get("/widget/search", params={"member": "HUE", "q": "thu vien"})
     assert box.status_code == 200 and "text/html" in box.headers["content-type"]
-    fallback = await client.get(
-        "/widget/search", params={"member": "NTTU", "q": "forestry plantations acacia"}
-    )
+    query = "forestry plantations acacia"
+    fallback = await client.get("/widget/search", params={"member": "NTTU", "q": query})
     assert fallback.status_code == 200
+    # NTTU holds none of it: the box says so and lists what the other members hold instead
+    assert (await client.get("/search", params={"q": query, "member": "NTTU"})).json()["total"] == 0
+    others = (await client.get("/search", params={"q": query})).json()["hits"]
+    assert others and "Không tìm thấy tại" in fallback.text and "Available at other members" in fallback.text
+    for hit in others:
+        assert f"{escape(hit['title'])}</a> – {hit['member']}" in fallback.text
 
 
 async def test_search_page(client: httpx.AsyncClient) -> None:

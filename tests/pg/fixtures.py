@@ -18,6 +18,11 @@ from tests.pg import PostgresServer, PostgresUnavailable, server_from_url, start
 # Read once at import, before the autouse fixture clears LIENHOP_* variables for each test. Tests are
 # the edge of the application, so this is the one place that reads it.
 _GIVEN_URL = os.environ.get("LIENHOP_TEST_DATABASE_URL", "").strip()
+# In CI (``.ci/run`` sets LIENHOP_REQUIRE_POSTGRES=1; most CI services set CI=true) PostgreSQL must run:
+# a skip there would pass the build with every PostgreSQL test unrun.
+_REQUIRED = os.environ.get("LIENHOP_REQUIRE_POSTGRES", "").strip().lower() in {"1", "true", "yes"} or (
+    os.environ.get("CI", "").strip().lower() == "true"
+)
 
 
 @pytest.fixture(scope="session")
@@ -25,7 +30,8 @@ def postgres_server() -> Iterator[PostgresServer]:
     """A PostgreSQL server to create test databases on, for the whole session.
 
     ``LIENHOP_TEST_DATABASE_URL`` (a role allowed to create databases) is used when set; otherwise a
-    cluster is initialised and started here and removed at the end. Skips when no binaries are found;
+    cluster is initialised and started here and removed at the end. Skips when no binaries are found,
+    except in CI (``LIENHOP_REQUIRE_POSTGRES=1`` or ``CI=true``), where that fails every PostgreSQL test;
     a cluster that fails to start is an error, not a skip, so a broken set-up is not silently untested.
     """
     if _GIVEN_URL:
@@ -34,6 +40,8 @@ def postgres_server() -> Iterator[PostgresServer]:
     try:
         server = start_cluster()
     except PostgresUnavailable as exc:
+        if _REQUIRED:
+            pytest.fail(f"PostgreSQL is required here (LIENHOP_REQUIRE_POSTGRES or CI) but: {exc}")
         pytest.skip(f"PostgreSQL tests skipped: {exc}")
     try:
         yield server

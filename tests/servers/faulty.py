@@ -3,12 +3,16 @@
 The provider answers Identify and ListRecords (oai_dc) over a list of :class:`FakeRecord`, honours
 ``from``/``until``/``set`` at its granularity and pages with resumption tokens. Each ListRecords
 request first takes the next entry of ``script``: ``None`` answers normally, a :class:`Fault` misbehaves
-(an HTTP status with Retry-After, a hang, a dropped connection, a replaced or transformed body).
+(an HTTP status with Retry-After, a hang, a dropped connection, a replaced or transformed body, an
+endless chunked body, a gzip bomb). Every request's arrival and finish times are kept in ``spans``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -47,6 +51,28 @@ class Fault:
     body: bytes | None = None
     transform: Callable[[bytes], bytes] | None = None
     oai_error: str | None = None
+    # a 200 ListRecords body of about this many bytes sent in chunks with no Content-Length, cut short
+    # as soon as the client hangs up (what it managed to send is kept in ``FaultyProvider.streams``)
+    stream: int | None = None
+    # a gzip-encoded body that inflates to this many bytes; Content-Length is its small compressed size
+    gzip_bomb: int | None = None
+
+
+@dataclass
+class Span:
+    """One request as the server saw it: its query, and when it arrived and was answered (``time.time``)."""
+
+    query: dict[str, str]
+    arrived: float
+    finished: float = 0.0
+
+
+@dataclass
+class Streamed:
+    """What a :attr:`Fault.stream` response sent before it ended, and whether the client hung up first."""
+
+    sent: int
+    client_left: bool
 
 
 def header_xml(rec: FakeRecord, granularity: str) -> str:
@@ -111,6 +137,8 @@ class FaultyProvider:
     ignores_from: bool = False  # lists everything whatever `from` says (dataverse.harvard.edu#243)
     deleted_record: str = "persistent"
     requests: list[dict[str, str]] = field(default_factory=list)
+    spans: list[Span] = field(default_factory=list)
+    streams: list[Streamed] = field(default_factory=list)
 
     def page(self, query: dict[str, str]) -> bytes:
         token = query.get("resumptionToken")
@@ -180,6 +208,14 @@ class FaultyProvider:
             return
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
         self.requests.append(query)
+        span = Span(query, arrived=time.time())
+        self.spans.append(span)
+        try:
+            await self._answer(query, receive, send)
+        finally:
+            span.finished = time.time()
+
+    async def _answer(self, query: dict[str, str], receive: Any, send: Any) -> None:
         verb = query.get("verb")
         if verb == "Identify":
             await _send(send, 200, self.identify())
@@ -212,6 +248,12 @@ class FaultyProvider:
                 {"type": "http.response.body", "body": b"<?xml version='1.0'?><OAI-PMH", "more_body": True}
             )
             raise ConnectionAbortedError("scripted connection drop")
+        if fault.stream is not None:
+            self.streams.append(await _stream(receive, send, self.page(query), fault.stream))
+            return
+        if fault.gzip_bomb is not None:
+            await _send(send, 200, gzip_bomb(fault.gzip_bomb), [(b"content-encoding", b"gzip")])
+            return
         if fault.oai_error is not None:
             head = _OAI_HEAD.format(now="2024-01-01T00:00:00Z")
             await _send(
@@ -239,6 +281,52 @@ async def _send(
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+async def _stream(receive: Any, send: Any, page: bytes, total: int) -> Streamed:
+    """Send ``page``'s records over and over, chunked, until ``total`` bytes or the client hangs up."""
+    left = asyncio.Event()
+
+    async def watch() -> None:  # the first message is the (empty) request body, then the disconnect
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        left.set()
+
+    watcher = asyncio.ensure_future(watch())
+    start, _, rest = page.partition(b"<record>")
+    chunk = b"<record>" + rest.rpartition(b"</record>")[0] + b"</record>"
+    chunk *= max(1, 65536 // len(chunk))
+    sent = 0
+    try:
+        headers = [(b"content-type", b"text/xml; charset=UTF-8")]  # and no Content-Length: chunked
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": start, "more_body": True})
+        sent += len(start)
+        while sent < total and not left.is_set():
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            sent += len(chunk)
+            await asyncio.sleep(0)  # let the watcher see a hang-up
+        if not left.is_set():
+            await send({"type": "http.response.body", "body": b"</ListRecords></OAI-PMH>"})
+    finally:
+        watcher.cancel()
+    return Streamed(sent=sent, client_left=left.is_set())
+
+
+@functools.lru_cache(maxsize=4)
+def gzip_bomb(inflated: int) -> bytes:
+    """A gzip stream of an OAI-PMH page padded with white space to ``inflated`` bytes (about 1000:1)."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # wbits 31: the gzip container
+    head = _OAI_HEAD.format(now="2024-01-01T00:00:00Z").encode() + b"<ListRecords>"
+    parts = [packer.compress(head)]
+    block = b" " * (1 << 20)
+    left = inflated - len(head)
+    while left > 0:
+        parts.append(packer.compress(block[: min(left, len(block))]))
+        left -= len(block)
+    parts.append(packer.compress(b"</ListRecords></OAI-PMH>"))
+    parts.append(packer.flush())
+    return b"".join(parts)
 
 
 def vietnamese_records(

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +15,8 @@ from schemas.record import Identifiers, QuarantinedItem, Record
 from store.front import RecordStore
 
 pytestmark = pytest.mark.asyncio
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _rec(i: int, **changes: object) -> Record:
@@ -95,10 +100,8 @@ async def test_quarantine_keeps_reason_and_clears_when_record_heals(store: Recor
     assert await store.list_quarantine("VAST") == []
 
 
-async def test_concurrent_pages_get_distinct_ordered_change_numbers(store: RecordStore) -> None:
+async def test_concurrent_pages_in_one_process_get_distinct_change_numbers(store: RecordStore) -> None:
     """Members harvested at once must not share change numbers, or the index would skip records."""
-    import asyncio
-
     for code in ("A1", "B2", "C3", "D4"):
         await store.add_member(MemberCreate(code=code, name_vi=code))
 
@@ -114,3 +117,80 @@ async def test_concurrent_pages_get_distinct_ordered_change_numbers(store: Recor
     seqs = [c.seq for c in await store.changes_since(0, limit=10_000)]
     assert len(seqs) == 4 * 5 * 40
     assert len(set(seqs)) == len(seqs), "two records share a change number"
+
+
+WRITERS = ("HUE", "TVU")
+PAGES, SIZE = 40, 10
+
+
+async def _writer(url: str, member: str) -> asyncio.subprocess.Process:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.store.writer_process",
+        url,
+        member,
+        str(PAGES),
+        str(SIZE),
+        cwd=ROOT,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    ready = await asyncio.wait_for(proc.stdout.readline(), timeout=120)
+    assert ready == b"ready\n", ready + (await proc.stderr.read() if proc.stderr else b"")
+    return proc
+
+
+async def test_change_numbers_follow_commit_order_across_processes_while_a_reader_follows(
+    store: RecordStore, database_url: str
+) -> None:
+    """Two OS processes commit pages at once while this one follows the feed as the indexer does.
+
+    The follower reads "changes after the last number I saw". If a number could commit after a higher
+    one (numbers taken in one order, transactions committed in another), the follower would move past
+    it and never see that record: so every record must reach it, each writer's pages in its order.
+    """
+    for code in WRITERS:
+        await store.add_member(MemberCreate(code=code, name_vi=f"Thư viện {code}"))
+    writers = [await _writer(database_url, code) for code in WRITERS]
+    try:
+        for proc in writers:  # both are connected and waiting: start them together
+            assert proc.stdin is not None
+            proc.stdin.write(b"go\n")
+            await proc.stdin.drain()
+        waiting = asyncio.gather(*(proc.communicate() for proc in writers))
+
+        position, reads = 0, 0
+        seen: dict[str, int] = {}
+        while True:
+            running = not waiting.done()
+            changes = await store.changes_since(position, limit=100_000)
+            for change in changes:
+                assert change.seq > position, "the feed went backwards"
+                seen[change.record.oai_identifier] = position = change.seq
+            reads += bool(changes)
+            if not running:
+                break
+            await asyncio.sleep(0.002)
+        for proc, (_, err) in zip(writers, await waiting, strict=True):
+            assert proc.returncode == 0, err.decode(errors="replace")
+    finally:
+        for proc in writers:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+
+    everything = {c.record.oai_identifier: c.seq for c in await store.changes_since(0, limit=100_000)}
+    assert len(everything) == len(WRITERS) * PAGES * SIZE
+    assert len(set(everything.values())) == len(everything), "two records share a change number"
+    missed = sorted(set(everything) - set(seen), key=everything.__getitem__)
+    assert not missed, f"the follower never saw {len(missed)} committed records, first {missed[:3]}"
+    assert reads > 1, "the follower should have read while the writers were committing"
+    for code in WRITERS:
+        pages = [[everything[f"oai:{code}:{p}:{i}"] for i in range(SIZE)] for p in range(PAGES)]
+        assert all(max(a) < min(b) for a, b in itertools.pairwise(pages)), f"{code}'s pages out of order"
+    by_seq = [oai_id.split(":")[1] for oai_id in sorted(everything, key=everything.__getitem__)]
+    switches = sum(a != b for a, b in itertools.pairwise(by_seq))
+    assert switches > 1, "the two writers did not commit at the same time"
