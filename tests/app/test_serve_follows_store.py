@@ -22,7 +22,7 @@ import pytest
 from schemas.member import MemberCreate
 from schemas.record import Record
 from schemas.settings import Settings
-from store.records import RecordStore
+from store.front import RecordStore
 from tests.servers import free_port
 
 pytestmark = pytest.mark.asyncio

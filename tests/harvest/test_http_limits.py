@@ -21,7 +21,7 @@ import pytest
 from harvesters.runner import harvest_members
 from schemas.member import RunReport
 from schemas.settings import Settings
-from store.records import RecordStore
+from store.front import RecordStore
 from tests.servers import serve_in_thread
 from tests.servers.faulty import Fault, FaultyProvider, Span, gzip_bomb, vietnamese_records
 

@@ -19,7 +19,7 @@ from schemas.search import SearchRequest
 from schemas.settings import Settings
 from search.backend import SearchBackend
 from search.service import SearchService
-from store.records import RecordStore
+from store.front import RecordStore
 
 pytestmark = pytest.mark.asyncio
 

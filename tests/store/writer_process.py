@@ -11,7 +11,7 @@ import asyncio
 import sys
 
 from schemas.record import Record
-from store.records import RecordStore
+from store.front import RecordStore
 
 
 def page_records(member: str, page: int, size: int) -> list[Record]:
