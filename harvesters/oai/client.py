@@ -33,6 +33,7 @@ from ..outbound import OutboundPolicy, PinnedTransport
 from ..xml import MalformedXML
 from .errors import (
     DeadlineExceeded,
+    ListOverrun,
     MalformedPage,
     NoRecordsMatch,
     NoSetHierarchy,
@@ -342,14 +343,25 @@ class OAIClient:
         until: str | None = None,
         token: str | None = None,
     ) -> AsyncIterator[Page]:
-        """Every page of a list, following resumption tokens; a token seen twice raises."""
+        """Every page of a list, following resumption tokens; a token seen twice raises, and so do
+        tokens that keep coming well past the declared ``completeListSize`` (see ``list_size_margin``)."""
         seen: set[str] = set()
+        items = pages = 0
         while True:
             if token is not None:
                 if token in seen:
                     raise ResumptionTokenLoop(f"{self.base_url} repeated resumptionToken {token!r}")
                 seen.add(token)
             page = await self.list_page(verb, metadata_prefix, set_spec, from_, until, token)
+            items, pages = items + len(page.items), pages + 1
+            size = page.complete_list_size
+            if page.token and size is not None:
+                limit = size + max(self.settings.list_size_margin, size // 10)
+                if items > limit or pages > limit:
+                    raise ListOverrun(
+                        f"{self.base_url}: {verb} declared completeListSize {size} but still hands out "
+                        f"resumption tokens after {items} items in {pages} pages; listing abandoned"
+                    )
             yield page
             if not page.token:
                 return

@@ -6,7 +6,6 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from sqlalchemy import update
 
 from app import operations, scheduler

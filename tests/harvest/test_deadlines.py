@@ -8,7 +8,7 @@ import time
 import pytest
 
 from harvesters.oai.client import OAIClient, make_http_client
-from harvesters.oai.errors import DeadlineExceeded
+from harvesters.oai.errors import DeadlineExceeded, ListOverrun
 from harvesters.runner import harvest_members
 from schemas.errors import HarvestError
 from schemas.settings import Settings
@@ -85,6 +85,20 @@ async def test_endless_tokens_stop_past_the_declared_size(store: RecordStore, se
     pages = [q for q in app.requests if q.get("verb") == "ListRecords"]
     assert 9 <= len(pages) <= 12, len(pages)  # 3 + 5 allowed, the 9th is one too many (+ read-ahead)
     assert (await store.get_harvest_state("ENDLESS"))[0] is None, "the next run does not resume at a token"
+
+
+@pytest.mark.asyncio
+async def test_endless_identifiers_stop_too(settings: Settings) -> None:
+    """The same bound for the lists reconciliation reads (ListIdentifiers) and every other list."""
+    app = EndlessTokens(declared=3)
+    margin = settings.model_copy(update={"list_size_margin": 5})
+    with serve_in_thread(app) as url:
+        async with make_http_client(margin) as http:
+            client = OAIClient(url + "/oai", margin, http)
+            with pytest.raises(ListOverrun, match="completeListSize 3"):
+                async for _ in client.list_identifiers("oai_dc"):
+                    pass
+    assert len(app.requests) == 9
 
 
 @pytest.mark.asyncio

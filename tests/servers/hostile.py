@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
-from .faulty import _OAI_HEAD, FakeRecord, _send, record_xml
+from .faulty import _OAI_HEAD, FakeRecord, _send, header_xml, record_xml
 
 
 def _head() -> str:
@@ -70,8 +70,8 @@ class TricklingProvider(_Counting):
 
 
 class EndlessTokens(_Counting):
-    """A ListRecords that declares ``completeListSize`` records but hands out a new, distinct
-    resumptionToken with every page, for ever (one new record a page)."""
+    """A ListRecords (or ListIdentifiers) that declares ``completeListSize`` records but hands out a
+    new, distinct resumptionToken with every page, for ever (one new record a page)."""
 
     def __init__(self, declared: int = 3) -> None:
         super().__init__()
@@ -87,7 +87,9 @@ class EndlessTokens(_Counting):
         n = int(query.get("resumptionToken", "0"))
         rec = FakeRecord(f"oai:endless:{n:06d}", datetime(2024, 1, 1, tzinfo=UTC), title=f"Trang {n}")
         token = f'<resumptionToken completeListSize="{self.declared}" cursor="{n}">{n + 1}</resumptionToken>'
-        body = _head() + "<ListRecords>" + record_xml(rec, "YYYY-MM-DDThh:mm:ssZ") + token + "</ListRecords>"
+        verb = query.get("verb", "ListRecords")
+        item = (header_xml if verb == "ListIdentifiers" else record_xml)(rec, "YYYY-MM-DDThh:mm:ssZ")
+        body = _head() + f"<{verb}>" + item + token + f"</{verb}>"
         await _send(send, 200, (body + "</OAI-PMH>").encode())
 
 
