@@ -71,12 +71,7 @@ class OutboundPolicy:
 
     def refusal(self, address: IPAddress) -> str | None:
         """What kind of address refused ``address`` is ("loopback", "private"...); ``None``: allowed."""
-        if isinstance(address, ipaddress.IPv6Address):
-            # an IPv4 address dressed as IPv6 (::ffff:127.0.0.1, or 6to4 2002:7f00:1::) is
-            # judged as the IPv4 address it reaches
-            inner = address.ipv4_mapped or address.sixtofour
-            if inner is not None:
-                address = inner
+        address = _reached(address)
         if any(address in network for network in self.allow):
             return None
         return _kind(address)
@@ -110,7 +105,8 @@ class OutboundPolicy:
         for address in found:
             kind = self.refusal(address)
             if kind is not None:
-                what = f"{address} is" if literal is not None else f"{host} resolves to {address},"
+                shown = _reached(address)
+                what = f"{shown} is" if literal is not None else f"{host} resolves to {shown},"
                 raise RefusedAddress(
                     f"{what} a {kind} address: refused (LIENHOP_HARVEST_ALLOW_NETWORKS can allow its network)"
                 )
@@ -133,6 +129,16 @@ class OutboundPolicy:
             await self.resolve(parts.hostname, port)
         except httpcore.ConnectError:
             return
+
+
+def _reached(address: IPAddress) -> IPAddress:
+    """The address a connection to ``address`` reaches: an IPv4 address dressed as IPv6
+    (``::ffff:127.0.0.1``, or 6to4 ``2002:7f00:1::``) is judged as the IPv4 address it is."""
+    if isinstance(address, ipaddress.IPv6Address):
+        inner = address.ipv4_mapped or address.sixtofour
+        if inner is not None:
+            return inner
+    return address
 
 
 def _literal(host: str) -> IPAddress | None:
