@@ -23,7 +23,6 @@ import asyncio
 import ipaddress
 import socket
 import ssl
-import typing
 from collections.abc import Iterable, Sequence
 from urllib.parse import urlsplit
 
@@ -70,7 +69,7 @@ class OutboundPolicy:
         return cls(settings.harvest_allow_networks)
 
     def refusal(self, address: IPAddress) -> str | None:
-        """What kind of address refused ``address`` is ("loopback", "private"...); ``None``: allowed."""
+        """Why ``address`` is refused: its kind ("loopback", "private"...); ``None`` when allowed."""
         address = _reached(address)
         if any(address in network for network in self.allow):
             return None
@@ -215,7 +214,7 @@ class PinnedTransport(httpx.AsyncHTTPTransport):
         )
 
 
-__all__: typing.Final = [
+__all__ = [
     "OutboundPolicy",
     "PinnedBackend",
     "PinnedTransport",
