@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from harvesters.outbound import check_member_url
 from harvesters.probe import check_member
 from schemas.errors import LienhopError, validation_message
 from schemas.member import MemberCreate, MemberStatusReport, MemberUpdate, RunReport
@@ -166,7 +167,7 @@ def _demo_harvest(base: str) -> None:
         with terminal_progress(console) as sink:
             return await operations.harvest(ctx, codes, False, sink)
 
-    reports = run(work)
+    reports = run(work, harvest_allow_networks=setup.allowed_networks(load_settings(), base))
     console.print(_runs_table(reports, "Demo harvest"))
     total = run(_live_count, with_search=False)
     console.print(
@@ -221,6 +222,7 @@ def members_add(
         fail(validation_message(exc))
 
     async def work(ctx: AppContext) -> None:
+        await check_member_url(new.oai_url, ctx.settings)
         await ctx.store.add_member(new)
 
     run(work, with_search=False)
@@ -280,6 +282,7 @@ def members_update(
         fail(validation_message(exc))
 
     async def work(ctx: AppContext) -> MemberUpdated:
+        await check_member_url(changes.oai_url, ctx.settings)
         return await update_member(ctx.store, code, changes, force=force)
 
     updated = run(work, with_search=False)

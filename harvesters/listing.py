@@ -2,8 +2,9 @@
 
 What a repository can do wrong half-way through a list is handled here: an expired resumptionToken
 (the set is listed again), ``from`` refused at the declared granularity (asked again at the other),
-a token refused after the last page (the list is whole all the same), a repeated token (the listing
-is abandoned) and an unreadable page (quarantined, retried at the next run).
+a token refused after the last page (the list is whole all the same), a repeated token or tokens
+running on well past the declared ``completeListSize`` (the listing is abandoned) and an unreadable
+page (quarantined, retried at the next run).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from schemas.errors import HarvestError
 
 from .checkpoint import Checkpoint
 from .commits import PageCommitter
-from .oai.errors import BadArgument, BadResumptionToken, MalformedPage, ResumptionTokenLoop
+from .oai.errors import BadArgument, BadResumptionToken, ListOverrun, MalformedPage, ResumptionTokenLoop
 from .oai.protocol import format_datestamp, other_granularity, parse_datestamp
 from .read_ahead import Listing, PageReader
 from .records import RowsPage
@@ -33,8 +34,9 @@ Recovery = Literal["done", "regranulated", "restart"]
 class SetLister:
     """Lists a member's sets for one run; counts what it had to work around, for the run's message."""
 
-    def __init__(self, code: str, reader: PageReader, commits: PageCommitter) -> None:
+    def __init__(self, code: str, reader: PageReader, commits: PageCommitter, margin: int = 100) -> None:
         self.code = code
+        self.margin = margin  # records or pages a listing may run past its completeListSize
         self.reader = reader
         self.commits = commits
         self.past_end_refused = 0  # sets whose last page carried a token the repository then refused
@@ -52,6 +54,7 @@ class SetLister:
         listing = Listing(cp.prefix, cp.sets[cp.set_index], cp.from_, cp.until)
         token = cp.token
         position = 0  # pages asked for in this listing (restarts included)
+        pages = 0  # pages received in this listing since this run (re)started it
         restarts = 0
         pending: asyncio.Future[RowsPage] | None = None
         try:
@@ -74,11 +77,15 @@ class SetLister:
                         restarts += 1
                         token = None
                         cp.listed = 0
+                        pages = 0
                         seen.clear()
                     continue
                 pending = None
                 cp.absorb(page)
+                pages += 1
                 next_token = page.token
+                if next_token is not None and self._overrun(cp, pages):
+                    await self._abandon(cp, page, pages)
                 if next_token is None or next_token in seen:
                     await self._last_page(cp, page, seen)
                     return
@@ -93,6 +100,25 @@ class SetLister:
                 pending.cancel()
                 await asyncio.gather(pending, return_exceptions=True)
             reader.drop_ahead(after=-1)
+
+    def _overrun(self, cp: Checkpoint, pages: int) -> bool:
+        """Whether the listing, still handing out tokens, has run well past its ``completeListSize``
+        (in records, or in pages: endless pages of nothing count too)."""
+        size = cp.totals.get(str(cp.set_index))
+        if size is None:
+            return False
+        limit = size + max(self.margin, size // 10)
+        return cp.listed > limit or pages > limit
+
+    async def _abandon(self, cp: Checkpoint, page: RowsPage, pages: int) -> None:
+        """End an endless listing: its last page is stored without a checkpoint (the next run lists
+        again from the high-water mark, not from this token), and the run fails."""
+        await self.commits.commit(page.records, page.bad, None)
+        size = cp.totals.get(str(cp.set_index))
+        raise ListOverrun(
+            f"repository declared completeListSize {size} but still hands out resumption tokens after "
+            f"{cp.listed} records in {pages} pages; listing abandoned"
+        )
 
     async def _last_page(self, cp: Checkpoint, page: RowsPage, seen: set[str]) -> None:
         """Commit the page that ends the set's listing: without a token, or with one seen before."""

@@ -18,6 +18,9 @@ from .oai.errors import BadArgument, NoRecordsMatch
 from .oai.protocol import RepositoryInfo, format_datestamp, list_params, other_granularity
 from .records import RecordsPage, read_records_page
 
+#: Seconds one request of a check may take in all (the harvest's own deadline is longer).
+_PROBE_REQUEST_DEADLINE = 60.0
+
 #: Below this share of titled records on the first page, the mapping is worth a look (a warning).
 _MIN_TITLED = 0.5
 
@@ -27,7 +30,9 @@ async def check_member(member: Member, settings: Settings) -> ProbeReport:
     an incremental one (``from`` yesterday).
 
     Nothing is stored. Each check is ``ok``, ``warn`` (harvesting will work, but look) or ``fail``
-    (harvesting will fail or miss records); a failing Identify stops the rest.
+    (harvesting will fail or miss records); a failing Identify stops the rest. The harvester's
+    outbound policy applies (``harvesters.outbound``), and every reason a repository cannot be
+    reached reads the same, "unreachable", so that checks cannot map ports.
     """
     if not member.oai_url:
         return ProbeReport(
@@ -36,8 +41,15 @@ async def check_member(member: Member, settings: Settings) -> ProbeReport:
             checks=[ProbeCheck(name="endpoint", status="fail", detail="no OAI-PMH URL registered")],
         )
     checks: list[ProbeCheck] = []
-    # an admin is waiting for the answer: one retry, not the harvest's patient backoff
-    settings = settings.model_copy(update={"max_retries": min(settings.max_retries, 1)})
+    # an admin is waiting for the answer: one retry, not the harvest's patient backoff, and short
+    # deadlines (a repository that trickles its answer must not hold the admin's request for long)
+    settings = settings.model_copy(
+        update={
+            "max_retries": min(settings.max_retries, 1),
+            "request_deadline": min(settings.request_deadline, _PROBE_REQUEST_DEADLINE),
+            "page_deadline": min(settings.page_deadline, 2 * _PROBE_REQUEST_DEADLINE),
+        }
+    )
     async with make_http_client(settings) as http:
         client = OAIClient(member.oai_url, settings, http)
         try:

@@ -33,6 +33,7 @@ from .checkpoint import Checkpoint, resume_or_start
 from .commits import OnCommit, PageCommitter
 from .listing import SetLister
 from .oai.client import HostLimiter, OAIClient, make_http_client
+from .oai.errors import DeadlineExceeded
 from .oai.protocol import RepositoryInfo
 from .read_ahead import PageReader
 from .reconcile import reconcile, reconciliation_due
@@ -73,7 +74,7 @@ async def harvest_members(
         chosen = [m for m in chosen if m.active]
     sink = progress or NullProgress()
     limit = asyncio.Semaphore(settings.harvest_concurrency)
-    limiter = HostLimiter(settings.per_host_concurrency)
+    limiter = HostLimiter.shared(settings.per_host_concurrency)
     decoder = PageDecoder.from_settings(settings)
     try:
         with _older_objects_frozen():
@@ -155,8 +156,16 @@ class MemberHarvest:
         run_id = report.id
         assert run_id is not None
         self.progress.begin(self.code)
+        deadline = self.settings.harvest_run_deadline
         try:
-            message = await self._harvest(run_id)
+            try:
+                async with asyncio.timeout(deadline):
+                    message = await self._harvest(run_id)
+            except TimeoutError:
+                raise DeadlineExceeded(
+                    f"the run took longer than its deadline ({deadline:g} s); the next one resumes from "
+                    "the last page stored"
+                ) from None
         except Exception as exc:  # one member's failure must never stop the others
             error = f"{type(exc).__name__}: {exc}"
             log.warning("harvest of %s failed: %s", self.code, error)
@@ -174,7 +183,8 @@ class MemberHarvest:
             self.store, self.settings, self.member, run_id, self.full, saved, last_high_water, info
         )
         commits = PageCommitter(self.store, self.code, run_id, self.progress, self.on_commit)
-        lister = SetLister(self.code, PageReader(self.client, self.decoder, self.code), commits)
+        reader = PageReader(self.client, self.decoder, self.code)
+        lister = SetLister(self.code, reader, commits, self.settings.list_size_margin)
         while cp.set_index < len(cp.sets):
             await lister.list_set(cp)
         high_water = cp.high_water or last_high_water

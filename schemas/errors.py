@@ -29,6 +29,9 @@ LienhopError (500)
 │   ├── MalformedPage [harvesters.oai.errors]
 │   ├── ResumptionTokenLoop [harvesters.oai.errors]
 │   ├── InvalidDatestamp [harvesters.oai.errors]
+│   ├── ListOverrun (tokens past completeListSize) [harvesters.oai.errors]
+│   ├── RefusedAddress (outbound policy) [harvesters.oai.errors]
+│   ├── DeadlineExceeded [harvesters.oai.errors]
 │   ├── RecordParseError [harvesters.records]
 │   ├── MalformedXML [harvesters.xml]
 │   ├── UnsafeXML (entity expansion, DTD, size cap)

@@ -184,11 +184,16 @@ def member_changes(current: Member, update: MemberUpdate, today: date, force: bo
 
 def next_harvest(member: Member, last_started: datetime | None, now: datetime) -> datetime | None:
     """When the member's schedule next harvests it: ``None`` if nothing harvests it by itself
-    (manual schedule, inactive, no OAI-PMH URL); ``now`` if it was never harvested."""
+    (manual schedule, inactive, no OAI-PMH URL, or never harvested).
+
+    A schedule starts with the member's first harvest, which an admin starts (API or CLI): a newly
+    registered URL is not fetched by the server on its own, so registering a member cannot make the
+    server reach an address nobody has looked at yet.
+    """
     interval = SCHEDULE_INTERVALS.get(member.harvest_schedule or "manual")
-    if interval is None or not member.active or not member.oai_url:
+    if interval is None or not member.active or not member.oai_url or last_started is None:
         return None
-    return now if last_started is None else last_started + interval
+    return last_started + interval
 
 
 def harvest_overdue(member: Member, last_started: datetime | None, now: datetime) -> bool:
@@ -240,7 +245,9 @@ class MemberStatusReport(BaseModel):
     records: RecordCounts
     last_harvest: RunReport | None = None
     next_harvest: datetime | None = Field(
-        None, description="When the schedule harvests next (null: manual, inactive or no OAI-PMH URL)"
+        None,
+        description="When the schedule harvests next (null: manual, inactive, no OAI-PMH URL, or never "
+        "harvested: a schedule starts with the first harvest an admin starts)",
     )
     harvest_overdue: bool = Field(
         False, description="A scheduled harvest is well past due: the schedule is not running"

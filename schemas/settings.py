@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Network = IPv4Network | IPv6Network
 
 
 class Settings(BaseSettings):
@@ -52,7 +56,41 @@ class Settings(BaseSettings):
 
     harvest_concurrency: int = Field(4, ge=1, description="Members harvested at once.")
     per_host_concurrency: int = Field(1, ge=1, description="Requests at once to one host (politeness).")
-    request_timeout: float = Field(60.0, gt=0, description="Seconds before one OAI-PMH request times out.")
+    request_timeout: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds of silence (connecting, or between two reads) before a request fails.",
+    )
+    request_deadline: float = Field(
+        300.0,
+        gt=0,
+        description="Seconds one OAI-PMH request may take in all, redirects and every read included "
+        "(a server trickling its answer is cut here).",
+    )
+    page_deadline: float = Field(
+        1800.0,
+        gt=0,
+        description="Seconds one page may take in all: its requests, retries, waits and reading.",
+    )
+    harvest_run_deadline: float = Field(
+        12 * 3600.0,
+        gt=0,
+        description="Seconds one member's harvest run may take; past it the run fails and the next one "
+        "resumes from the last committed page.",
+    )
+    list_size_margin: int = Field(
+        100,
+        ge=0,
+        description="Records (or pages) a listing may run past its declared completeListSize (or a tenth "
+        "of it, if more) before it is abandoned as endless.",
+    )
+    harvest_allow_networks: Annotated[list[Network], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated CIDRs the harvester may reach although they are private, loopback, "
+        "link-local or otherwise not public (e.g. 10.20.0.0/16 for members on the consortium's own "
+        "network); empty: public addresses only.",
+    )
+    max_redirects: int = Field(5, ge=0, description="Redirects followed by one OAI-PMH request.")
     max_retries: int = Field(5, ge=0, description="Retries of one OAI-PMH request before the run fails.")
     backoff_base: float = Field(1.0, ge=0, description="First retry delay in seconds; doubles each try.")
     max_retry_after: float = Field(300.0, ge=0, description="Longest Retry-After honoured, in seconds.")
@@ -86,6 +124,22 @@ class Settings(BaseSettings):
         60.0, ge=0, description="How often `lienhop serve` starts due scheduled harvests; 0 turns it off."
     )
     index_poll_seconds: float = Field(1.0, gt=0, description="How often the server indexes new changes.")
+
+    @field_validator("harvest_allow_networks", mode="before")
+    @classmethod
+    def _networks(cls, value: object) -> object:
+        # "10.0.0.0/8, 192.168.1.7" from the environment; host bits are forgiven (127.0.0.1/8)
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list | tuple):
+            return value
+        networks: list[Network] = []
+        for item in items:
+            if isinstance(item, str):
+                if item.strip():
+                    networks.append(ip_network(item.strip(), strict=False))
+            else:
+                networks.append(item)
+        return networks
 
     @field_validator("search_engine")
     @classmethod

@@ -15,6 +15,8 @@ from store.front import RecordStore
 # Read once, before any test may clear the environment.
 _FIXTURES = Settings().fixtures.resolve()
 _KEEP = {"LIENHOP_FIXTURES", "LIENHOP_TEST_ELASTICSEARCH_URL"}
+#: The tests' repositories are real servers on loopback, which the harvester refuses by default.
+LOOPBACK = "127.0.0.0/8"
 
 # The session-wide search node (started on first use) lives with its launcher.
 pytest_plugins = ["tests.search_node.fixtures", "tests.pg.fixtures"]
@@ -26,13 +28,23 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for key in list(os.environ):
         if key.startswith("LIENHOP_") and key not in _KEEP:
             monkeypatch.delenv(key)
+    # Settings built from the environment (the CLI's, and each test's own ``Settings(...)``) may
+    # harvest the loopback test servers; a test of the refusal passes ``harvest_allow_networks=[]``.
+    monkeypatch.setenv("LIENHOP_HARVEST_ALLOW_NETWORKS", LOOPBACK)
     yield
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    """Settings with a fresh, empty data folder; fast retries so fault tests stay quick."""
-    return Settings(home=tmp_path / "var", backoff_base=0.05, max_retry_after=2.0, request_timeout=5.0)
+    """Settings with a fresh, empty data folder; fast retries so fault tests stay quick; the loopback
+    test servers may be harvested."""
+    return Settings(
+        home=tmp_path / "var",
+        backoff_base=0.05,
+        max_retry_after=2.0,
+        request_timeout=5.0,
+        harvest_allow_networks=LOOPBACK,
+    )
 
 
 @pytest_asyncio.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import socket
 import threading
 import time
@@ -12,6 +13,7 @@ import httpx
 import uvicorn
 
 from schemas.errors import HarvestError, NotFound
+from schemas.settings import Network, Settings
 from store.front import RecordStore
 
 from .members import DEMO_MEMBERS
@@ -21,6 +23,18 @@ from .oai_provider import make_app
 def oai_url(base_url: str, code: str) -> str:
     """The demo OAI-PMH endpoint of one member."""
     return f"{base_url.rstrip('/')}/demo/oai/{code}"
+
+
+def allowed_networks(settings: Settings, base_url: str) -> list[Network]:
+    """``harvest_allow_networks`` plus the demo provider's own loopback address, for the demo harvest.
+
+    The harvester refuses loopback addresses (see ``harvesters.outbound``); the demo's provider is on
+    loopback by design, so ``lienhop demo`` allows exactly that address for its own harvest. The
+    server does not: demo members are registered with a manual schedule and never re-harvested by it.
+    """
+    host = httpx.URL(base_url).host
+    own = ipaddress.ip_network(socket.gethostbyname(host) if host == "localhost" else host)
+    return [*settings.harvest_allow_networks, own]
 
 
 def provider_running(base_url: str) -> bool:
@@ -67,7 +81,9 @@ async def register_members(store: RecordStore, base_url: str) -> tuple[list[str]
     added: list[str] = []
     updated: list[str] = []
     for demo in DEMO_MEMBERS:
+        # manual: the server would refuse the provider's loopback address (see allowed_networks)
         wanted = demo.to_create(oai_url(base_url, demo.code))
+        wanted = wanted.model_copy(update={"harvest_schedule": "manual"})
         try:
             current = await store.get_member(demo.code)
         except NotFound:

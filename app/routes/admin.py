@@ -11,13 +11,14 @@ from typing import Any
 from fastapi import APIRouter, Request, status
 from pydantic import BaseModel
 
+from harvesters.outbound import check_member_url
 from harvesters.probe import check_member
 from schemas.member import Member, MemberCreate, MemberUpdate
 from schemas.probe import ProbeReport
 
 from .. import operations
 from ..catalog import MemberUpdated, update_member
-from ..deps import AdminDep, ContextDep, JobsDep, StoreDep
+from ..deps import AdminDep, ContextDep, JobsDep
 from ..jobs import Job, JobView
 from ..uploads import read_upload
 
@@ -34,23 +35,26 @@ class HarvestRequest(BaseModel):
 
 
 @router.post("/members", status_code=status.HTTP_201_CREATED)
-async def create_member(new: MemberCreate, store: StoreDep) -> Member:
-    """Register a member; a duplicate code is a 409."""
-    return await store.add_member(new)
+async def create_member(new: MemberCreate, ctx: ContextDep) -> Member:
+    """Register a member; a duplicate code is a 409, an ``oai_url`` the harvester may not reach
+    (not http(s), or a host that is not public, see ``LIENHOP_HARVEST_ALLOW_NETWORKS``) a 422."""
+    await check_member_url(new.oai_url, ctx.settings)
+    return await ctx.store.add_member(new)
 
 
 @router.patch("/members/{code}")
 async def change_member(
-    code: str, changes: MemberUpdate, store: StoreDep, force: bool = False
+    code: str, changes: MemberUpdate, ctx: ContextDep, force: bool = False
 ) -> MemberUpdated:
     """Change a member: only the fields sent change (``null`` clears an optional one).
 
     Promoting an observer (``"status": "member"``) before its two years of observation is a 409
     unless ``force=true``. A new ``oai_url``, ``metadata_prefix`` or ``sets`` makes the next harvest
     list the whole repository again (``relisted``). An inactive member is no longer harvested; its
-    records stay in the catalogue.
+    records stay in the catalogue. An ``oai_url`` the harvester may not reach is a 422.
     """
-    return await update_member(store, code, changes, force=force)
+    await check_member_url(changes.oai_url, ctx.settings)
+    return await update_member(ctx.store, code, changes, force=force)
 
 
 @router.get("/members/{code}/check")

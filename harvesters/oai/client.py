@@ -16,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
+import logging
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Protocol, TypeVar
@@ -27,8 +29,17 @@ from lxml import etree
 from schemas.errors import HarvestError, UnsafeXML
 from schemas.settings import Settings
 
+from ..outbound import OutboundPolicy, PinnedTransport
 from ..xml import MalformedXML
-from .errors import MalformedPage, NoRecordsMatch, NoSetHierarchy, ResumptionTokenLoop
+from .errors import (
+    DeadlineExceeded,
+    ListOverrun,
+    MalformedPage,
+    NoRecordsMatch,
+    NoSetHierarchy,
+    RefusedAddress,
+    ResumptionTokenLoop,
+)
 from .protocol import (
     ListVerb,
     MetadataFormat,
@@ -46,7 +57,10 @@ from .protocol import (
     set_info,
 )
 
-_RETRY_STATUS = {500, 502, 503, 504, 429}
+# answers that may heal by themselves; any other 4xx (and a refused URL) fails at once
+_RETRY_STATUS = {500, 502, 503, 504, 429, 408}
+
+log = logging.getLogger(__name__)
 
 
 class Decoded(Protocol):
@@ -85,6 +99,16 @@ class HostLimiter:
         self.per_host = per_host
         self._semaphores: dict[str, asyncio.Semaphore] = {}
 
+    @classmethod
+    def shared(cls, per_host: int) -> HostLimiter:
+        """The limiter of every harvest running in this process (on this event loop), so that
+        harvests started separately (one scheduled job per member) are polite together."""
+        loop = asyncio.get_running_loop()
+        limiter = _SHARED.get(loop)
+        if limiter is None or limiter.per_host != per_host:
+            limiter = _SHARED[loop] = cls(per_host)
+        return limiter
+
     def for_url(self, url: str) -> asyncio.Semaphore:
         host = urlsplit(url).netloc.lower()
         sem = self._semaphores.get(host)
@@ -93,13 +117,23 @@ class HostLimiter:
         return sem
 
 
+_SHARED: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, HostLimiter] = weakref.WeakKeyDictionary()
+
+
 def make_http_client(settings: Settings) -> httpx.AsyncClient:
-    """The shared HTTP client of a harvest: User-Agent, timeouts, no cookies kept between members."""
+    """The shared HTTP client of a harvest: User-Agent, timeouts, the outbound policy.
+
+    Connections go through :class:`~harvesters.outbound.PinnedTransport` (every address checked, the
+    checked one connected to); redirects are followed by :meth:`OAIClient._fetch_once`, which checks
+    each target's scheme and counts them.
+    """
+    limits = httpx.Limits(max_connections=max(10, settings.harvest_concurrency * 2))
     return httpx.AsyncClient(
         headers={"User-Agent": settings.user_agent, "Accept": "text/xml, application/xml;q=0.9, */*;q=0.1"},
         timeout=httpx.Timeout(settings.request_timeout),
-        follow_redirects=True,
-        limits=httpx.Limits(max_connections=max(10, settings.harvest_concurrency * 2)),
+        follow_redirects=False,
+        transport=PinnedTransport(OutboundPolicy.from_settings(settings), limits),
+        trust_env=False,
     )
 
 
@@ -117,41 +151,76 @@ class OAIClient:
         self.settings = settings
         self.http = http
         self.limiter = limiter or HostLimiter(settings.per_host_concurrency)
+        self.policy = OutboundPolicy.from_settings(settings)
         self.requests = 0  # HTTP requests sent, retries included
         self.cleaned_pages = 0  # responses that needed illegal characters removed
 
     # ------------------------------------------------------------------ transport
 
     async def _fetch_once(self, params: Mapping[str, str]) -> tuple[int, httpx.Headers, bytes]:
-        cap = self.settings.max_response_bytes
+        """One request, its redirects followed, within ``request_deadline`` in all (not per read)."""
         async with self.limiter.for_url(self.base_url):
             self.requests += 1
-            async with self.http.stream("GET", self.base_url, params=params) as resp:
-                declared = resp.headers.get("content-length")
-                if declared and declared.isdigit() and int(declared) > cap and resp.status_code < 400:
-                    raise UnsafeXML(f"response of {declared} bytes exceeds the cap of {cap}")
-                chunks: list[bytes] = []
-                size = 0
-                # counted after decompression, so a gzip bomb is stopped too
-                async for chunk in resp.aiter_bytes():
-                    size += len(chunk)
-                    if size > cap:
-                        raise UnsafeXML(f"response exceeds the cap of {cap} bytes")
-                    chunks.append(chunk)
-                return resp.status_code, resp.headers, b"".join(chunks)
+            async with asyncio.timeout(self.settings.request_deadline):
+                request = self.http.build_request("GET", self.base_url, params=params)
+                for _ in range(self.settings.max_redirects + 1):
+                    self.policy.check_scheme(str(request.url))
+                    resp = await self.http.send(request, stream=True)
+                    try:
+                        location = resp.headers.get("location") if resp.is_redirect else None
+                        if location is None:
+                            return resp.status_code, resp.headers, await self._read_body(resp)
+                    finally:
+                        await resp.aclose()
+                    try:
+                        target = request.url.join(location)
+                    except httpx.InvalidURL as exc:
+                        raise RefusedAddress(f"{request.url} redirects to an invalid URL: {exc}") from exc
+                    request = self.http.build_request("GET", target)
+                hops = self.settings.max_redirects
+                raise RefusedAddress(f"{self.base_url} redirects more than {hops} times")
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _read_body(self, resp: httpx.Response) -> bytes:
+        cap = self.settings.max_response_bytes
+        declared = resp.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > cap and resp.status_code < 400:
+            raise UnsafeXML(f"response of {declared} bytes exceeds the cap of {cap}")
+        chunks: list[bytes] = []
+        size = 0
+        # counted after decompression, so a gzip bomb is stopped too
+        async for chunk in resp.aiter_bytes():
+            size += len(chunk)
+            if size > cap:
+                raise UnsafeXML(f"response exceeds the cap of {cap} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     def _delay(self, attempt: int) -> float:
         return self.settings.backoff_base * 2.0**attempt
 
     async def fetch(self, params: Mapping[str, str]) -> bytes:
-        """GET the base URL with ``params``; connect errors, timeouts and 5xx are retried with backoff."""
+        """GET the base URL with ``params`` within ``page_deadline``; what may heal (no connection,
+        no complete answer within ``request_deadline``, 5xx, 408, 429) is retried with backoff."""
+        try:
+            async with asyncio.timeout(self.settings.page_deadline):
+                return await self._fetch_retrying(params)
+        except TimeoutError:
+            raise DeadlineExceeded(
+                f"{self.base_url}: no answer within the page deadline ({self.settings.page_deadline:g} s)"
+            ) from None
+
+    async def _fetch_retrying(self, params: Mapping[str, str]) -> bytes:
         retries = self.settings.max_retries
         last: str = ""
         for attempt in range(retries + 1):
             try:
                 status, headers, body = await self._fetch_once(params)
-            except httpx.TransportError as exc:  # connect errors, timeouts, dropped connections
-                last = f"{type(exc).__name__}: {exc}".rstrip(": ")
+            except (httpx.TransportError, TimeoutError) as exc:
+                # refused, filtered, closed, silent, trickling, not HTTP: the same word for all of them,
+                # so that member URLs cannot be used to scan ports (the detail goes to the log only)
+                log.info("%s: attempt %d: %s", self.base_url, attempt + 1, f"{type(exc).__name__}: {exc}")
+                last = "unreachable"
                 if attempt < retries:
                     await asyncio.sleep(self._delay(attempt))
                 continue
@@ -195,7 +264,26 @@ class OAIClient:
         :class:`MalformedPage`, OAI errors); fetching, the retries of malformed responses and
         ``cleaned_pages`` stay here. ``prefetched``, when given, is a :meth:`fetch` of this very
         query already under way: its body (or its error) stands for the first attempt's.
+
+        All of it, the fetches ahead included, is bounded by ``page_deadline``
+        (:class:`~.errors.DeadlineExceeded`).
         """
+        try:
+            async with asyncio.timeout(self.settings.page_deadline):
+                return await self._request_with(verb, decode, params, prefetched)
+        except TimeoutError:
+            raise DeadlineExceeded(
+                f"{self.base_url}: {verb} page not read within the page deadline "
+                f"({self.settings.page_deadline:g} s)"
+            ) from None
+
+    async def _request_with(
+        self,
+        verb: str,
+        decode: Callable[[bytes], Awaitable[DecodedT]],
+        params: Mapping[str, str | None],
+        prefetched: Awaitable[bytes] | None,
+    ) -> DecodedT:
         query = oai_query(verb, params)
         attempts = min(2, self.settings.max_retries) + 1
         for attempt in range(attempts):
@@ -255,14 +343,25 @@ class OAIClient:
         until: str | None = None,
         token: str | None = None,
     ) -> AsyncIterator[Page]:
-        """Every page of a list, following resumption tokens; a token seen twice raises."""
+        """Every page of a list, following resumption tokens; a token seen twice raises, and so do
+        tokens that keep coming well past the declared ``completeListSize`` (see ``list_size_margin``)."""
         seen: set[str] = set()
+        items = pages = 0
         while True:
             if token is not None:
                 if token in seen:
                     raise ResumptionTokenLoop(f"{self.base_url} repeated resumptionToken {token!r}")
                 seen.add(token)
             page = await self.list_page(verb, metadata_prefix, set_spec, from_, until, token)
+            items, pages = items + len(page.items), pages + 1
+            size = page.complete_list_size
+            if page.token and size is not None:
+                limit = size + max(self.settings.list_size_margin, size // 10)
+                if items > limit or pages > limit:
+                    raise ListOverrun(
+                        f"{self.base_url}: {verb} declared completeListSize {size} but still hands out "
+                        f"resumption tokens after {items} items in {pages} pages; listing abandoned"
+                    )
             yield page
             if not page.token:
                 return

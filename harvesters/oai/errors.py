@@ -13,7 +13,10 @@ HarvestError (schemas.errors)
 │   └── UnknownOAIError          any other code, kept as the repository sent it
 ├── MalformedPage (with the bytes that could not be read)
 ├── ResumptionTokenLoop
-└── InvalidDatestamp
+├── ListOverrun               tokens running on past the declared completeListSize
+├── InvalidDatestamp
+├── RefusedAddress            a URL or redirect the outbound policy refuses (never retried)
+└── DeadlineExceeded          a page or a run past its deadline
 InvalidInput (schemas.errors)
 └── NotAListVerb
 """
@@ -111,6 +114,23 @@ class MalformedPage(HarvestError):
 
 class ResumptionTokenLoop(HarvestError):
     title = "Resumption token loop"
+
+
+class ListOverrun(HarvestError):
+    """A listing that goes on well past the ``completeListSize`` it declared (endless tokens)."""
+
+    title = "Listing past its declared size"
+
+
+class RefusedAddress(HarvestError):
+    """A URL the outbound policy refuses (scheme, or an address that is not public); it cannot heal,
+    so it is never retried."""
+
+    title = "Outbound request refused"
+
+
+class DeadlineExceeded(HarvestError):
+    title = "Deadline exceeded"
 
 
 class InvalidDatestamp(HarvestError):

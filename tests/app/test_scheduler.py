@@ -6,14 +6,20 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import update
 
-from app import scheduler
-from app.context import open_context
+from app import operations, scheduler
+from app.context import AppContext, open_context
 from app.demo import setup
-from schemas.member import Member, harvest_overdue, next_harvest
+from schemas.member import Member, MemberCreate, harvest_overdue, next_harvest
 from schemas.settings import Settings
+from store.records import utcnow
+from store.tables import runs
+from tests.servers import serve_in_thread
+from tests.servers.faulty import Fault, FaultyProvider, vietnamese_records
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+START = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 def _member(code: str, schedule: str, **extra: object) -> Member:
@@ -38,7 +44,8 @@ def test_due_members_follow_each_schedule() -> None:
         "MANUAL": None,
         "OFF": None,
     }
-    assert scheduler.due_members(members, last, NOW) == ["NEVER", "DAILY"]
+    # NEVER was never harvested: its first harvest is an admin's to start
+    assert scheduler.due_members(members, last, NOW) == ["DAILY"]
 
 
 def test_a_schedule_that_stopped_running_is_overdue() -> None:
@@ -49,7 +56,8 @@ def test_a_schedule_that_stopped_running_is_overdue() -> None:
     assert not harvest_overdue(daily, NOW - timedelta(hours=29), NOW)  # five hours late: within grace
     assert harvest_overdue(daily, NOW - timedelta(hours=31), NOW)  # a quarter of a day late
     assert harvest_overdue(_member("HOURLY", "hourly"), NOW - timedelta(minutes=80), NOW)
-    assert not harvest_overdue(_member("NEVER", "daily"), None, NOW)  # never harvested: due, not late
+    never = _member("NEVER", "daily")  # never harvested: not scheduled until an admin starts it
+    assert next_harvest(never, None, NOW) is None and not harvest_overdue(never, None, NOW)
     for idle in (_member("MANUAL", "manual"), _member("OFF", "daily", active=False)):
         assert next_harvest(idle, yesterday, NOW) is None and not harvest_overdue(
             idle, yesterday - timedelta(days=9), NOW
@@ -61,17 +69,54 @@ async def test_tick_harvests_due_members_once(settings: Settings, demo_url: str)
     ctx = await open_context(settings)
     try:
         await setup.register_members(ctx.store, demo_url)
-        for member in await ctx.store.list_members():
-            if member.code != "TVU":
-                await ctx.store.update_member(member.code, harvest_schedule="manual")
+        await ctx.store.update_member("TVU", harvest_schedule="daily")
+        assert await scheduler.tick(ctx) == [], "a new member waits for an admin to start its first harvest"
+        assert await ctx.store.last_run("TVU", "harvest") is None
+        [first] = await operations.harvest(ctx, ["TVU"], False, None)  # the admin starts it
+        assert first.ok, first.error
+        await _started_ago(ctx, first.id, timedelta(days=1, minutes=1))
         assert await scheduler.tick(ctx) == ["TVU"]
         job = ctx.jobs.list()[0]
         while job.state == "running":
             await asyncio.sleep(0.05)
         assert job.state == "done" and job.params["scheduled"] is True
         run = await ctx.store.last_run("TVU", "harvest")
-        assert run is not None and run.ok and run.added > 0
+        assert run is not None and run.ok and run.id != first.id
         assert await scheduler.tick(ctx) == [], "a member harvested a moment ago is not due again"
     finally:
         await ctx.jobs.close()
+        await ctx.close()
+
+
+async def _started_ago(ctx: AppContext, run_id: int | None, ago: timedelta) -> None:
+    async with ctx.store.engine.begin() as conn:
+        await conn.execute(update(runs).where(runs.c.id == run_id).values(started=utcnow() - ago))
+
+
+@pytest.mark.asyncio
+async def test_a_hanging_member_does_not_hold_back_the_others(settings: Settings) -> None:
+    """Each due member is a job of its own: one whose repository never answers runs until its
+    deadline while the other is harvested and done."""
+    hangs = FaultyProvider(records=vietnamese_records(3, START))
+    hangs.script = [Fault(hang=30.0)] * 10
+    answers = FaultyProvider(records=vietnamese_records(3, START))
+    patient = settings.model_copy(update={"max_retries": 0, "request_timeout": 60.0})
+    ctx = await open_context(patient)
+    try:
+        with serve_in_thread(hangs) as slow, serve_in_thread(answers) as quick:
+            for code, url in (("SLOW", slow), ("QUICK", quick)):
+                await ctx.store.add_member(MemberCreate(code=code, name_vi=code, oai_url=url + "/oai"))
+                run = await ctx.store.start_run(code, "harvest")
+                await ctx.store.finish_run(run.id or 0, ok=True)
+                await _started_ago(ctx, run.id, timedelta(days=2))
+            assert sorted(await scheduler.tick(ctx)) == ["QUICK", "SLOW"]
+            jobs = {job.params["codes"][0]: job for job in ctx.jobs.list()}
+            for _ in range(200):
+                if jobs["QUICK"].state != "running":
+                    break
+                await asyncio.sleep(0.05)
+            assert jobs["QUICK"].state == "done" and jobs["SLOW"].state == "running"
+            assert await scheduler.tick(ctx) == [], "SLOW is still being harvested: not started twice"
+            await ctx.jobs.close()
+    finally:
         await ctx.close()

@@ -108,7 +108,7 @@ _CHILD = textwrap.dedent(
     from store.front import RecordStore
 
     async def main() -> None:
-        settings = Settings(home=sys.argv[1], backoff_base=0.05)
+        settings = Settings(home=sys.argv[1], backoff_base=0.05, harvest_allow_networks="127.0.0.0/8")
         store = await RecordStore.open(settings.db_url)
         await harvest_members(store, settings)
 
