@@ -152,7 +152,9 @@ def wants_html(request: Request) -> bool:
     return "text/html" in accept and "json" not in accept.split(",")[0]
 
 
-def error_page(request: Request, problem: dict[str, Any], headers: dict[str, str] | None = None) -> HTMLResponse:
+def error_page(
+    request: Request, problem: dict[str, Any], headers: dict[str, str] | None = None
+) -> HTMLResponse:
     """An error as a page in the request's language; the service's own (English) detail is kept
     under "technical detail", marked as English."""
     status = int(problem.get("status", 500))

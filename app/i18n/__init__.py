@@ -11,7 +11,7 @@ Every label a page shows goes through here: interface text, facet names, and the
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -105,7 +105,7 @@ QUERY_ERRORS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^'(?P<word>[^']*)' needs a term after it$", N_("“%(word)s” needs a word after it")),
         (r"^'(?P<word>[^']*)' needs a term before it$", N_("“%(word)s” needs a word before it")),
         (r"^field '(?P<field>[^']*):' needs a value$", N_("the field “%(field)s:” needs a value")),
-        (r"^field '(?P<field>[^']*):' has no searchable words$", N_("the field “%(field)s:” has no words to search")),
+        (r"^field '(?P<field>[^']*):' has no searchable words$", N_("the field “%(field)s:” has no words to search")),  # noqa: E501
         (r"^query nested more than", N_("the query is nested too deeply")),
         (r"^'\*' is only allowed at the end", N_("“*” may only end a word")),
         (r"^'\*' needs a few letters", N_("“*” needs a few letters before it")),
@@ -114,7 +114,7 @@ QUERY_ERRORS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^invalid DOI '(?P<value>[^']*)'", N_("“%(value)s” is not a valid DOI")),
         (r"^unknown type '(?P<value>[^']*)'", N_("“%(value)s” is not a known type")),
         (r"^bad year range '(?P<value>[^']*)'", N_("the year range “%(value)s” ends before it starts")),
-        (r"^bad year '(?P<value>[^']*)'", N_("“%(value)s” is not a year (use 2015, 2015..2020, ..2000 or 2015..)")),
+        (r"^bad year '(?P<value>[^']*)'", N_("“%(value)s” is not a year (use 2015, 2015..2020, ..2000 or 2015..)")),  # noqa: E501
         (r"^unexpected value$", N_("unexpected value")),
     )
 )  # fmt: skip
@@ -130,7 +130,7 @@ ERROR_TITLES = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def translations(lang: str) -> NullTranslations:
     """The catalogue of ``lang`` (English: the ids themselves)."""
     if lang == "en":

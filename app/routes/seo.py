@@ -67,7 +67,9 @@ def record_metadata(
     if record.year:
         data["datePublished"] = str(record.year)
     if record.identifiers.isbn:
-        data["isbn"] = record.identifiers.isbn[0] if len(record.identifiers.isbn) == 1 else record.identifiers.isbn
+        data["isbn"] = (
+            record.identifiers.isbn[0] if len(record.identifiers.isbn) == 1 else record.identifiers.isbn
+        )
     if record.identifiers.issn:
         data["issn"] = record.identifiers.issn[0]
     if record.identifiers.doi:

@@ -70,7 +70,9 @@ def _label(name: str, value: str, members: dict[str, Member], text: PageText) ->
     return value, None
 
 
-def _facets(result: SearchResponse, params: dict[str, Any], members: dict[str, Member], text: PageText) -> list[Facet]:
+def _facets(
+    result: SearchResponse, params: dict[str, Any], members: dict[str, Member], text: PageText
+) -> list[Facet]:
     """The facets beside the results; a chosen value links to the page without it."""
     facets: list[Facet] = []
     for name, key in FACET_PARAMS.items():
@@ -214,4 +216,3 @@ async def member_status_page(request: Request, code: str, store: StoreDep) -> HT
         "quarantined": await store.list_quarantine(report.code, limit=200),
     }
     return render(request, "member_status.html", context)
-

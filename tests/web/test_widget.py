@@ -23,24 +23,28 @@ SHARED = shared_works()[0]  # held by NASATI, VNUHCM, HUE, TVU, VNUA
 
 #: An OPAC stylesheet that would wreck any widget sharing its styles.
 HOSTILE_CSS = """
-* { color: #ff00ff !important; font-family: "Comic Sans MS", cursive !important; font-size: 28px !important;
+* { color: #ff00ff !important; font-family: "Comic Sans MS", cursive !important;
+    font-size: 28px !important;
     letter-spacing: 3px !important; text-transform: uppercase !important; }
 a { background: #ffff00 !important; text-decoration: none !important; }
 p, ul, li, div, form, input, button, label { border: 4px dashed red !important; padding: 16px !important; }
-lienhop-holdings, lienhop-search { border: 6px dashed #00ff00; padding: 30px; display: block; min-height: 40px; }
+lienhop-holdings, lienhop-search { border: 6px dashed #00ff00; padding: 30px; display: block;
+    min-height: 40px; }
 """
 
 
 def _opac_page(lienhop: str) -> str:
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Hue University OPAC</title><style>{HOSTILE_CSS}</style></head>
 <body><main><h1>A record in the OPAC</h1>
 <section aria-label="Elsewhere"><lienhop-holdings id="held" member="HUE" isbn="{SHARED.isbn13}" lang="vi">
 </lienhop-holdings></section>
 <lienhop-holdings id="empty" member="HUE" isbn="9780000000002" lang="vi"></lienhop-holdings>
 <section aria-label="Search"><lienhop-search id="search" member="HUE" lang="en"></lienhop-search></section>
-<section aria-label="Search elsewhere"><lienhop-search id="other" member="NTTU" lang="vi"></lienhop-search></section>
+<section aria-label="Search elsewhere">
+<lienhop-search id="other" member="NTTU" lang="vi"></lienhop-search></section>
 <section aria-label="Legacy" id="legacy"><script src="{lienhop}/widget.js" data-member="HUE"
   data-isbn="{SHARED.isbn13}" data-lang="vi"></script></section>
 </main></body></html>"""
@@ -48,7 +52,8 @@ def _opac_page(lienhop: str) -> str:
 
 def _iframe_page(lienhop: str) -> str:
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>OPAC with the iframe</title><style>{HOSTILE_CSS}</style></head>
 <body><main><h1>Search box in a frame</h1>
 <iframe title="Lienhop" style="width:100%;max-width:30rem;height:24rem;border:0"
