@@ -14,7 +14,6 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
 from schemas.errors import InvalidInput, QuerySyntaxError
-from schemas.member import Member
 from schemas.search import SearchRequest, SearchResponse
 
 from .deps import get_context
@@ -86,14 +85,24 @@ def page_params(request: Request) -> dict[str, Any]:
     return params
 
 
-def member_name(member: Member | None, text: PageText, code: str = "") -> tuple[str, str | None]:
+def member_name(member: Any, text: PageText, code: str = "") -> tuple[str, str | None]:
     """A member's name in the page's language, and the ``lang`` attribute it needs (the Vietnamese
     name standing in for a missing English one)."""
     if member is None:
         return code, None
-    if text.lang == "en" and member.name_en:
-        return member.name_en, None
-    return member.name_vi, ("vi" if text.lang != "vi" else None)
+    fields = member if isinstance(member, dict) else vars(member)  # a model, or a holding as JSON
+    if text.lang == "en" and fields.get("name_en"):
+        return str(fields["name_en"]), None
+    return str(fields.get("name_vi") or code), ("vi" if text.lang != "vi" else None)
+
+
+def member_label(member: Any, text: PageText, code: str = "") -> Markup:
+    """:func:`member_name` as markup, wrapped in a ``lang`` span when it needs one. ``member`` is a
+    ``Member`` or anything with its ``name_vi``/``name_en`` (the holdings of a hit or a record)."""
+    label, lang = member_name(member, text, code)
+    if lang:
+        return Markup('<span lang="{}">{}</span>').format(lang, label)
+    return Markup("{}").format(label)
 
 
 def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
@@ -105,12 +114,6 @@ def render(request: Request, name: str, context: dict[str, Any], status_code: in
     def lang_url(lang: str) -> str:
         return base + query_url(request.url.path, {**params, "lang": [*values(params, "lang"), lang]})
 
-    def member_label(member: Member | None, code: str = "") -> Markup:
-        label, lang = member_name(member, text, code)
-        if lang:
-            return Markup('<span lang="{}">{}</span>').format(lang, label)
-        return Markup("{}").format(label)
-
     page = {
         "t": text,
         "_": text.gettext,
@@ -118,7 +121,7 @@ def render(request: Request, name: str, context: dict[str, Any], status_code: in
         "ngettext": text.ngettext,
         "lang_url": lang_url,
         "languages": LANGUAGES,
-        "member_label": member_label,
+        "member_label": lambda member, code="": member_label(member, text, code),
         "params": params,
         "canonical": base + request.url.path,
         **context,

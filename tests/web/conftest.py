@@ -62,13 +62,15 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         yield Site(url, settings)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright_session() -> Iterator[Playwright]:
+    """Sync Playwright runs an event loop in this thread while it is open: per module, so that the
+    asyncio tests of other modules find none."""
     with sync_playwright() as pw:
         yield pw
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright_session: Playwright) -> Iterator[Browser]:
     assert Path(CHROMIUM).exists(), "the browser tests need Debian's chromium: apt-get install chromium"
     launched = playwright_session.chromium.launch(executable_path=CHROMIUM, args=[LOOPBACK_ONLY])

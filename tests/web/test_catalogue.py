@@ -102,3 +102,39 @@ async def test_robots_and_sitemap(client: httpx.AsyncClient) -> None:  # noqa: F
     health = (await client.get("/health")).json()
     assert first.count("<url>") == health["search"]["documents"]
     assert (await client.get("/sitemap-2.xml")).status_code == 404
+
+
+def _render_hit(hit: dict[str, object], lang: str) -> str:
+    from app.web_support import TEMPLATES, member_label
+
+    text = PageText(lang)
+    context = {
+        "t": text,
+        "_": text.gettext,
+        "ngettext": text.ngettext,
+        "member_label": lambda member, code="": member_label(member, text, code),
+        "members": {},
+        "hit": hit,
+    }
+    return TEMPLATES.env.get_template("_hit.html").render(context)
+
+
+def test_a_hit_shows_its_holders_once_search_hits_carry_them() -> None:
+    hit: dict[str, object] = {"id": "hue-1", "member": "HUE", "title": "Digital libraries", "language": "eng",
+                              "type": "book", "authors": [], "highlights": {}}  # fmt: skip
+    plain = _render_hit(hit, "vi")
+    assert 'lang="en"' in plain and "Sách" in plain and "Có tại" not in plain  # today's hits: no holdings
+    hit["holdings_count"] = 2
+    hit["holdings"] = [
+        {"code": "HUE", "name_vi": "Đại học Huế", "name_en": "Hue University", "status": "member",
+         "records": [{"record_id": "hue-1", "oai_identifier": "x", "opac_url": "http://opac.hue.example.vn/1"}]},
+        {"code": "TVU", "name_vi": "Trường Đại học Trà Vinh", "name_en": None, "status": "member",
+         "records": [{"record_id": "tvu-9", "oai_identifier": "y", "opac_url": None}]},
+    ]  # fmt: skip
+    held = _render_hit(hit, "vi")
+    assert "Có tại 2 thư viện" in held
+    assert '<a href="http://opac.hue.example.vn/1">Đại học Huế</a>' in held
+    assert '<a href="/record/tvu-9">Trường Đại học Trà Vinh</a>' in held
+    english = _render_hit(hit, "en")
+    assert "Held by 2 libraries" in english and "Hue University" in english
+    assert '<span lang="vi">Trường Đại học Trà Vinh</span>' in english  # no English name: marked Vietnamese
