@@ -130,6 +130,7 @@ def render(request: Request, name: str, context: dict[str, Any], status_code: in
     if text.lang in request.query_params.getlist("lang"):
         response.set_cookie(COOKIE, text.lang, max_age=COOKIE_SECONDS, samesite="lax")
     response.headers["Content-Language"] = text.lang
+    response.headers["Vary"] = "Cookie"  # the same URL reads in the language the cookie remembers
     return response
 
 

@@ -109,6 +109,12 @@ def _chips(params: dict[str, Any], members: dict[str, Member], text: PageText) -
     return chips
 
 
+def _years(result: SearchResponse | None) -> list[int]:
+    """The years of the results, ascending: the bounds the year-range inputs suggest."""
+    counted = result.facets.get("year") or [] if result else []
+    return sorted(int(v.value) for v in counted if v.value.isdigit())
+
+
 def _requested_page(request: Request, page: int) -> int:
     """``page``, or the older ``n`` of links made before pages were numbered."""
     if "page" not in request.query_params:
@@ -160,9 +166,7 @@ async def search_page(request: Request, search: SearchRequestDep, store: StoreDe
             "kept": [(k, v) for k in KEPT for v in values(params, k)],
             "facets": _facets(result, params, members, text) if result else [],
             "chips": _chips(params, members, text),
-            "years": sorted(int(v.value) for v in (result.facets.get("year") or []) if v.value.isdigit())
-            if result
-            else [],
+            "years": _years(result),
             "page": page,
             "last_page": last_page,
             "out_of_range": out_of_range,
