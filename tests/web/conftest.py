@@ -102,6 +102,11 @@ def page(context: BrowserContext) -> Page:
     return context.new_page()
 
 
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if SCREENSHOTS.is_dir() and any(SCREENSHOTS.glob("*.png")):
+        terminalreporter.write_line(f"browser screenshots (1280 and 390 px): {SCREENSHOTS}")
+
+
 def screenshot(page: Page, name: str) -> Path:
     """A full-page screenshot under ``SCREENSHOTS``."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

@@ -111,7 +111,9 @@ def test_phone_layout_folds_the_filters(context: BrowserContext, site: Site) -> 
     expect(panel).not_to_have_attribute("open", "")
     expect(page.locator("ol.hits > li").first).to_be_in_viewport()  # results come first on a phone
     screenshot(page, "search-390")
-    panel.locator("summary").first.click()
+    summary = panel.locator("summary").first
+    summary.focus()
+    page.keyboard.press("Enter")  # the panel opens from the keyboard too
     expect(page.locator(".facets").get_by_role("heading", name="Thư viện")).to_be_visible()
     width, viewport = no_sideways_scroll(page)
     assert width <= viewport
