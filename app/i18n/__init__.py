@@ -3,6 +3,7 @@
 Message ids are English (gettext's habit, so an untranslated id still reads as a sentence); the
 Vietnamese catalogue is ``locale/vi/LC_MESSAGES/messages.po``, read with Babel when first needed and
 compiled in memory, so no binary ``.mo`` file is kept in the repository. English needs no catalogue.
+``babel.cfg`` beside this file says how to extract and update the messages with ``pybabel``.
 
 Every label a page shows goes through here: interface text, facet names, and the values behind codes
 (record types, languages, member statuses, harvest schedules), and the query errors of the search.
