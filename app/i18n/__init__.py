@@ -120,6 +120,12 @@ QUERY_ERRORS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     )
 )  # fmt: skip
 
+#: Letters of Vietnamese that English text never has: data without a language code (subjects, names,
+#: publishers) that has one of them is marked ``lang="vi"`` in an English page.
+VIETNAMESE_LETTERS = re.compile(
+    "[ăâđêôơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹàáèéìíòóùúýãõĩũ]", re.IGNORECASE
+)
+
 #: Titles of error pages by HTTP status.
 ERROR_TITLES = {
     400: N_("The query cannot be read"),
@@ -195,11 +201,12 @@ class PageText:
     def run_kind(self, code: str | None) -> str:
         return self.label(RUN_KINDS, code)
 
-    def html_lang(self, iso639_3: str | None) -> str | None:
-        """The ``lang`` attribute for content in ``iso639_3`` when it differs from the page's language."""
-        if not iso639_3:
-            return None
-        tag = HTML_LANG.get(iso639_3)
+    def html_lang(self, iso639_3: str | None, text: str | None = None) -> str | None:
+        """The ``lang`` attribute for content in ``iso639_3`` when it differs from the page's language;
+        without a code, Vietnamese ``text`` in an English page is marked as such."""
+        tag = HTML_LANG.get(iso639_3 or "")
+        if tag is None and text and VIETNAMESE_LETTERS.search(text):
+            tag = "vi"
         return tag if tag and tag != self.lang else None
 
     def query_error(self, detail: str, position: int | None) -> str:

@@ -54,6 +54,7 @@ class Facet:
 
 @dataclass
 class Chip:
+    heading: str
     label: str
     url: str
     lang: str | None = None
@@ -67,7 +68,7 @@ def _label(name: str, value: str, members: dict[str, Member], text: PageText) ->
         return text.type_name(value), None
     if name == "language":
         return text.language_name(value), None
-    return value, None
+    return value, text.html_lang(None, value)
 
 
 def _facets(
@@ -100,12 +101,12 @@ def _chips(params: dict[str, Any], members: dict[str, Member], text: PageText) -
             label, lang = _label(name, value, members, text)
             rest = [v for v in chosen if v != value]
             heading = text.gettext(FACET_NAMES[name])
-            chips.append(Chip(f"{heading}: {label}", query_url("/", params, **{key: rest}), lang))
+            chips.append(Chip(heading, label, query_url("/", params, **{key: rest}), lang))
     low, high = params.get("year_from"), params.get("year_to")
     if low or high:
         span = f"{low or '…'}–{high or '…'}" if low != high else str(low)
         url = query_url("/", params, year_from=None, year_to=None)
-        chips.append(Chip(f"{text.gettext(FACET_NAMES['year'])}: {span}", url))
+        chips.append(Chip(text.gettext(FACET_NAMES["year"]), span, url))
     return chips
 
 

@@ -250,3 +250,30 @@ def test_keyboard_reaches_the_first_result_through_the_skip_link(page: Page, sit
     page.keyboard.press("Enter")
     page.wait_for_load_state()
     expect(page.locator(".chips")).to_be_visible()
+
+
+#: Letters only Vietnamese uses among the page's two languages.
+VIETNAMESE_TEXT = """(root) => {
+  const letters = /[ăâđêôơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹàáèéìíòóùúýãõĩũ]/i;
+  const found = [];
+  const walk = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  while (walk.nextNode()) {
+    const node = walk.currentNode, parent = node.parentElement;
+    if (!parent || parent.closest("script, style") || !letters.test(node.textContent)) { continue; }
+    const lang = parent.closest("[lang]").getAttribute("lang");
+    if (lang !== "vi") { found.push(node.textContent.trim()); }
+  }
+  return found;
+}"""
+
+
+def test_english_pages_mark_every_vietnamese_text(page: Page, site: Site) -> None:
+    page.goto(f"{site.url}/?q=isbn:{SHARED.isbn13}&lang=en")
+    record = page.locator("ol.hits h3 a").first.get_attribute("href")
+    paths = ["/", "/?q=thu+vien", "/?q=thu+vien&type=book&member=HUE", record, "/status", "/status/NASATI"]
+    paths += ['/?q="open', "/widget/search?member=NTTU&q=forestry+plantations+acacia&lang=en"]
+    for path in paths:
+        page.goto(site.url + str(path))
+        assert page.locator("html").get_attribute("lang") == "en"
+        unmarked = page.locator("body").evaluate(VIETNAMESE_TEXT)
+        assert not unmarked, f"{path}: Vietnamese text without lang=vi: {unmarked[:5]}"
