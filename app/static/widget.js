@@ -21,13 +21,13 @@
   var TEXT = {
     vi: {
       held: "Cũng có tại", newWindow: "(mở trong cửa sổ mới)", label: "Tìm trong %s",
-      search: "Tìm", results: "%n kết quả tại %s", none: "Không tìm thấy tại %s.",
+      search: "Tìm", results: "%n kết quả tại %s", result: "%n kết quả tại %s", none: "Không tìm thấy tại %s.",
       elsewhere: "Có tại các thư viện thành viên khác:", nothing: "Không tìm thấy trong mục lục liên hợp.",
       failed: "Chưa tìm được, xin thử lại."
     },
     en: {
       held: "Also held by", newWindow: "(opens in a new window)", label: "Search %s",
-      search: "Search", results: "%n results at %s", none: "Nothing found at %s.",
+      search: "Search", results: "%n results at %s", result: "%n result at %s", none: "Nothing found at %s.",
       elsewhere: "Held by other member libraries:", nothing: "Nothing found in the union catalogue.",
       failed: "The search did not work, please try again."
     }
@@ -175,7 +175,8 @@
         out.textContent = "";
         if (!here) { out.appendChild(make("p", { "class": "error" }, t.failed)); return; }
         if (here.total) {
-          out.appendChild(make("p", { "class": "muted" }, say(t, "results", name, here.total)));
+          var counted = say(t, here.total === 1 ? "result" : "results", name, here.total);
+          out.appendChild(make("p", { "class": "muted" }, counted));
           out.appendChild(list(here.hits, null, t, lang));
           return null;
         }
