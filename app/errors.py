@@ -1,4 +1,5 @@
-"""The one place where errors become HTTP answers: RFC 9457 ``application/problem+json`` documents."""
+"""The one place where errors become HTTP answers: RFC 9457 ``application/problem+json`` documents,
+or, for a browser asking for HTML, the same problem as a page in its language (``web_support``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from schemas.errors import LienhopError
@@ -27,10 +28,19 @@ def problem_response(problem: dict[str, Any], headers: dict[str, str] | None = N
     return JSONResponse(problem, status_code=int(problem["status"]), media_type=PROBLEM, headers=headers)
 
 
-async def _lienhop_error(_request: Request, exc: Exception) -> JSONResponse:
+def _answer(request: Request, problem: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    """The problem document, or its page when a browser asks for HTML."""
+    from .web_support import error_page, wants_html  # the pages import this module: import late
+
+    if wants_html(request):
+        return error_page(request, problem, headers)
+    return problem_response(problem, headers)
+
+
+async def _lienhop_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, LienhopError)
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
-    return problem_response(exc.to_problem(), headers)
+    return _answer(request, exc.to_problem(), headers)
 
 
 def _where(loc: tuple[Any, ...]) -> tuple[str, str]:
@@ -42,7 +52,7 @@ def _where(loc: tuple[Any, ...]) -> tuple[str, str]:
     return source, name
 
 
-async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     invalid: list[dict[str, Any]] = []
     for error in exc.errors():
@@ -56,17 +66,17 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
         "detail": detail,
         "invalid_params": invalid,
     }
-    return problem_response(problem)
+    return _answer(request, problem)
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     try:
         title = HTTPStatus(exc.status_code).phrase
     except ValueError:
         title = "Error"
     problem = {"type": "about:blank", "title": title, "status": exc.status_code, "detail": str(exc.detail)}
-    return problem_response(problem, dict(exc.headers) if exc.headers else None)
+    return _answer(request, problem, dict(exc.headers) if exc.headers else None)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -1,4 +1,5 @@
-"""The embeddable pieces for member OPACs: ``/widget.js`` and an iframe-able member search box."""
+"""The embeddable pieces for member OPACs: ``/widget.js`` (the ``<lienhop-holdings>`` and
+``<lienhop-search>`` elements) and an iframe-able member search box for OPACs that forbid scripts."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from schemas.errors import InvalidInput
 from schemas.search import SearchFilters
 
 from ..deps import SearchRequestDep, StoreDep
-from ..web_support import render, run_search
+from ..web_support import member_name, page_text, render, run_search
 
 router = APIRouter(tags=["widget"])
 
@@ -34,7 +35,8 @@ async def widget_search(
     store: StoreDep,
     search: SearchRequestDep,
 ) -> HTMLResponse:
-    """A search box scoped to one member (``?member=CODE``); when it has nothing, what others hold."""
+    """A search box scoped to one member (``?member=CODE``); when it has nothing, what others hold.
+    One language throughout: ``?lang=vi|en``."""
     if len(search.filters.member) != 1:
         raise InvalidInput("member: give the code of the one member this search box is for")
     owner = await store.get_member(search.filters.member[0])
@@ -43,9 +45,14 @@ async def widget_search(
     elsewhere = None
     if result is not None and result.total == 0:
         elsewhere, _ = await run_search(request, scoped.model_copy(update={"filters": SearchFilters()}))
-    return render(
-        request,
-        "widget_search.html",
-        {"owner": owner, "q": search.q, "result": result, "elsewhere": elsewhere, "error": error},
-        status_code=400 if error else 200,
-    )
+    members = {m.code: m for m in await store.list_members()} if elsewhere else {}
+    context = {
+        "owner": owner,
+        "owner_name": member_name(owner, page_text(request))[0],
+        "members": members,
+        "q": search.q,
+        "result": result,
+        "elsewhere": elsewhere,
+        "error": error,
+    }
+    return render(request, "widget_search.html", context, status_code=400 if error else 200)

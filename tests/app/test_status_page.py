@@ -24,7 +24,7 @@ pytestmark = pytest.mark.asyncio
 
 def _row(page: str, code: str) -> str:
     """The table row of one member on /status."""
-    found = re.search(rf'<tr[^>]*>\s*<td><a href="/status/{code}">.*?</tr>', page, re.S)
+    found = re.search(rf'<tr[^>]*>\s*<t[dh][^>]*><a href="/status/{code}">.*?</tr>', page, re.S)
     assert found, f"no row for {code}"
     return found.group(0)
 
@@ -55,15 +55,15 @@ async def test_status_shows_failures_quarantine_and_overdue_schedules(
             update(runs).where(runs.c.id == run.id).values(started=utcnow() - timedelta(days=2))
         )
 
-    page = (await app_client.get("/status")).text
-    assert "4 đơn vị; 1 lần thu thập gần nhất lỗi, 1 quá hạn" in page
+    assert "4 đơn vị; 1 lần thu thập gần nhất lỗi, 1 quá hạn" in (await app_client.get("/status")).text
+    page = (await app_client.get("/status", params={"lang": "en"})).text
     good = _row(page, "GOOD")
     assert "ok" in good and "attention" not in good and ">7<" in good  # 7 records, 1 quarantined
     assert 'href="/status/GOOD#quarantine">1<' in good
     assert "failed" in _row(page, "DOWN") and "attention" in _row(page, "DOWN")
     assert "overdue since" in _row(page, "LATE") and "attention" in _row(page, "LATE")
     hand = _row(page, "HAND")
-    assert "manual" in hand and "never" in hand and "overdue" not in hand
+    assert "Manual" in hand and "never" in hand and "overdue" not in hand
 
     detail = (await app_client.get("/status/GOOD")).text
     assert "oai:faulty:000004" in detail and "not a date" in detail  # the quarantined record and why
