@@ -16,6 +16,7 @@ from app.demo import setup
 from app.main import create_app
 from schemas.settings import Settings
 from tests.app.conftest import demo_provider
+from tests.conftest import LOOPBACK
 from tests.servers import serve_in_thread
 
 #: oai_dc members and one harvested as MARCXML (VAST), so both marcxml paths are exercised
@@ -33,6 +34,7 @@ def harvest_demo(home: Path, database_url: str | None = None) -> Settings:
         public_url=PUBLIC_URL,
         scheduler_seconds=0,
         request_timeout=10.0,
+        harvest_allow_networks=LOOPBACK,  # the demo provider runs on loopback
     )
 
     async def run(url: str) -> None:

@@ -54,7 +54,13 @@ async def _harvest_demo(settings: Settings, demo_url: str) -> None:
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """The Lienhop app on a free loopback port over the harvested demo consortium."""
     home = tmp_path_factory.mktemp("web") / "var"
-    settings = Settings(home=home, backoff_base=0.05, request_timeout=5.0, scheduler_seconds=0)
+    settings = Settings(
+        home=home,
+        backoff_base=0.05,
+        request_timeout=5.0,
+        scheduler_seconds=0,
+        harvest_allow_networks="127.0.0.0/8",  # the demo provider runs on loopback
+    )
     # the harvest runs in a thread of its own: sync Playwright may already run an event loop in this one
     with serve_in_thread(make_app(count=RECORDS_PER_MEMBER)) as demo_url, ThreadPoolExecutor(1) as pool:
         pool.submit(asyncio.run, _harvest_demo(settings, demo_url)).result()
