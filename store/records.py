@@ -26,6 +26,7 @@ from schemas.record import QuarantinedItem, Record
 from .db import make_engine, migrate
 from .rows import RecordRow, record_row
 from .tables import counters, harvest_state, members, quarantine, record_identifiers, records, runs
+from .works import WorkStore
 
 _IN_CHUNK = 400  # bound parameters per IN (...) query; SQLite allows 32766 but keep statements small
 
@@ -96,7 +97,7 @@ class Holding:
     member: Member
 
 
-class RecordStore:
+class RecordStore(WorkStore):
     """Async access to the store. Open once per process with :meth:`open`."""
 
     def __init__(self, engine: AsyncEngine) -> None:
@@ -111,7 +112,9 @@ class RecordStore:
         """Connect and migrate the schema to the newest revision."""
         engine = make_engine(url)
         await migrate(engine)
-        return cls(engine)
+        store = cls(engine)
+        await store._cluster_if_needed()
+        return store
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -378,6 +381,7 @@ class RecordStore:
                 # only an updated row can have identifiers already: a new primary key has none (SQLite
                 # may reuse the rowid of a deleted record, but the FK cascade deleted its identifiers)
                 await self._write_identifiers(conn, pks, [r["_pk"] for r in updates], latest)
+                await self._works_after_page(conn, pks, latest)
                 # a record that now parses cleanly is no longer quarantined; most members have nothing
                 # quarantined, and one indexed EXISTS is cheaper than a DELETE per chunk of the page
                 if await self._has_quarantine(conn, member):
