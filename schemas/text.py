@@ -64,6 +64,7 @@ VI_FAMILY_NAMES = frozenset({
 _LIFE_DATES = re.compile(r"\d{3,4}\s*-\s*(\d{3,4})?")
 
 
+@functools.lru_cache(maxsize=1 << 14)  # a catalogue names the same people record after record
 def name_key(author: str) -> str:
     """``author``'s full folded name, family name first: the same string for both word orders.
 

@@ -381,7 +381,7 @@ class RecordStore(WorkStore):
                 # only an updated row can have identifiers already: a new primary key has none (SQLite
                 # may reuse the rowid of a deleted record, but the FK cascade deleted its identifiers)
                 await self._write_identifiers(conn, pks, [r["_pk"] for r in updates], latest)
-                await self._works_after_page(conn, pks, latest)
+                await self._works_after_page(conn, pks, [r["_pk"] for r in updates], latest)
                 # a record that now parses cleanly is no longer quarantined; most members have nothing
                 # quarantined, and one indexed EXISTS is cheaper than a DELETE per chunk of the page
                 if await self._has_quarantine(conn, member):

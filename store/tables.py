@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 
@@ -213,17 +214,23 @@ works = Table(
 )
 
 # What links a live record to others beyond its ISBN/DOI/ISSN rows in ``record_identifiers``: one row
-# per titled or journal record. Titles are kept as hashes (fixed width, so any title can be indexed).
+# per titled or journal record. Titles are kept as 64-bit hashes (any title indexed, compactly).
 work_keys = Table(
     "work_keys",
     metadata,
     Column("record_pk", PK, ForeignKey("records.pk", ondelete="CASCADE"), primary_key=True),
-    Column("title", String(32), comment="Hash of the folded title + subtitle, for title lookups"),
-    Column("title_key", String(32), comment="Hash of title + first author + year; only without identifiers"),
+    Column("title", BigInteger, comment="Hash of the folded title + subtitle, for title lookups"),
+    Column("title_key", BigInteger, comment="Hash of title + first author + year; only without identifiers"),
     Column("publisher", Text, comment="Folded publisher (a title link needs it to agree when both have one)"),
     Column("journal", Boolean, nullable=False, default=False, comment="Its ISSNs link it to other journals"),
     Index("ix_work_keys_title", "title"),
-    Index("ix_work_keys_title_key", "title_key"),
+    # most records carry an identifier and so no title key: the index leaves them out
+    Index(
+        "ix_work_keys_title_key",
+        "title_key",
+        sqlite_where=text("title_key IS NOT NULL"),
+        postgresql_where=text("title_key IS NOT NULL"),
+    ),
 )
 
 work_overrides = Table(

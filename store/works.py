@@ -8,7 +8,7 @@ re-clustering. A work merged into another redirects to it (:class:`~schemas.erro
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -26,7 +26,6 @@ from .clusters import explain, title_hash, work_ord
 from .rows import RecordRow
 from .tables import record_identifiers, records, work_keys, work_overrides, works
 from .work_links import (
-    chunks,
     needs_clustering,
     nodes_of,
     one_of,
@@ -82,10 +81,15 @@ class WorkStore:
     # ------------------------------------------------------------- kept true
 
     async def _works_after_page(
-        self, conn: AsyncConnection, changed: Mapping[str, int], rows: Mapping[str, RecordRow]
+        self,
+        conn: AsyncConnection,
+        changed: Mapping[str, int],
+        stale: Sequence[int],
+        rows: Mapping[str, RecordRow],
     ) -> None:
-        """Re-cluster what a page's written records (pk by OAI identifier) touch, in its transaction."""
-        await recluster_page(conn, changed, rows)
+        """Re-cluster what a page's written records (pk by OAI identifier; ``stale``: those that
+        were rows before) touch, in the page's transaction."""
+        await recluster_page(conn, changed, stale, rows)
 
     async def _cluster_if_needed(self) -> None:
         """Cluster a store's records the first time it is opened with works (an upgraded store)."""
@@ -157,14 +161,13 @@ class WorkStore:
         """The live records of each work (oldest first); an unknown or dead work has none."""
         found: dict[str, list[StoredRecord]] = {wid: [] for wid in work_ids}
         async with self.engine.connect() as conn:
-            for chunk in chunks(conn, found):
-                query = (
-                    select(records)
-                    .where(one_of(conn, records.c.work_id, chunk), records.c.deleted.is_(False))
-                    .order_by(records.c.pk)
-                )
-                for row in await conn.execute(query):
-                    found[row.work_id].append(_stored(row))
+            query = (
+                select(records)
+                .where(one_of(conn, records.c.work_id, found), records.c.deleted.is_(False))
+                .order_by(records.c.pk)
+            )
+            for row in await conn.execute(query):
+                found[row.work_id].append(_stored(row))
         return found
 
     async def iter_live_works(self, batch: int = 500) -> AsyncIterator[list[tuple[str, list[StoredRecord]]]]:
@@ -224,11 +227,10 @@ class WorkStore:
     async def _overrides_naming(self, conn: AsyncConnection, record_ids: list[str]) -> list[WorkOverride]:
         found: dict[int, WorkOverride] = {}
         o = work_overrides.c
-        for chunk in chunks(conn, record_ids):
-            query = select(work_overrides).where(
-                one_of(conn, o.record_id, chunk) | one_of(conn, o.other_record_id, chunk)
-            )
-            found.update((row.id, _override(row)) for row in await conn.execute(query))
+        query = select(work_overrides).where(
+            one_of(conn, o.record_id, record_ids) | one_of(conn, o.other_record_id, record_ids)
+        )
+        found.update((row.id, _override(row)) for row in await conn.execute(query))
         return [found[key] for key in sorted(found)]
 
     # -------------------------------------------------------------- curators

@@ -61,13 +61,13 @@ def upgrade() -> None:
         sa.Column("record_pk", PK, nullable=False),
         sa.Column(
             "title",
-            sa.String(length=32),
+            sa.BigInteger(),
             nullable=True,
             comment="Hash of the folded title + subtitle, for title lookups",
         ),
         sa.Column(
             "title_key",
-            sa.String(length=32),
+            sa.BigInteger(),
             nullable=True,
             comment="Hash of title + first author + year; only without identifiers",
         ),
@@ -82,7 +82,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("record_pk"),
     )
     op.create_index("ix_work_keys_title", "work_keys", ["title"])
-    op.create_index("ix_work_keys_title_key", "work_keys", ["title_key"])
+    op.create_index(
+        "ix_work_keys_title_key",
+        "work_keys",
+        ["title_key"],
+        sqlite_where=sa.text("title_key IS NOT NULL"),
+        postgresql_where=sa.text("title_key IS NOT NULL"),
+    )
     op.create_table(
         "work_overrides",
         sa.Column("id", PK, autoincrement=True, nullable=False),
