@@ -8,6 +8,7 @@ re-clustering. A work merged into another redirects to it (:class:`~schemas.erro
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,6 +38,8 @@ from .work_links import (
 
 if TYPE_CHECKING:
     from .records import StoredRecord
+
+log = logging.getLogger(__name__)
 
 _NORMALISE = {"isbn": normalise_isbn, "issn": normalise_issn, "doi": normalise_doi}
 _REDIRECT_HOPS = 20  # merges flatten redirects, so one hop is the rule; a bound all the same
@@ -99,6 +102,7 @@ class WorkStore:
         async with self.engine.begin() as conn:
             await reserve(conn, "records_seq", 0)  # another process may be at it: wait, then look again
             if await needs_clustering(conn):
+                log.info("clustering the store's records into works (the first time it is opened with works)")
                 await recluster_all(conn)
 
     async def recluster_all(self, progress: ProgressSink | None = None) -> int:

@@ -1,8 +1,8 @@
 """works: records of the same edition clustered into works, with their link keys and curator overrides
 
 Only the schema: the store clusters the records it already holds the first time it is opened after
-this revision (``RecordStore.open`` finds live records without a work), with the clustering code of
-the day rather than a copy frozen into this migration.
+this revision (``RecordStore.open`` finds the ``works_pending`` counter this leaves), with the
+clustering code of the day rather than a copy frozen into this migration.
 
 Revision ID: 0005
 Revises: 0004
@@ -21,16 +21,18 @@ PK = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
-    # a plain ADD COLUMN (no foreign key): SQLite does it in place, without copying the records table
-    op.add_column(
-        "records",
-        sa.Column(
-            "work_id",
-            sa.String(length=24),
-            nullable=True,
-            comment="The work the record belongs to (store/works.py); NULL for a tombstone",
-        ),
-    )
+    # a plain ADD COLUMN (no foreign key): SQLite does it in place, without copying the records table.
+    # A SQLite store downgraded from here keeps the column (see downgrade), so it may be there already.
+    if "work_id" not in {c["name"] for c in sa.inspect(op.get_bind()).get_columns("records")}:
+        op.add_column(
+            "records",
+            sa.Column(
+                "work_id",
+                sa.String(length=24),
+                nullable=True,
+                comment="The work the record belongs to (store/works.py); NULL for a tombstone",
+            ),
+        )
     op.create_index("ix_records_work", "records", ["work_id"])
     op.create_table(
         "works",
@@ -106,14 +108,19 @@ def upgrade() -> None:
     op.create_index("ix_work_overrides_record", "work_overrides", ["record_id"])
     op.create_index("ix_work_overrides_other", "work_overrides", ["other_record_id"])
     op.execute("INSERT INTO counters (name, value) VALUES ('works_ord', 0)")
+    # records already there are clustered by the store when it is first opened (RecordStore.open)
+    op.execute("INSERT INTO counters (name, value) SELECT 'works_pending', 1 WHERE EXISTS (SELECT 1 FROM records)")
 
 
 def downgrade() -> None:
-    op.execute("DELETE FROM counters WHERE name = 'works_ord'")
+    op.execute("DELETE FROM counters WHERE name IN ('works_ord', 'works_pending')")
     op.drop_table("work_overrides")
     op.drop_table("work_keys")
     op.drop_table("works")
     op.drop_index("ix_records_work", table_name="records")
-    # batch mode: older SQLite versions cannot drop a column in place
-    with op.batch_alter_table("records") as batch:
-        batch.drop_column("work_id")
+    if op.get_bind().dialect.name == "sqlite":
+        # dropping a column means copying the records table on SQLite, and dropping the old copy
+        # would cascade to every record's identifiers: the column stays, emptied, unused before 0005
+        op.execute("UPDATE records SET work_id = NULL")
+        return
+    op.drop_column("records", "work_id")
