@@ -1,4 +1,4 @@
-"""Keeping ``records.work_id`` true: re-cluster what a committed page touches, or the whole store.
+"""Keeping ``records.work_id`` true: re-cluster what a committed page touches (all: ``work_rebuild``).
 
 ``recluster_page`` runs inside the transaction of every page commit (new, changed and deleted records,
 tombstones included), so a record is never visible in a work it no longer belongs to. It works on the
@@ -42,15 +42,11 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from schemas.progress import NullProgress, ProgressSink
-
-from .clusters import LINKING, Assignment, Node, UnionFind, WorkKeys, assign, components, link_title_group
+from .clusters import LINKING, Assignment, Node, WorkKeys, assign, components
 from .clusters import work_id as make_work_id
 from .clusters import work_keys as keys_of
 from .rows import RecordRow
 from .tables import counters, record_identifiers, records, work_keys, work_overrides, works
-
-_BATCH = 2000  # records read per statement by a full re-clustering
 
 
 def one_of(conn: AsyncConnection, column: Any, values: Iterable[Any]) -> Any:
@@ -109,7 +105,7 @@ async def _executemany(conn: AsyncConnection, statement: Any, sql: str, rows: li
     await cursor.close()
 
 
-def _key_row(pk: int, keys: WorkKeys) -> dict[str, Any]:
+def key_row(pk: int, keys: WorkKeys) -> dict[str, Any]:
     return {
         "record_pk": pk,
         "title": keys.title,
@@ -142,7 +138,7 @@ async def recluster_page(
         row = rows[oai_id]
         keys = None if row.deleted else keys_of(json.loads(row.data))
         if keys is not None:
-            key_rows.append(_key_row(pk, keys))
+            key_rows.append(key_row(pk, keys))
     if key_rows:
         await _executemany(conn, insert(work_keys), _INSERT_KEYS, key_rows)
     await recluster_records(conn, list(changed.values()))
@@ -353,109 +349,3 @@ async def _reserve_numbers(conn: AsyncConnection, works_n: int, seq_n: int) -> t
     )
     got = {name: int(value) for name, value in result}
     return got["works_ord"] - works_n, got["records_seq"] - seq_n
-
-
-_PENDING = "works_pending"  # a counter row migration 0005 leaves in a store that holds records
-
-
-async def needs_clustering(conn: AsyncConnection) -> bool:
-    """Whether the store holds records from before works that were never clustered (one lookup of a
-    primary key, so opening a store costs nothing more)."""
-    return (await conn.scalar(select(counters.c.value).where(counters.c.name == _PENDING))) is not None
-
-
-async def recluster_all(conn: AsyncConnection, progress: ProgressSink | None = None) -> int:
-    """Cluster every live record again from the store alone; returns how many works changed.
-
-    Link keys are computed again from each record (a changed rule reaches every record), curator
-    overrides are kept, and a work keeps its id when its component still holds its oldest record.
-    """
-    sink = progress or NullProgress()
-    await reserve(conn, "records_seq", 0)  # the write lock first, as every writer takes it
-    total = await conn.scalar(select(records.c.pk).order_by(records.c.pk.desc()).limit(1))
-    sink.begin("works", total=int(total or 0))
-    await conn.execute(delete(work_keys))
-    uf = UnionFind()
-    old: dict[int, str | None] = {}
-    last = 0
-    while True:
-        query = (
-            select(records.c.pk, records.c.work_id, records.c.data)
-            .where(records.c.pk > last, records.c.deleted.is_(False))
-            .order_by(records.c.pk)
-            .limit(_BATCH)
-        )
-        batch = (await conn.execute(query)).all()
-        if not batch:
-            break
-        key_rows = []
-        for pk, work, data in batch:
-            uf.add(pk)
-            old[pk] = work
-            keys = keys_of(data if isinstance(data, dict) else json.loads(data))
-            if keys is not None:
-                key_rows.append(_key_row(pk, keys))
-        if key_rows:
-            await conn.execute(insert(work_keys), key_rows)
-        sink.advance("works", batch[-1].pk - last)
-        last = batch[-1].pk
-
-    o = work_overrides.c
-    overrides = (await conn.execute(select(o.kind, o.record_id, o.other_record_id))).all()
-    named = {rid for row in overrides for rid in (row[1], row[2]) if rid is not None}
-    pk_of: dict[str, int] = {}
-    if named:
-        ids_query = select(records.c.id, records.c.pk).where(one_of(conn, records.c.id, named))
-        pk_of.update((rid, pk) for rid, pk in await conn.execute(ids_query))
-    split = {pk_of[rid] for kind, rid, _other in overrides if kind == "split" and rid in pk_of}
-
-    def linkable(pk: int) -> bool:
-        return pk in uf.parent and pk not in split
-
-    ri, wk = record_identifiers.c, work_keys.c
-    identifier_groups = (
-        select(ri.kind, ri.value, ri.record_pk).where(ri.kind.in_(LINKING)).order_by(ri.kind, ri.value)
-    )
-    journal_groups = (
-        select(ri.kind, ri.value, ri.record_pk)
-        .join(work_keys, and_(wk.record_pk == ri.record_pk, wk.journal.is_(True)))
-        .where(ri.kind == "issn")
-        .order_by(ri.value)
-    )
-    for query in (identifier_groups, journal_groups):
-        previous, first = None, 0
-        for kind, value, pk in await conn.execute(query):
-            if not linkable(pk):
-                continue
-            if (kind, value) == previous:
-                uf.union(first, pk)
-            else:
-                previous, first = (kind, value), pk
-    title_groups = select(wk.title_key, wk.record_pk, wk.publisher).where(wk.title_key.is_not(None))
-    group: list[tuple[int, str | None]] = []
-    current = None
-    for title_key, pk, publisher in await conn.execute(title_groups.order_by(wk.title_key)):
-        if title_key != current:
-            link_title_group(uf, group)
-            group, current = [], title_key
-        if linkable(pk):
-            group.append((pk, publisher))
-    link_title_group(uf, group)
-    for kind, rid, other in overrides:
-        if (
-            kind == "join"
-            and rid in pk_of
-            and other in pk_of
-            and pk_of[rid] in uf.parent
-            and pk_of[other] in uf.parent
-        ):
-            uf.union(pk_of[rid], pk_of[other])
-
-    parts = uf.groups()
-    alive = set((await conn.scalars(select(works.c.id).where(works.c.alive.is_(True)))).all())
-    known = {pk: work for pk, work in old.items() if work is not None}
-    assignment = assign(parts, known, alive, "oldest")
-    changed = await apply(conn, parts, assignment, old, set())
-    await conn.execute(delete(counters).where(counters.c.name == _PENDING))
-    sink.end("works", message=f"{len(parts)} works, {changed} changed")
-    return changed

@@ -26,15 +26,8 @@ from schemas.work import WorkOverride
 from .clusters import explain, title_hash, work_ord
 from .rows import RecordRow
 from .tables import record_identifiers, records, work_keys, work_overrides, works
-from .work_links import (
-    needs_clustering,
-    nodes_of,
-    one_of,
-    recluster_all,
-    recluster_page,
-    recluster_records,
-    reserve,
-)
+from .work_links import nodes_of, one_of, recluster_page, recluster_records, reserve
+from .work_rebuild import needs_clustering, recluster_all
 
 if TYPE_CHECKING:
     from .records import StoredRecord
