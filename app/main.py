@@ -16,6 +16,7 @@ from .context import open_context
 from .demo.oai_provider import make_router as demo_oai_router
 from .errors import install_error_handlers
 from .routes import admin, health, lookup, members, records, search, web, widget
+from .routes import usage as usage_routes
 from .scheduler import run as scheduler_loop
 
 log = logging.getLogger(__name__)
@@ -63,5 +64,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for module in (health, members, search, records, lookup, admin, widget, web):
         app.include_router(module.router)
+    app.include_router(usage_routes.router)
     app.include_router(demo_oai_router())
     return app
