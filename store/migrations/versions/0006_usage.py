@@ -66,7 +66,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index(
-        "ix_usage_items_month", "usage_items", ["database", "member", "report_id", "month"], unique=False
+        "ix_usage_items_month",
+        "usage_items",
+        ["database", "member", "report_id", "month", "metric", "access_method", "count"],
+        unique=False,
     )
     op.create_table(
         "usage_totals",
