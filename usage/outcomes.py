@@ -11,7 +11,8 @@ not_ready      3031                                             recorded; the ne
 queued         1011 (after the in-run retries)                  recorded; the next harvest asks again
 unauthorized   2000, 2010, 2011, 2020, 2030                     recorded; this member's other months of the
                                                                 database are not asked in this run
-unsupported    3000, 3010                                       recorded; not asked again by default
+unsupported    3000, 3010; 3032 without rows                    recorded; not asked again by default (rows
+                                                                stored earlier stay)
 error          anything else, transport failures, 5xx           recorded; the next harvest asks again
 =============  ===============================================  ===========================================
 
@@ -31,6 +32,7 @@ UNAUTHORIZED = frozenset({2000, 2010, 2011, 2020, 2030})
 UNSUPPORTED = frozenset({3000, 3010})
 NO_USAGE = 3030
 NOT_READY = 3031
+NO_LONGER = 3032
 #: Warnings and informational codes that come with usable data.
 NOTES = frozenset({3032, 3040, 3050, 3060, 3061, 3062, 3063, 3080})
 #: States after which a default harvest does not ask for the month again.
@@ -46,9 +48,10 @@ class Verdict:
 
 
 def _is_note(exc: SushiException) -> bool:
+    """A warning that comes with usable data (the codes with their own state are judged before)."""
     if exc.code is not None and (exc.code in NOTES or exc.code < 1000):
         return True
-    return exc.code is None and exc.severity.lower() in {"info", "warning", "debug"}
+    return exc.severity.lower() in {"info", "warning", "debug"}  # R5's severities; R5.1 has none
 
 
 def judge(report: CounterReport | None, http_status: int) -> Verdict:
@@ -71,6 +74,8 @@ def judge(report: CounterReport | None, http_status: int) -> Verdict:
         return Verdict("not_ready", NOT_READY, text)
     if NO_USAGE in codes:
         return Verdict("no_usage", NO_USAGE, text)
+    if NO_LONGER in codes:  # the vendor purged the month: keep what was loaded before
+        return Verdict("unsupported", NO_LONGER, text)
     blocking = [e for e in exceptions if not _is_note(e)]
     if blocking:
         return Verdict("error", blocking[0].code, text)
