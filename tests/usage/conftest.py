@@ -48,11 +48,15 @@ def sushi51() -> Iterator[Sushi]:
 
 
 @pytest_asyncio.fixture
-async def members_store(store: RecordStore) -> RecordStore:
-    """The store with four members registered."""
-    for code in MEMBERS:
-        await store.add_member(MemberCreate(code=code, name_vi=f"Thư viện {code}"))
-    return store
+async def members_store(database_url: str) -> AsyncIterator[RecordStore]:
+    """A new store (SQLite, then PostgreSQL) with the members registered."""
+    store = await RecordStore.open(database_url)
+    try:
+        for code in MEMBERS:
+            await store.add_member(MemberCreate(code=code, name_vi=f"Thư viện {code}"))
+        yield store
+    finally:
+        await store.close()
 
 
 async def add_database(
