@@ -31,6 +31,7 @@ from usage.importer import import_report
 from usage.loading import list_outcomes
 from usage.registry import UsageRegistry
 from usage.render import LANGUAGES, monthly_chart, report_csv, words
+from usage.report import build_report
 
 from ..deps import AdminDep, ContextDep, StoreDep
 from ..jobs import Job, JobView
@@ -130,8 +131,6 @@ async def report(
 ) -> Any:
     """Downloads per member, database and month, totals, monthly average, year-on-year change, cost
     per download and each member's share of the cost, members ranked by use."""
-    from usage.report import build_report
-
     result = await build_report(store.engine, year, member, database)
     if format == "csv":
         name = f"lienhop-usage-{result.year}.csv"
@@ -153,8 +152,6 @@ async def report_page(
     lang: Literal["vi", "en"] = "vi",
 ) -> HTMLResponse:
     """The usage report as a page with the monthly chart, in Vietnamese (default) or English."""
-    from usage.report import build_report
-
     result = await build_report(store.engine, year, member, database)
     other = next(code for code in LANGUAGES if code != lang)
     params = {"year": year, "member": member, "database": database}
