@@ -97,7 +97,7 @@ def make_app(behaviour: Behaviour) -> FastAPI:
         if code is not None:
             return _exception(behaviour.release, report_id, customer, begin, code)
         total = behaviour.usage.get(customer, {}).get(month, 0)
-        body = (_r51 if behaviour.release == "5.1" else _r50)(report_id, customer, begin, total)
+        body = (report_r51 if behaviour.release == "5.1" else report_r50)(report_id, customer, begin, total)
         return JSONResponse(body)
 
     return app
@@ -204,7 +204,7 @@ def _items(report_id: str, total: int) -> list[tuple[dict[str, Any], dict[str, s
     return [f for f in found if any(f[2].values())]
 
 
-def _r50(report_id: str, customer: str, begin: date, total: int) -> dict[str, Any]:
+def report_r50(report_id: str, customer: str, begin: date, total: int) -> dict[str, Any]:
     start, end = _period(begin)
     items = []
     for identity, attributes, metrics in _items(report_id, total):
@@ -223,7 +223,7 @@ def _r50(report_id: str, customer: str, begin: date, total: int) -> dict[str, An
     return {"Report_Header": _header50(report_id, customer, start, end, exceptions), "Report_Items": items}
 
 
-def _r51(report_id: str, customer: str, begin: date, total: int) -> dict[str, Any]:
+def report_r51(report_id: str, customer: str, begin: date, total: int) -> dict[str, Any]:
     start, end = _period(begin)
     month = start[:7]
     items = []

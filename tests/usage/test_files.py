@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from usage.report import build_report
 
 from .conftest import add_database
 from .files import database_report
+from .sushi_server import DATABASES, TDM_REQUESTS, report_r51
 
 
 def counter_fixture(fixtures_dir: Path, name: str) -> bytes:
@@ -111,3 +113,23 @@ async def test_import_refuses_what_is_not_usage(members_store: RecordStore, fixt
     with pytest.raises(CounterFormatError, match="whole number"):
         await import_report(engine, "SD", "NASATI", bad)
     assert await list_outcomes(engine) == []
+
+
+def test_release_51_json_and_tabular() -> None:
+    body = json.dumps(report_r51("DR", "LIB-A", date(2024, 3, 1), 300)).encode()
+    report = read_report(body)
+    assert (report.report_id, report.release, report.months()) == ("DR", "5.1", [date(2024, 3, 1)])
+    regular = {(r.title, r.metric): r.count for r in report.rows if r.access_method == "Regular"}
+    assert regular[DATABASES[0][0], "Total_Item_Requests"] == 200
+    assert sum(r.count for r in report.rows if r.access_method == "TDM") == TDM_REQUESTS
+
+    tsv = database_report("DR", 2024, 2, [("Physics", "Regular", "Total_Item_Requests", [7, 8])]).decode()
+    tsv = tsv.replace("Release\t5", "Release\t5.1").replace(
+        "2024-01-01 to 2024-02-28", "Begin_Date=2024-01-01; End_Date=2024-02-29"
+    )
+    tabular = read_report(tsv.encode())
+    assert tabular.release == "5.1" and [m.month for m in tabular.months()] == [1, 2]
+    assert [(r.month.month, r.count, r.access_method) for r in tabular.rows] == [
+        (1, 7, "Regular"),
+        (2, 8, "Regular"),
+    ]
