@@ -67,7 +67,8 @@ class UsageHarvest:
         self.engine = engine
         self.settings = settings
         self.sink = sink or NullProgress()
-        self.client = client or SushiClient(settings)
+        self._given = client  # a client given is the caller's to close; ours lives for one run
+        self.client = client
         self.registry = UsageRegistry(engine)
 
     async def run(
@@ -82,10 +83,14 @@ class UsageHarvest:
             async with gate:
                 return await self._database(database, months, explicit)
 
+        own = SushiClient(self.settings) if self._given is None else None
+        self.client = self._given or own
         try:
             results = await asyncio.gather(*(one(db) for db in databases))
         finally:
-            await self.client.close()
+            if own is not None:
+                await own.close()
+                self.client = None
         return [summary for result in results for summary in result]
 
     async def _database(
@@ -159,6 +164,7 @@ class UsageHarvest:
             wait: float | None = None
             report: CounterReport | None = None
             try:
+                assert self.client is not None, "asked outside run()"
                 answer = await self.client.get_report(database, credentials, report_id, month)
             except SushiTransportError as exc:
                 verdict = Verdict("error", None, str(exc), retry_now=True)
