@@ -38,6 +38,7 @@ from .catalog import (
     member_statuses,
     update_member,
 )
+from .cli_usage import usage_cli
 from .cli_works import works_cli
 from .context import AppContext, open_context
 from .progress import terminal_progress
@@ -54,6 +55,7 @@ cli = typer.Typer(
 members_cli = typer.Typer(help="Register and inspect consortium members.", no_args_is_help=True)
 cli.add_typer(members_cli, name="members")
 cli.add_typer(works_cli, name="works")
+cli.add_typer(usage_cli, name="usage")
 
 # Pipes and logs get wide lines rather than rich's 80-column default, so summary tables stay readable.
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)

@@ -19,6 +19,7 @@ from .errors import install_error_handlers
 from .protocols import opensearch
 from .protocols.oai import router as oai
 from .routes import admin, health, lookup, members, records, search, web, widget, works
+from .routes import usage as usage_routes
 from .scheduler import run as scheduler_loop
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for module in (health, members, search, records, works, lookup, admin, widget, web, oai, opensearch):
         app.include_router(module.router)
+    app.include_router(usage_routes.router)
     if settings.demo_provider:
         # Off by default: a production catalogue should not answer as thirteen fake repositories.
         app.include_router(demo_oai_router())

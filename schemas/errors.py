@@ -9,11 +9,13 @@ LienhopError (500)
 ├── NotFound (404)
 ├── Conflict (409)
 │   ├── MemberExists
-│   └── NotEligible (an observer promoted before its years of observation)
+│   ├── NotEligible (an observer promoted before its years of observation)
+│   └── UsageDatabaseExists [schemas.usage]
 ├── InvalidInput (422)
 │   ├── QuerySyntaxError (400, with position)
 │   ├── NotAListVerb [harvesters.oai.errors]
-│   └── NoStoredMetadata [harvesters.rederive]
+│   ├── NoStoredMetadata [harvesters.rederive]
+│   └── CounterFormatError (a COUNTER report file that cannot be read) [schemas.usage]
 ├── Unauthorized (401) [app.errors]
 ├── HarvestError (502)
 │   ├── OAIError (carries the OAI-PMH error code)

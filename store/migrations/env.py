@@ -10,6 +10,10 @@ from sqlalchemy import Connection, engine_from_config, pool
 
 from store.tables import UTCDateTime, metadata
 
+# The usage package keeps its tables on the store's MetaData (usage/tables.py) but the store must not
+# import usage; importing it here, in the migration environment only, lets autogenerate see them.
+import usage.tables  # noqa: F401  isort: skip
+
 config = context.config
 target_metadata = metadata
 

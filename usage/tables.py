@@ -1,0 +1,93 @@
+"""The usage tables, on the store's MetaData (migration ``store/migrations/versions/0006_usage.py``).
+
+``usage_items`` keeps every row of every report as the vendor sent it (title, identifiers, attributes);
+``usage_totals`` keeps their monthly sums per metric, written in the same transaction, so reports read
+a few thousand rows however many millions of items were loaded.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, BigInteger, Column, Date, ForeignKey, Index, Integer, String, Table, Text
+
+from store.tables import PK, UTCDateTime, metadata
+
+usage_databases = Table(
+    "usage_databases",
+    metadata,
+    Column("code", String(32), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("sushi_url", Text, nullable=False),
+    Column("release", String(8), nullable=False, default="5"),
+    Column("reports", JSON, nullable=False),
+    Column("created", UTCDateTime()),
+)
+
+usage_costs = Table(
+    "usage_costs",
+    metadata,
+    Column("database", String(32), ForeignKey("usage_databases.code"), primary_key=True),
+    Column("year", Integer, primary_key=True),
+    # a decimal written as text: exact on every database, and SQLite has no decimal type
+    Column("amount", String(40), nullable=False),
+    Column("currency", String(3), nullable=False),
+)
+
+usage_credentials = Table(
+    "usage_credentials",
+    metadata,
+    Column("database", String(32), ForeignKey("usage_databases.code"), primary_key=True),
+    Column("member", String(32), ForeignKey("members.code"), primary_key=True),
+    Column("customer_id", Text, nullable=False),
+    Column("requestor_id", Text),
+    Column("api_key", Text),
+    Column("updated", UTCDateTime()),
+)
+
+usage_items = Table(
+    "usage_items",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=True),
+    Column("database", String(32), nullable=False),
+    Column("member", String(32), nullable=False),
+    Column("report_id", String(16), nullable=False),
+    Column("month", Date, nullable=False),
+    Column("metric", String(48), nullable=False),
+    Column("access_method", String(16), nullable=False, default=""),
+    Column("title", Text),
+    Column("item_ids", JSON),
+    Column("attributes", JSON),
+    Column("count", BigInteger, nullable=False),
+    # the replaced month's rows are found by its first four columns; the rest lets a GROUP BY over
+    # every row (rebuild_totals) read the index in order instead of sorting the table
+    Index(
+        "ix_usage_items_month", "database", "member", "report_id", "month", "metric", "access_method", "count"
+    ),
+)
+
+usage_totals = Table(
+    "usage_totals",
+    metadata,
+    Column("database", String(32), primary_key=True),
+    Column("member", String(32), primary_key=True),
+    Column("report_id", String(16), primary_key=True),
+    Column("month", Date, primary_key=True),
+    Column("metric", String(48), primary_key=True),
+    Column("access_method", String(16), primary_key=True, default=""),
+    Column("total", BigInteger, nullable=False),
+)
+
+usage_harvests = Table(
+    "usage_harvests",
+    metadata,
+    Column("database", String(32), primary_key=True),
+    Column("member", String(32), primary_key=True),
+    Column("report_id", String(16), primary_key=True),
+    Column("month", Date, primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("code", Integer),
+    Column("message", Text, nullable=False, default=""),
+    Column("rows", Integer, nullable=False, default=0),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("source", String(8), nullable=False, default="sushi"),
+    Column("updated", UTCDateTime()),
+)
