@@ -16,10 +16,35 @@ PROBLEM = "application/problem+json"
 
 
 class Unauthorized(LienhopError):
-    """An admin endpoint called without the configured bearer token."""
+    """An admin endpoint called without a usable key (none, unknown, revoked or expired)."""
 
     status = 401
     title = "Unauthorized"
+
+
+class Forbidden(LienhopError):
+    """A key whose scope does not cover the request (a curator of another member, a client key)."""
+
+    status = 403
+    title = "Forbidden"
+
+
+class UnsupportedMediaType(LienhopError):
+    """An admin request body that is not JSON (a form or text/plain post from another site)."""
+
+    status = 415
+    title = "Unsupported media type"
+
+
+class TooManyRequests(LienhopError):
+    """A rate limit or a full job queue; ``retry_after`` seconds is sent as ``Retry-After``."""
+
+    status = 429
+    title = "Too many requests"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = max(1, retry_after)
 
 
 def problem_response(problem: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
@@ -29,7 +54,14 @@ def problem_response(problem: dict[str, Any], headers: dict[str, str] | None = N
 
 async def _lienhop_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, LienhopError)
+    return error_response(exc)
+
+
+def error_response(exc: LienhopError) -> JSONResponse:
+    """The problem document of a Lienhop error, with the headers its class calls for."""
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+    if isinstance(exc, TooManyRequests):
+        headers = {"Retry-After": str(exc.retry_after)}
     return problem_response(exc.to_problem(), headers)
 
 

@@ -37,8 +37,9 @@ def due_members(
 
 
 async def tick(ctx: AppContext) -> list[str]:
-    """Start one harvest job for every member that is due, unless a harvest job is already running."""
-    if any(job.kind == "harvest" and job.state == "running" for job in ctx.jobs.list()):
+    """Start one harvest job for every member that is due, unless a harvest job is waiting or running
+    (in any server process: jobs are kept in the store)."""
+    if any(job.kind == "harvest" and job.state in ("queued", "running") for job in await ctx.jobs.list()):
         return []
     members = await ctx.store.list_members(active_only=True)
     last: dict[str, datetime | None] = {}
@@ -52,7 +53,8 @@ async def tick(ctx: AppContext) -> list[str]:
             reports = await operations.harvest(ctx, codes, False, job)
             return [r.model_dump(mode="json") for r in reports]
 
-        ctx.jobs.start("harvest", work, {"codes": codes, "full": False, "scheduled": True})
+        params = {"codes": codes, "full": False, "scheduled": True}
+        await ctx.jobs.start("harvest", work, params, who="scheduler")
         log.info("scheduled harvest of %s", ", ".join(codes))
     return codes
 

@@ -14,6 +14,9 @@ LienhopError (500)
 │   ├── NotAListVerb [harvesters.oai.errors]
 │   └── NoStoredMetadata [harvesters.rederive]
 ├── Unauthorized (401) [app.errors]
+├── Forbidden (403) [app.errors]
+├── UnsupportedMediaType (415) [app.errors]
+├── TooManyRequests (429, with Retry-After) [app.errors]
 ├── HarvestError (502)
 │   ├── OAIError (carries the OAI-PMH error code)
 │   │   ├── KnownOAIError (one class per code of the protocol) [harvesters.oai.errors]

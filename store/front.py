@@ -6,14 +6,17 @@ quarantine); :class:`RecordStore` only opens the engine and migrates the schema.
 
 from __future__ import annotations
 
+from .audit import AuditTables
 from .db import make_engine, migrate
+from .jobs import JobTables
+from .keys import KeyTables
 from .members import MemberTables
 from .quarantine import QuarantineTables
 from .records import RecordTables
 from .runs import RunTables
 
 
-class RecordStore(MemberTables, RunTables, RecordTables, QuarantineTables):
+class RecordStore(KeyTables, MemberTables, RunTables, RecordTables, QuarantineTables, AuditTables, JobTables):
     """Async access to the store. Open once per process with :meth:`open`."""
 
     @classmethod

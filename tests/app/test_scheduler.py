@@ -65,9 +65,10 @@ async def test_tick_harvests_due_members_once(settings: Settings, demo_url: str)
             if member.code != "TVU":
                 await ctx.store.update_member(member.code, harvest_schedule="manual")
         assert await scheduler.tick(ctx) == ["TVU"]
-        job = ctx.jobs.list()[0]
-        while job.state == "running":
+        job = (await ctx.jobs.list())[0]
+        while job.state in ("queued", "running"):
             await asyncio.sleep(0.05)
+            job = await ctx.jobs.get(job.id)
         assert job.state == "done" and job.params["scheduled"] is True
         run = await ctx.store.last_run("TVU", "harvest")
         assert run is not None and run.ok and run.added > 0
