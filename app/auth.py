@@ -333,8 +333,8 @@ class RedactKeys(logging.Filter):
     """Removes keys from log records: a query parameter named like one, a ``lhk_`` key, a bearer token."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.args:
-            record.args = tuple(_redact(a) if isinstance(a, str) else a for a in record.args)  # type: ignore[assignment]
+        if isinstance(record.args, tuple):
+            record.args = tuple(_redact(a) if isinstance(a, str) else a for a in record.args)
         if isinstance(record.msg, str):
             record.msg = _redact(record.msg)
         return True

@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from lxml import etree
 
@@ -182,15 +182,6 @@ def _iter_binary(stream: BinaryIO, member: str) -> Iterator[tuple[Record | Quara
 
 # ------------------------------------------------------------------------------------------ XML
 
-_XML_OPTIONS = {
-    "resolve_entities": False,
-    "no_network": True,
-    "load_dtd": False,
-    "dtd_validation": False,
-    "huge_tree": False,
-    "recover": False,
-}
-
 
 def _control_number(element: etree._Element) -> str | None:
     """ "003:001" read straight from the XML, to name a record that could not be converted."""
@@ -279,12 +270,22 @@ def _iter_xml_records(
     out (``iterparse`` raised the error first and lost them), then the error is raised.
     """
     tags = (f"{{{MARC_NS}}}record", "record")
-    parser = etree.XMLPullParser(events=("end",), tag=tags, **_XML_OPTIONS)
+    parser = etree.XMLPullParser(
+        events=("end",),
+        tag=tags,
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        recover=False,
+    )
     number = 0
 
     def records() -> Iterator[tuple[Record | QuarantinedItem, int | str]]:
         nonlocal number
-        for _event, element in parser.read_events():
+        for _event, found in parser.read_events():
+            element = cast(etree._Element, found)  # "end" events carry elements
             if not any(
                 isinstance(c.tag, str) and local_name(c) in ("leader", "controlfield", "datafield")
                 for c in element
@@ -293,7 +294,7 @@ def _iter_xml_records(
             number += 1
             if number > skip:
                 yield _xml_item(element, member, f"record {number} (line {element.sourceline})")
-            element.clear(keep_tail=True)
+            element.clear(keep_tail=True)  # type: ignore[call-arg]  # lxml has it; its stubs lack it
             parent = element.getparent()
             while parent is not None and element.getprevious() is not None:
                 del parent[0]  # records already read are not kept in memory
