@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 from datetime import date
 from typing import Annotated
 
@@ -15,6 +16,15 @@ from schemas.errors import validation_message
 from .context import AppContext
 
 keys_cli = typer.Typer(help="API keys: admin, curator or client of a member.", no_args_is_help=True)
+
+
+async def _audit(ctx: AppContext, action: str) -> None:
+    """Key changes made on the command line go to the audit log too (status 0: no HTTP request)."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # a container user without a passwd entry
+        user = "unknown user"
+    await ctx.store.audit(f"cli ({user})", action, "ok", 0)
 
 
 @keys_cli.command("create")
@@ -39,7 +49,9 @@ def keys_create(
         fail(f"--expires {new.expires} is already past")
 
     async def work(ctx: AppContext) -> tuple[ApiKey, str]:
-        return await ctx.store.add_key(new)
+        made, key = await ctx.store.add_key(new)
+        await _audit(ctx, f"keys create {made.id} ({made.label}, {made.scope})")
+        return made, key
 
     made, key = run(work, with_search=False)
     owner = f" of {made.member}" if made.member else ""
@@ -85,7 +97,9 @@ def keys_revoke(
     from .cli import console, run
 
     async def work(ctx: AppContext) -> ApiKey:
-        return await ctx.store.revoke_key(key_id)
+        key = await ctx.store.revoke_key(key_id)
+        await _audit(ctx, f"keys revoke {key.id} ({key.label})")
+        return key
 
     key = run(work, with_search=False)
     console.print(f"Key {key.id} ({key.label}) revoked.")

@@ -46,6 +46,12 @@ def test_keys_cli_prints_a_key_once_and_lists_none(home: Path) -> None:
     assert code == 0 and "revoked" in out
     _, listed, _ = lienhop("keys", "list")
     assert "revoked" in listed
+    audited = _audit_actions(home)
+    assert audited == [
+        "keys create 1 (Huế library, curator)",
+        "keys create 2 (office, admin)",
+        "keys revoke 1 (Huế library)",
+    ]
     # bad requests: one error line, exit 2
     for args in (
         ("keys", "create", "--scope", "curator", "--label", "x"),  # no member
@@ -57,6 +63,15 @@ def test_keys_cli_prints_a_key_once_and_lists_none(home: Path) -> None:
     ):
         code, _, err = lienhop(*args)
         assert code == 2 and err.startswith("error: "), (args, err)
+
+
+def _audit_actions(home: Path) -> list[str]:
+    import sqlite3
+
+    with sqlite3.connect(home / "lienhop.sqlite") as db:
+        rows = db.execute("SELECT who, action FROM audit_log ORDER BY id").fetchall()
+    assert all(who.startswith("cli (") for who, _ in rows)
+    return [action for _, action in rows]
 
 
 def test_serve_refuses_a_public_address_without_an_admin_key(home: Path) -> None:
