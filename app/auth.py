@@ -3,7 +3,8 @@
 Admin API routes take credentials from the ``Authorization: Bearer`` header only; a browser's admin
 pages take a signed session cookie set by the sign-in form. With no admin key or token configured,
 admin routes answer only requests from a loopback address, and not those a web page made (an
-``Origin``, a cross-site ``Sec-Fetch-Site`` or a ``Host`` that is not loopback: CSRF and DNS rebinding).
+``Origin``, a cross-site ``Sec-Fetch-Site`` or a ``Host`` that is not loopback: CSRF and DNS rebinding)
+nor those a reverse proxy on the same machine passed on (they carry ``X-Forwarded-For`` and the like).
 
 The secret that signs sessions and search cursors is ``LIENHOP_SECRET_KEY``, or one generated once
 into the data folder, so restarts and every worker of a server share it.
@@ -110,6 +111,14 @@ def client_address(conn: HTTPConnection, trusted: list[Network]) -> str:
         if not _in(hop, trusted):
             return hop
     return forwarded[0] if forwarded else peer
+
+
+_FORWARDING_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")
+
+
+def _forwarded(conn: HTTPConnection) -> bool:
+    """Whether a proxy passed the request on: then loopback is the proxy, not the client."""
+    return any(name in conn.headers for name in _FORWARDING_HEADERS)
 
 
 _LOOPBACK_NAMES = re.compile(r"^(localhost|127(\.\d{1,3}){3}|\[::1\])(:\d+)?$", re.IGNORECASE)
@@ -234,7 +243,7 @@ class Authenticator:
                 return session
         if await self.admin_key_configured():
             raise Unauthorized("this endpoint needs a key: `Authorization: Bearer <key>`")
-        if not is_loopback(conn.client.host if conn.client else None):
+        if not is_loopback(conn.client.host if conn.client else None) or _forwarded(conn):
             raise Unauthorized(
                 f"no admin key is configured, so admin routes answer only on loopback; {_HOW_TO}"
             )

@@ -37,6 +37,10 @@ async def test_a_web_page_cannot_use_loopback_admin(clients: Clients) -> None:
     assert (await origin_only.post("/admin/reindex")).status_code == 401
     rebound = clients(LOOPBACK, host="evil.example:8000", **{"sec-fetch-site": "same-origin"})
     assert (await rebound.get("/admin/jobs")).status_code == 401
+    # a reverse proxy on the same machine: loopback is the proxy, the client is anyone
+    for header in ("x-forwarded-for", "forwarded", "x-real-ip"):
+        proxied = clients(LOOPBACK, **{header: "198.51.100.7"})
+        assert (await proxied.get("/admin/jobs")).status_code == 401, header
     own_page = clients(LOOPBACK, host="127.0.0.1:8000", **{"sec-fetch-site": "same-origin"})
     assert (await own_page.get("/admin/jobs")).status_code == 200
 
