@@ -177,15 +177,23 @@ class JobRegistry:
             stale_after=STALE_SECONDS,
         )
         if row is None:
-            raise TooManyRequests(
-                f"{self.queue} {kind} jobs are already waiting or running; try again later", RETRY_AFTER
-            )
+            raise self._full(kind)
         if not admitted:
             return await self.get(f"{row['kind']}-{row['id']}")
         job = Job(row)
         self._local[job.id] = job
         job.task = asyncio.create_task(self._run(job, work), name=f"lienhop-job-{job.id}")
         return job.view()
+
+    async def check_room(self, kind: str) -> None:
+        """:class:`TooManyRequests` now when the kind's queue is full (before receiving an upload)."""
+        if await self.store.count_active_jobs(kind) >= self.queue:
+            raise self._full(kind)
+
+    def _full(self, kind: str) -> TooManyRequests:
+        return TooManyRequests(
+            f"{self.queue} {kind} jobs are already waiting or running; try again later", RETRY_AFTER
+        )
 
     async def _run(self, job: Job, work: Work) -> None:
         flusher: asyncio.Task[None] | None = None

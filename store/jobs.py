@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -106,6 +106,12 @@ class JobTables(Tables):
                 .where(job_slots.c.kind == kind, job_slots.c.job_id == job_id)
                 .values(job_id=None)
             )
+
+    async def count_active_jobs(self, kind: str) -> int:
+        """Queued and running jobs of ``kind`` (a quick look before an upload; admission decides)."""
+        query = select(func.count()).select_from(jobs).where(jobs.c.kind == kind, jobs.c.state.in_(ACTIVE))
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(query)).scalar_one())
 
     async def update_job(self, job_id: int, **values: Any) -> None:
         """Progress and heartbeat of a job."""

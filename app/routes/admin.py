@@ -124,6 +124,7 @@ async def start_import(code: str, request: Request, ctx: ContextDep, principal: 
     The upload is streamed to a file in the data folder; the import reads it off the event loop."""
     require_member(principal, code)
     member = await ctx.store.get_member(code)
+    await ctx.jobs.check_room("import")  # a full queue refuses before the file is received
     path: Path = await save_upload(request, ctx.settings.home / "uploads", ctx.settings.max_upload_bytes)
 
     async def work(job: Job) -> Any:

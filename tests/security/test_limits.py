@@ -38,7 +38,9 @@ async def _settle(registry: JobRegistry, seconds: float = 30) -> list[Any]:
         views = await registry.list()
         if all(v.state not in ("queued", "running") for v in views):
             return views
-        assert sum(v.state == "running" for v in views) <= 1, "two jobs of a kind ran at once"
+        for kind in {v.kind for v in views}:
+            running = sum(v.state == "running" and v.kind == kind for v in views)
+            assert running <= 1, f"two {kind} jobs ran at once"
         await asyncio.sleep(0.05)
     raise AssertionError("jobs still pending")
 
@@ -85,9 +87,16 @@ async def test_a_full_queue_answers_429_with_retry_after(clients: Clients, app: 
     assert states[held.id] == "running" and sorted(states.values()) == ["queued"] * 3 + ["running"]
     audit = (await http.get("/admin/audit", params={"limit": 40})).json()
     assert sum(e["status"] == 429 and e["outcome"] == "refused" for e in audit) == 27
+    # an upload to a full queue is refused before the file is received
+    held_imports = [await registry.start("import", _blocking(release)) for _ in range(4)]
+    upload = await http.post("/admin/import/LIBA?filename=x.mrc", content=b"0" * 1000,
+                             headers={"content-type": "application/marc"})  # fmt: skip
+    assert upload.status_code == 429 and "retry-after" in upload.headers
+    uploads = app.state.lienhop.settings.home / "uploads"
+    assert not uploads.exists() or list(uploads.iterdir()) == []
     release.set()
     views = await _settle(registry, seconds=60)
-    assert len(views) == 4 and all(v.state in ("done", "failed") for v in views)
+    assert len(views) == 4 + len(held_imports) and all(v.state in ("done", "failed") for v in views)
 
 
 async def test_a_job_whose_process_stopped_frees_its_slot(app: FastAPI, clients: Clients) -> None:
