@@ -38,6 +38,7 @@ from .catalog import (
     member_statuses,
     update_member,
 )
+from .cli_keys import keys_cli
 from .cli_usage import usage_cli
 from .cli_works import works_cli
 from .context import AppContext, open_context
@@ -56,6 +57,7 @@ members_cli = typer.Typer(help="Register and inspect consortium members.", no_ar
 cli.add_typer(members_cli, name="members")
 cli.add_typer(works_cli, name="works")
 cli.add_typer(usage_cli, name="usage")
+cli.add_typer(keys_cli, name="keys")
 
 # Pipes and logs get wide lines rather than rich's 80-column default, so summary tables stay readable.
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
@@ -132,7 +134,28 @@ def serve(
 
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = load_settings(**overrides)
+    if not _admin_locked(settings):
+        fail(
+            f"refusing to serve on {settings.host} with the admin routes open: make an admin key with "
+            "`lienhop keys create --scope admin --label NAME` (or set LIENHOP_ADMIN_TOKEN), "
+            "or serve on 127.0.0.1"
+        )
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+
+
+def _admin_locked(settings: Settings) -> bool:
+    """Whether serving on ``settings.host`` is safe: a loopback address, or an admin key exists."""
+    from datetime import UTC, datetime
+
+    from .auth import is_loopback
+
+    if is_loopback(settings.host) or settings.host == "localhost" or settings.admin_token:
+        return True
+
+    async def work(ctx: AppContext) -> bool:
+        return await ctx.store.has_admin_key(datetime.now(UTC).date())
+
+    return run(work, with_search=False)
 
 
 @cli.command()

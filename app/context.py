@@ -16,6 +16,7 @@ from search.factory import open_backend
 from search.service import SearchService
 from store.front import RecordStore
 
+from .auth import load_secret
 from .jobs import JobRegistry
 
 log = logging.getLogger(__name__)
@@ -30,8 +31,11 @@ class AppContext:
     backend: SearchBackend | None = None
     search: SearchService | None = None
     indexer: Indexer | None = None
-    jobs: JobRegistry = field(default_factory=JobRegistry)
     search_error: str | None = None
+    jobs: JobRegistry = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.jobs = JobRegistry(self.store, queue=self.settings.job_queue)
 
     def require_search(self) -> SearchService:
         """The search service, or :class:`BackendUnavailable` saying why there is none."""
@@ -64,6 +68,6 @@ async def open_context(settings: Settings, with_search: bool = True) -> AppConte
         await store.close()
         raise
     ctx.backend = backend
-    ctx.search = SearchService(backend, max_size=settings.search_max_size)
+    ctx.search = SearchService(backend, max_size=settings.search_max_size, cursor_key=load_secret(settings))
     ctx.indexer = Indexer(store, backend)
     return ctx

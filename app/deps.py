@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Query, Request
@@ -10,12 +9,14 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from schemas.auth import Principal
 from schemas.search import SearchRequest, SortOrder
 from schemas.settings import Settings
 from store.front import RecordStore
 
+from .auth import AUDIT_SCOPE_KEY, Authenticator
 from .context import AppContext
-from .errors import Unauthorized
+from .errors import Forbidden
 from .jobs import JobRegistry
 
 if TYPE_CHECKING:
@@ -53,17 +54,52 @@ SearchDep = Annotated["SearchService", Depends(get_search)]
 JobsDep = Annotated[JobRegistry, Depends(get_jobs)]
 
 
-def require_admin(request: Request, settings: SettingsDep) -> None:
-    """Admin endpoints need ``Authorization: Bearer <admin_token>`` when a token is configured."""
-    token = settings.admin_token
-    if not token:
-        return
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
-        raise Unauthorized("this endpoint needs the admin bearer token")
+def get_auth(request: Request) -> Authenticator:
+    """The authenticator the app's lifespan made."""
+    auth: Authenticator = request.app.state.auth
+    return auth
 
 
-AdminDep = Depends(require_admin)
+AuthDep = Annotated[Authenticator, Depends(get_auth)]
+
+
+async def admin_principal(request: Request, auth: AuthDep) -> Principal:
+    """Who an admin API request acts as (``Authorization`` header only; see :mod:`app.auth`).
+
+    The principal is also handed to the audit middleware. A client key is refused: it only reads.
+    """
+    principal = await auth.admin(request)
+    note_principal(request, principal)
+    if principal.scope == "client":
+        raise Forbidden("a client key may only use the public API")
+    return principal
+
+
+def note_principal(request: Request, principal: Principal) -> None:
+    """Tell the audit log (``app.guard``) who this request acts as."""
+    holder = request.scope.get(AUDIT_SCOPE_KEY)
+    if isinstance(holder, dict):
+        holder["principal"] = principal
+
+
+PrincipalDep = Annotated[Principal, Depends(admin_principal)]
+AdminDep = Depends(admin_principal)
+
+
+def require_admin_scope(principal: PrincipalDep) -> Principal:
+    """Routes for the consortium's admins only (members, reindex, audit)."""
+    if principal.scope != "admin":
+        raise Forbidden("this needs an admin key")
+    return principal
+
+
+AdminOnlyDep = Annotated[Principal, Depends(require_admin_scope)]
+
+
+def require_member(principal: Principal, code: str) -> None:
+    """Member-scoped admin work: a curator only for its own member."""
+    if not principal.may_act_for(code):
+        raise Forbidden(f"this key may only act for member {principal.member}")
 
 
 #: Query parameters named differently from the model's fields.

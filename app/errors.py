@@ -17,10 +17,35 @@ PROBLEM = "application/problem+json"
 
 
 class Unauthorized(LienhopError):
-    """An admin endpoint called without the configured bearer token."""
+    """An admin endpoint called without a usable key (none, unknown, revoked or expired)."""
 
     status = 401
     title = "Unauthorized"
+
+
+class Forbidden(LienhopError):
+    """A key whose scope does not cover the request (a curator of another member, a client key)."""
+
+    status = 403
+    title = "Forbidden"
+
+
+class UnsupportedMediaType(LienhopError):
+    """An admin request body that is not JSON (a form or text/plain post from another site)."""
+
+    status = 415
+    title = "Unsupported media type"
+
+
+class TooManyRequests(LienhopError):
+    """A rate limit or a full job queue; ``retry_after`` seconds is sent as ``Retry-After``."""
+
+    status = 429
+    title = "Too many requests"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = max(1, retry_after)
 
 
 def problem_response(problem: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
@@ -39,8 +64,21 @@ def _answer(request: Request, problem: dict[str, Any], headers: dict[str, str] |
 
 async def _lienhop_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, LienhopError)
-    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
-    return _answer(request, exc.to_problem(), headers)
+    return _answer(request, exc.to_problem(), _headers(exc))
+
+
+def error_response(exc: LienhopError) -> JSONResponse:
+    """The problem document of a Lienhop error, with the headers its class calls for (for the
+    middleware, which answers API clients only)."""
+    return problem_response(exc.to_problem(), _headers(exc))
+
+
+def _headers(exc: LienhopError) -> dict[str, str] | None:
+    if isinstance(exc, Unauthorized):
+        return {"WWW-Authenticate": "Bearer"}
+    if isinstance(exc, TooManyRequests):
+        return {"Retry-After": str(exc.retry_after)}
+    return None
 
 
 def _where(loc: tuple[Any, ...]) -> tuple[str, str]:

@@ -9,16 +9,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 
 from schemas.settings import Settings
 
+from .auth import Authenticator, install_log_redaction, load_secret
 from .context import open_context
 from .demo.oai_provider import make_router as demo_oai_router
 from .errors import install_error_handlers
+from .guard import Guard, PublicCORS
 from .protocols import opensearch
 from .protocols.oai import router as oai
-from .routes import admin, health, lookup, members, records, search, web, widget, works
+from .routes import admin, admin_pages, health, lookup, members, records, search, web, widget, works
 from .routes import usage as usage_routes
 from .scheduler import run as scheduler_loop
 
@@ -33,6 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx = await open_context(settings)
         app.state.lienhop = ctx
+        app.state.auth = Authenticator(settings, ctx.store, load_secret(settings))
         stop = asyncio.Event()
         follower = None
         if ctx.indexer is not None:
@@ -62,10 +64,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
     )
-    # Member OPACs on other origins call /lookup from the widget; only reads are shared.
-    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET"], allow_headers=["*"])
+    # Member OPACs on other origins call /lookup from the widget; only public reads are shared, and
+    # admin routes send no CORS header at all (app.guard).
+    app.add_middleware(PublicCORS, allow_origins=["*"], allow_methods=["GET"], allow_headers=["*"])
+    app.add_middleware(Guard, settings=settings)
+    install_log_redaction()
     install_error_handlers(app)
-    for module in (health, members, search, records, works, lookup, admin, widget, web, oai, opensearch):
+    routers = (
+        health,
+        members,
+        search,
+        records,
+        works,
+        lookup,
+        admin,
+        admin_pages,
+        widget,
+        web,
+        oai,
+        opensearch,
+    )
+    for module in routers:
         app.include_router(module.router)
     app.include_router(usage_routes.router)
     if settings.demo_provider:

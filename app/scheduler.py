@@ -3,8 +3,8 @@
 Union catalogues usually leave this to cron, and a schedule that silently stops running is a pain
 point users report; here the schedule lives with the member and every scheduled harvest is an ordinary
 job, visible in ``/admin/jobs`` and in the member's runs. A member's schedule starts with its first
-harvest, which an admin starts; each member due runs as a job of its own, so one that hangs (until its
-run deadline) delays nobody else.
+harvest, which an admin starts; the members due at a tick are harvested side by side, so one that
+hangs (until its run deadline) delays nobody else of that tick.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from store.common import utcnow
 
 from . import operations
 from .context import AppContext
-from .jobs import Job
+from .jobs import Job, JobView
 
 log = logging.getLogger(__name__)
 
@@ -42,48 +42,45 @@ def due_members(
     return due
 
 
-def _busy(jobs: Iterable[Job], members: Iterable[Member]) -> tuple[set[str], int]:
-    """The members a running harvest job is harvesting (a job of all members: every one), and how
-    many scheduled harvest jobs are running."""
+def _busy(jobs: Iterable[JobView], members: Iterable[Member]) -> set[str]:
+    """The members a running harvest job is harvesting (a job of all members: every one)."""
     busy: set[str] = set()
-    scheduled = 0
     for job in jobs:
         if job.kind != "harvest" or job.state != "running":
             continue
         codes = job.params.get("codes")
         busy.update(codes if codes is not None else (m.code for m in members))
-        scheduled += bool(job.params.get("scheduled"))
-    return busy, scheduled
+    return busy
 
 
 async def tick(ctx: AppContext) -> list[str]:
-    """Start a harvest job for each member that is due and not being harvested already.
+    """Start one harvest job for the members that are due and not being harvested already.
 
-    Each member gets a job of its own, bounded by the run deadline (``harvest_run_deadline``), so a
-    member whose repository hangs never holds back the others' schedules; at most
-    ``harvest_concurrency`` scheduled jobs run at once, and members left over start at a later tick.
+    Jobs are kept in the store and one harvest job runs at a time across server processes, so the
+    due members share a job; inside it they are harvested side by side (``harvest_concurrency``),
+    each bounded by the run deadline (``harvest_run_deadline``), so a member whose repository hangs
+    never holds back the others of its tick. While a harvest job waits for its turn no other is added.
     """
+    jobs = await ctx.jobs.list()
+    if any(job.kind == "harvest" and job.state == "queued" for job in jobs):
+        return []
     members = await ctx.store.list_members(active_only=True)
-    busy, running = _busy(ctx.jobs.list(), members)
+    busy = _busy(jobs, members)
     last: dict[str, datetime | None] = {}
     for member in members:
         run = await ctx.store.last_run(member.code, "harvest")
         last[member.code] = run.started if run else None
-    room = max(0, ctx.settings.harvest_concurrency - running)
-    codes = [code for code in due_members(members, last, utcnow()) if code not in busy][:room]
-    for code in codes:
-        _start(ctx, code)
+    codes = [code for code in due_members(members, last, utcnow()) if code not in busy]
     if codes:
+
+        async def work(job: Job) -> Any:
+            reports = await operations.harvest(ctx, codes, False, job)
+            return [r.model_dump(mode="json") for r in reports]
+
+        params = {"codes": codes, "full": False, "scheduled": True}
+        await ctx.jobs.start("harvest", work, params, who="scheduler")
         log.info("scheduled harvest of %s", ", ".join(codes))
     return codes
-
-
-def _start(ctx: AppContext, code: str) -> None:
-    async def work(job: Job) -> Any:
-        reports = await operations.harvest(ctx, [code], False, job)
-        return [r.model_dump(mode="json") for r in reports]
-
-    ctx.jobs.start("harvest", work, {"codes": [code], "full": False, "scheduled": True})
 
 
 async def run(ctx: AppContext, every: float, stop: asyncio.Event) -> None:

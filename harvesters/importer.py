@@ -4,25 +4,29 @@ The format is recognised from the content, not the file name. Binary files are s
 record here rather than by pymarc, so that each record's byte offset is known: a truncated or
 corrupt record is quarantined with its offset and reason while the good records around it are
 imported. XML is read incrementally with the same hardening as :mod:`harvesters.xml` (no entities, no
-DTD, no network), after the prolog has been checked by :func:`harvesters.xml.check_safe`.
+DTD, no network), after the whole file has been checked by :func:`harvesters.xml.check_safe_stream`.
 
 Identity: an imported record's OAI identifier is ``marc:<003>:<001>`` (or ``marc:content-<hash>``
 without a 001), so importing the same file again changes nothing. A second record with the same
 control number is skipped when identical and quarantined when it differs: the store holds one record
 per identifier, and silently keeping either would hide a cataloguing error.
 
-File reading is ordinary blocking I/O: imports read local files, and the store commits (which do
-await) happen every ``batch`` records.
+Reading and parsing run in a thread, ``batch`` records at a time, so memory stays bounded whatever
+the file's size and the event loop (a server answering searches) is not stalled; the store commits
+(which do await) happen every ``batch`` records.
 """
 
 from __future__ import annotations
 
+import asyncio
+import codecs
 import hashlib
-import io
+import itertools
 from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from lxml import etree
 
@@ -35,7 +39,7 @@ from store.rows import RecordRow, record_row
 
 from .marc_io import MARC_NS, decode_iso2709, pymarc_from_marcxml
 from .parse_marc import record_from_marc
-from .xml import check_safe, clean_xml_bytes, local_name
+from .xml import DoctypeScanner, check_safe_stream, clean_xml_text, declared_encoding, local_name
 
 __all__ = ["detect_format", "import_file", "iter_iso2709"]
 
@@ -44,7 +48,6 @@ _BLOCK = 1 << 20
 _SEPARATORS = b" \t\r\n\x00\x1a"  # what exporters put between records (newlines, padding, DOS EOF)
 _MAX_RECORD = 1 << 20  # a chunk without a terminator is cut here: ISO 2709 allows 99,999 bytes
 _MAX_RAW = 100_000  # characters of a bad record kept in quarantine
-_MAX_CLEAN = 256 << 20  # XML files up to this size are cleaned in memory when they do not parse
 
 
 # ------------------------------------------------------------------------------------ sniffing
@@ -179,15 +182,6 @@ def _iter_binary(stream: BinaryIO, member: str) -> Iterator[tuple[Record | Quara
 
 # ------------------------------------------------------------------------------------------ XML
 
-_XML_OPTIONS = {
-    "resolve_entities": False,
-    "no_network": True,
-    "load_dtd": False,
-    "dtd_validation": False,
-    "huge_tree": False,
-    "recover": False,
-}
-
 
 def _control_number(element: etree._Element) -> str | None:
     """ "003:001" read straight from the XML, to name a record that could not be converted."""
@@ -201,7 +195,7 @@ def _control_number(element: etree._Element) -> str | None:
 
 
 def _iter_xml(
-    stream: BinaryIO, member: str, path: Path, size: int
+    stream: BinaryIO, member: str, path: Path
 ) -> Iterator[tuple[Record | QuarantinedItem, int | str]]:
     try:
         yield from _iter_xml_records(stream, member, skip=0)
@@ -210,18 +204,13 @@ def _iter_xml(
     else:
         return
     # Real exports carry bytes that are not UTF-8 or characters XML 1.0 forbids. Like the harvester
-    # (harvesters.xml.parse_xml), clean them and read on from the record where parsing stopped.
+    # (harvesters.xml.parse_xml), clean them (as the file streams by, so memory stays bounded) and
+    # read on from the record where parsing stopped. The records read before the error are kept.
     try:
-        if size > _MAX_CLEAN:
-            raise error
-        data = path.read_bytes()
-        cleaned = clean_xml_bytes(data)
-        if cleaned == data:
-            raise error
-        check_safe(cleaned[:65536])
-        yield from _iter_xml_records(io.BytesIO(cleaned), member, skip=error_records(error))
+        with path.open("rb") as raw:
+            yield from _iter_xml_records(_CleanedStream(raw), member, skip=error_records(error))
     except etree.XMLSyntaxError as exc:
-        number = error_records(exc)
+        number = max(error_records(exc), error_records(error))
         yield (
             QuarantinedItem(
                 member=member,
@@ -232,20 +221,71 @@ def _iter_xml(
         )
 
 
+class _CleanedStream:
+    """A file read as :func:`~harvesters.xml.clean_xml_bytes` would re-encode it, a block at a time,
+    and checked for DTDs as it goes (cleaning could join ``<!DOC\\x01TYPE`` into a declaration)."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        encoding = declared_encoding(stream.read(200))
+        stream.seek(0)
+        try:
+            codecs.lookup(encoding)
+        except LookupError:  # an encoding name Python does not know: treat as UTF-8
+            encoding = "utf-8"
+        self._encoding = encoding
+        self._decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+        self._held = ""  # the end of a block that may be the start of a character reference
+        self._first = True
+        self._scanner = DoctypeScanner()
+
+    def read(self, _size: int = -1) -> bytes:
+        raw = self._stream.read(_BLOCK)
+        text = self._held + self._decoder.decode(raw, final=not raw)
+        self._held = ""
+        if self._first:
+            text, self._first = text.removeprefix("\ufeff"), False
+        amp = text.rfind("&")
+        if raw and amp >= 0 and ";" not in text[amp:] and len(text) - amp < 16:
+            text, self._held = text[:amp], text[amp:]
+        cleaned = clean_xml_text(text).encode(self._encoding, errors="xmlcharrefreplace")
+        self._scanner.feed(cleaned)
+        return cleaned
+
+
 def error_records(error: etree.XMLSyntaxError) -> int:
     """How many records were read before ``error`` (attached by ``_iter_xml_records``)."""
     return int(getattr(error, "lienhop_records", 0))
 
 
+_FEED = 64 * 1024  # bytes handed to the XML parser at a time
+
+
 def _iter_xml_records(
-    stream: BinaryIO, member: str, skip: int
+    stream: BinaryIO | _CleanedStream, member: str, skip: int
 ) -> Iterator[tuple[Record | QuarantinedItem, int | str]]:
-    """MARC records of an XML stream; the first ``skip`` were already read by an earlier pass."""
+    """MARC records of an XML stream; the first ``skip`` were already read by an earlier pass.
+
+    A pull parser fed block by block: the records completed before a fatal error are still handed
+    out (``iterparse`` raised the error first and lost them), then the error is raised.
+    """
     tags = (f"{{{MARC_NS}}}record", "record")
-    context = etree.iterparse(stream, events=("end",), tag=tags, **_XML_OPTIONS)
+    parser = etree.XMLPullParser(
+        events=("end",),
+        tag=tags,
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        recover=False,
+    )
     number = 0
-    try:
-        for _event, element in context:
+
+    def records() -> Iterator[tuple[Record | QuarantinedItem, int | str]]:
+        nonlocal number
+        for _event, found in parser.read_events():
+            element = cast(etree._Element, found)  # "end" events carry elements
             if not any(
                 isinstance(c.tag, str) and local_name(c) in ("leader", "controlfield", "datafield")
                 for c in element
@@ -254,11 +294,22 @@ def _iter_xml_records(
             number += 1
             if number > skip:
                 yield _xml_item(element, member, f"record {number} (line {element.sourceline})")
-            element.clear(keep_tail=True)
+            element.clear(keep_tail=True)  # type: ignore[call-arg]  # lxml has it; its stubs lack it
             parent = element.getparent()
             while parent is not None and element.getprevious() is not None:
                 del parent[0]  # records already read are not kept in memory
+
+    try:
+        while True:
+            block = stream.read(_FEED)
+            if not block:
+                parser.close()
+                yield from records()
+                return
+            parser.feed(block)
+            yield from records()
     except etree.XMLSyntaxError as exc:
+        yield from records()  # what was complete before the error
         exc.lienhop_records = number  # type: ignore[attr-defined]
         raise
 
@@ -323,7 +374,7 @@ async def import_file(
     kind = detect_format(head)
     if kind == "marcxml":
         try:
-            check_safe(head)
+            await asyncio.to_thread(_check_whole_file, path)
         except UnsafeXML as exc:
             raise MarcImportError(f"{path.name}: {exc.detail}") from exc
 
@@ -352,23 +403,35 @@ async def import_file(
             sink.advance(task, read - reported)
             reported = read
 
+    # Reading and parsing run in a thread of their own (lxml wants one thread per parser), a batch at
+    # a time, so a big file does not stall the event loop; only the store commits happen on it.
+    reader = ThreadPoolExecutor(1, thread_name_prefix="lienhop-import")
+    loop = asyncio.get_running_loop()
     try:
         with path.open("rb") as raw_stream:
             stream = _CountingReader(raw_stream)
-            items = _iter_binary(stream, code) if kind == "iso2709" else _iter_xml(stream, code, path, size)  # type: ignore[arg-type]
-            for item, where in items:
-                items_read += 1
-                if isinstance(item, Record):
-                    row = record_row(item)
-                    first = seen.get(item.oai_identifier)
-                    if first is None:
-                        seen[item.oai_identifier] = (row.digest, str(where))
-                        records.append(row)
-                    elif first[0] != row.digest:
-                        quarantined.append(_duplicate(item, first[1], str(where)))
-                    # an identical repeat changes nothing and is skipped
-                else:
-                    quarantined.append(item)
+            items = _iter_binary(stream, code) if kind == "iso2709" else _iter_xml(stream, code, path)  # type: ignore[arg-type]
+
+            def pull() -> list[tuple[Record | QuarantinedItem, RecordRow | None, int | str]]:
+                return [
+                    (item, record_row(item) if isinstance(item, Record) else None, where)
+                    for item, where in itertools.islice(items, batch)
+                ]
+
+            while pulled := await loop.run_in_executor(reader, pull):
+                for item, row, where in pulled:
+                    items_read += 1
+                    if isinstance(item, Record):
+                        assert row is not None
+                        first = seen.get(item.oai_identifier)
+                        if first is None:
+                            seen[item.oai_identifier] = (row.digest, str(where))
+                            records.append(row)
+                        elif first[0] != row.digest:
+                            quarantined.append(_duplicate(item, first[1], str(where)))
+                        # an identical repeat changes nothing and is skipped
+                    else:
+                        quarantined.append(item)
                 if len(records) + len(quarantined) >= batch:
                     read = stream.count
                     await flush()
@@ -381,6 +444,8 @@ async def import_file(
         await store.finish_run(run.id, ok=False, error=message)
         sink.end(task, ok=False, message=message)
         raise
+    finally:
+        reader.shutdown(wait=False)
     report = await store.finish_run(run.id, ok=True)
     sink.end(
         task,
@@ -391,6 +456,11 @@ async def import_file(
         ),
     )
     return report
+
+
+def _check_whole_file(path: Path) -> None:
+    with path.open("rb") as stream:
+        check_safe_stream(stream)
 
 
 def _duplicate(record: Record, first: str, where: str) -> QuarantinedItem:

@@ -17,6 +17,9 @@ LienhopError (500)
 │   ├── NoStoredMetadata [harvesters.rederive]
 │   └── CounterFormatError (a COUNTER report file that cannot be read) [schemas.usage]
 ├── Unauthorized (401) [app.errors]
+├── Forbidden (403) [app.errors]
+├── UnsupportedMediaType (415) [app.errors]
+├── TooManyRequests (429, with Retry-After) [app.errors]
 ├── HarvestError (502)
 │   ├── OAIError (carries the OAI-PMH error code)
 │   │   ├── KnownOAIError (one class per code of the protocol) [harvesters.oai.errors]

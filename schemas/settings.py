@@ -12,6 +12,17 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Network = IPv4Network | IPv6Network
 
+_PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+def parse_rate(value: str) -> tuple[int, int]:
+    """``"60/minute"`` -> (60, 60): requests allowed per period of seconds."""
+    count, _, period = value.strip().partition("/")
+    seconds = _PERIODS.get(period.strip().lower().removesuffix("s") or "minute")
+    if not count.strip().isdigit() or int(count) < 1 or seconds is None:
+        raise ValueError('rate_limit must look like "60/minute" (per second, minute, hour or day)')
+    return int(count), seconds
+
 
 class Settings(BaseSettings):
     """Every tunable of Lienhop; each field is read from ``LIENHOP_<NAME>``."""
@@ -51,7 +62,31 @@ class Settings(BaseSettings):
         "(`make run` turns it on; `lienhop demo` harvests from them).",
     )
     admin_token: str | None = Field(
-        None, description="Bearer token required by admin endpoints; unset means open (development)."
+        None,
+        description="Bootstrap admin key, accepted beside the keys of `lienhop keys`; with neither, "
+        "admin routes answer only on loopback.",
+    )
+    secret_key: str | None = Field(
+        None,
+        description="Signs session cookies and search cursors; unset: generated once and kept in the "
+        "data folder (`secret_key`), so restarts keep sessions and cursors.",
+    )
+    rate_limit: str | None = Field(
+        "120/minute",
+        description='Public searches per client address (or per member, for a client key), e.g. "60/minute"; '
+        "empty turns it off.",
+    )
+    rate_limit_loopback: bool = Field(False, description="Rate-limit loopback clients too.")
+    trusted_proxies: str = Field(
+        "",
+        description="Comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For "
+        "is believed.",
+    )
+    job_queue: int = Field(
+        4, ge=1, description="Jobs of one kind waiting or running at once; more are answered 429."
+    )
+    max_upload_bytes: int = Field(
+        1 << 30, ge=1, description="Largest MARC file `POST /admin/import` accepts (streamed to disk)."
     )
 
     harvest_concurrency: int = Field(4, ge=1, description="Members harvested at once.")
@@ -140,6 +175,24 @@ class Settings(BaseSettings):
             else:
                 networks.append(item)
         return networks
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parse_rate(value)
+        return value.strip()
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _trusted(cls, value: str) -> str:
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            try:
+                ip_network(part, strict=False)
+            except ValueError:
+                raise ValueError(f"trusted_proxies: {part!r} is not an address or CIDR") from None
+        return value
 
     @field_validator("search_engine")
     @classmethod

@@ -49,6 +49,7 @@ Paging
     ``size`` capped at the service's max size; ``page * size <= MAX_WINDOW`` (deeper needs the cursor).
     ``cursor`` (opaque, backend-specific: urlsafe base64 of JSON sort values + id) continues after the
     last hit of the previous page, ignoring ``page``. ``next_cursor`` is set iff more hits follow.
+    The service signs the cursors it hands out (HMAC, when given a key) and refuses any other.
 
 Highlights, autocomplete, spelling
     Computed by the pure functions below so both backends give identical output:
@@ -61,8 +62,11 @@ from __future__ import annotations
 
 import base64
 import functools
+import hashlib
+import hmac
 import html
 import json
+import math
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
@@ -94,16 +98,67 @@ def encode_cursor(values: Sequence[object]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+#: A cursor holds a few sort values and an id: anything longer was not made here.
+MAX_CURSOR_CHARS = 2048
+_MAX_CURSOR_VALUES = 4
+_SAFE_INT = 2**63  # engines sort on 64-bit longs
+
+
+def _refuse_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a sort value")
+
+
+_cursor_decoder = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
 def decode_cursor(cursor: str) -> list[object]:
-    """Sort values of a cursor; ``InvalidInput`` when it was not made by ``encode_cursor``."""
+    """Sort values of a cursor; ``InvalidInput`` when it was not made by ``encode_cursor``.
+
+    Type-checked, since a cursor comes from a client: a flat list of at most a few strings, 64-bit
+    integers, finite numbers or nulls, ending with an id. ``Infinity``, ``1e400``, nesting or an
+    oversized cursor are refused before any backend compares against them.
+    """
+    invalid = InvalidInput("invalid cursor: use the next_cursor of a previous page")
+    if len(cursor) > MAX_CURSOR_CHARS:
+        raise invalid
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        values = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"invalid cursor {cursor!r}") from exc
-    if not isinstance(values, list) or not values or not isinstance(values[-1], str):
-        raise InvalidInput(f"invalid cursor {cursor!r}")
+        values = _cursor_decoder.decode(raw.decode())
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise invalid from exc
+    if not isinstance(values, list) or not 1 <= len(values) <= _MAX_CURSOR_VALUES:
+        raise invalid
+    if not isinstance(values[-1], str) or not all(_sort_value(v) for v in values):
+        raise invalid
     return values
+
+
+def _sort_value(value: object) -> bool:
+    if value is None or isinstance(value, str):
+        return True
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return -_SAFE_INT <= value < _SAFE_INT
+    return isinstance(value, float) and math.isfinite(value)
+
+
+def sign_cursor(cursor: str, key: bytes) -> str:
+    """A backend's cursor with an HMAC of it: the service hands out only cursors it can verify."""
+    return f"{cursor}.{_cursor_mac(cursor, key)}"
+
+
+def verify_cursor(signed: str, key: bytes) -> str:
+    """The backend's cursor inside a signed one; ``InvalidInput`` for a forged or altered cursor."""
+    cursor, _, mac = signed.rpartition(".")
+    if not cursor or not hmac.compare_digest(mac.encode(), _cursor_mac(cursor, key).encode()):
+        raise InvalidInput("invalid cursor: use the next_cursor of a previous page")
+    return cursor
+
+
+def _cursor_mac(cursor: str, key: bytes) -> str:
+    digest = hmac.new(key, b"cursor\x00" + cursor.encode(), hashlib.sha256).digest()[:18]
+    return base64.urlsafe_b64encode(digest).decode()
 
 
 # -- highlights --------------------------------------------------------------------------------------

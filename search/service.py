@@ -18,7 +18,15 @@ from .analysis import fold, tokens
 from .backend import BackendHit, SearchBackend
 from .query import parse_query
 from .query_ast import TEXT_FIELD, ParsedQuery, Term
-from .semantics import MAX_WINDOW, apply_corrections, choose_correction, decode_cursor, highlighter
+from .semantics import (
+    MAX_WINDOW,
+    apply_corrections,
+    choose_correction,
+    decode_cursor,
+    highlighter,
+    sign_cursor,
+    verify_cursor,
+)
 
 AUTOCOMPLETE_FIELDS = ("title", "author")
 _VOCABULARY_SCAN = 5000  # candidate terms per misspelled word (those sharing its first letter)
@@ -52,9 +60,11 @@ def _trusted_hit(values: dict[str, Any]) -> Hit:
 class SearchService:
     """Search and autocomplete over one backend."""
 
-    def __init__(self, backend: SearchBackend, max_size: int = 100) -> None:
+    def __init__(self, backend: SearchBackend, max_size: int = 100, cursor_key: bytes | None = None) -> None:
         self.backend = backend
         self.max_size = max_size
+        # with a key, cursors are signed: a client cannot hand the backend a cursor it did not make
+        self.cursor_key = cursor_key
 
     async def search(self, request: SearchRequest) -> SearchResponse:
         """Run a search request; ``QuerySyntaxError`` / ``InvalidInput`` for bad queries or paging."""
@@ -74,21 +84,30 @@ class SearchService:
             hits=hits,
             facets=result.facets,
             took_ms=round((time.perf_counter() - started) * 1000),
-            next_cursor=result.next_cursor,
+            next_cursor=self._signed(result.next_cursor),
             suggestion=suggestion,
         )
 
     def _validated(self, request: SearchRequest) -> SearchRequest:
         size = min(request.size, self.max_size)  # the cap silently shrinks the page, as documented
         if request.cursor is not None:
-            decode_cursor(request.cursor)  # fail early with InvalidInput on a mangled cursor
-        elif request.page * size > MAX_WINDOW:
+            cursor = request.cursor
+            if self.cursor_key is not None:
+                cursor = verify_cursor(cursor, self.cursor_key)
+            decode_cursor(cursor)  # fail early with InvalidInput on a mangled cursor
+            return request.model_copy(update={"size": size, "cursor": cursor})
+        if request.page * size > MAX_WINDOW:
             raise InvalidInput(
                 f"page {request.page} of size {size} goes beyond the first {MAX_WINDOW} hits; "
                 "use the cursor (next_cursor) for deep paging"
             )
         # the backend never mutates the request: copy it only when the cap changed something
         return request if size == request.size else request.model_copy(update={"size": size})
+
+    def _signed(self, cursor: str | None) -> str | None:
+        if cursor is None or self.cursor_key is None:
+            return cursor
+        return sign_cursor(cursor, self.cursor_key)
 
     @staticmethod
     def _hit(hit: BackendHit, highlight: _Highlight | None) -> dict[str, Any]:

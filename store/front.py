@@ -6,7 +6,10 @@ quarantine); :class:`RecordStore` only opens the engine and migrates the schema.
 
 from __future__ import annotations
 
+from .audit import AuditTables
 from .db import make_engine, migrate
+from .jobs import JobTables
+from .keys import KeyTables
 from .members import MemberTables
 from .quarantine import QuarantineTables
 from .records import RecordTables
@@ -14,7 +17,9 @@ from .runs import RunTables
 from .works import WorkStore
 
 
-class RecordStore(MemberTables, RunTables, RecordTables, QuarantineTables, WorkStore):
+class RecordStore(
+    KeyTables, MemberTables, RunTables, RecordTables, QuarantineTables, AuditTables, JobTables, WorkStore
+):
     """Async access to the store. Open once per process with :meth:`open`."""
 
     @classmethod

@@ -246,3 +246,62 @@ work_overrides = Table(
     Index("ix_work_overrides_record", "record_id"),
     Index("ix_work_overrides_other", "other_record_id"),
 )
+
+# -- access control and jobs (migration 0007) --------------------------------------------------------
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=True),
+    Column("label", Text, nullable=False),
+    Column("scope", String(16), nullable=False),
+    Column("member", String(32), ForeignKey("members.code")),
+    Column("hash", String(64), nullable=False, unique=True, comment="SHA-256 of the key, not the key"),
+    Column("created", UTCDateTime(), nullable=False),
+    Column("expires", Date, comment="Last day the key is accepted"),
+    Column("revoked", UTCDateTime()),
+    Column("last_used", UTCDateTime()),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("who", Text, nullable=False),
+    Column("key_id", BigInteger),
+    Column("action", Text, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("detail", Text, nullable=False, default=""),
+    Column("client", String(64), nullable=False, default=""),
+    Index("ix_audit_log_at", "at"),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),
+    Column("state", String(16), nullable=False, comment="queued, running, done, failed, cancelled"),
+    Column("params", JSON, nullable=False, default=dict),
+    Column("member", String(32), comment="The one member a job is about, for curators' views"),
+    Column("who", Text, nullable=False, default=""),
+    Column("owner", String(64), nullable=False, comment="The server process running the job"),
+    Column("created", UTCDateTime(), nullable=False),
+    Column("started", UTCDateTime()),
+    Column("finished", UTCDateTime()),
+    Column("heartbeat", UTCDateTime(), nullable=False),
+    Column("tasks", JSON, nullable=False, default=list),
+    Column("result", JSON),
+    Column("error", Text),
+    Index("ix_jobs_kind_state", "kind", "state"),
+)
+
+job_slots = Table(
+    "job_slots",
+    metadata,
+    Column("kind", String(16), primary_key=True),
+    Column("job_id", BigInteger, comment="The running job of this kind; one at a time across processes"),
+    comment="Updating a kind's row serialises admission and start of its jobs across server processes",
+)

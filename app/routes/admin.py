@@ -1,26 +1,31 @@
-"""Admin endpoints: register members, start harvest, import and reindex jobs, watch their progress.
+"""Admin endpoints: register members, start harvest, import and reindex jobs, watch their progress,
+read the audit log.
 
-All of them need ``Authorization: Bearer <admin_token>`` when ``admin_token`` is set.
+Credentials come from the ``Authorization: Bearer`` header only (an admin or curator key, or the
+bootstrap ``LIENHOP_ADMIN_TOKEN``); with no admin key configured, loopback clients act as admin (see
+:mod:`app.auth`). A curator key acts for its own member only: harvest, import, checks and jobs.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Query, Request, status
 from pydantic import BaseModel
 
 from harvesters.outbound import check_member_url
 from harvesters.probe import check_member
+from schemas.auth import AuditEntry
+from schemas.errors import NotFound
 from schemas.member import Member, MemberCreate, MemberUpdate
 from schemas.probe import ProbeReport
 
 from .. import operations
 from ..catalog import MemberUpdated, update_member
-from ..deps import AdminDep, ContextDep, JobsDep
+from ..deps import AdminDep, AdminOnlyDep, ContextDep, JobsDep, PrincipalDep, StoreDep, require_member
 from ..jobs import Job, JobView
-from ..uploads import read_upload
+from ..uploads import save_upload
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminDep])
 
@@ -35,7 +40,7 @@ class HarvestRequest(BaseModel):
 
 
 @router.post("/members", status_code=status.HTTP_201_CREATED)
-async def create_member(new: MemberCreate, ctx: ContextDep) -> Member:
+async def create_member(new: MemberCreate, ctx: ContextDep, _admin: AdminOnlyDep) -> Member:
     """Register a member; a duplicate code is a 409, an ``oai_url`` the harvester may not reach
     (not http(s), or a host that is not public, see ``LIENHOP_HARVEST_ALLOW_NETWORKS``) a 422."""
     await check_member_url(new.oai_url, ctx.settings)
@@ -44,7 +49,7 @@ async def create_member(new: MemberCreate, ctx: ContextDep) -> Member:
 
 @router.patch("/members/{code}")
 async def change_member(
-    code: str, changes: MemberUpdate, ctx: ContextDep, force: bool = False
+    code: str, changes: MemberUpdate, ctx: ContextDep, _admin: AdminOnlyDep, force: bool = False
 ) -> MemberUpdated:
     """Change a member: only the fields sent change (``null`` clears an optional one).
 
@@ -58,16 +63,21 @@ async def change_member(
 
 
 @router.get("/members/{code}/check")
-async def check_member_endpoint(code: str, ctx: ContextDep) -> ProbeReport:
+async def check_member_endpoint(code: str, ctx: ContextDep, principal: PrincipalDep) -> ProbeReport:
     """Check a member's OAI-PMH endpoint (Identify, formats, sets, a first page read as the harvest
     reads it); nothing is stored. Each check is ``ok``, ``warn`` or ``fail``."""
+    require_member(principal, code)
     return await check_member(await ctx.store.get_member(code), ctx.settings)
 
 
 @router.post("/harvest", status_code=status.HTTP_202_ACCEPTED)
-async def start_harvest(body: HarvestRequest, ctx: ContextDep) -> JobView:
-    """Harvest the given members (all active ones by default) in the background."""
+async def start_harvest(body: HarvestRequest, ctx: ContextDep, principal: PrincipalDep) -> JobView:
+    """Harvest the given members (all active ones by default; a curator's own member) in the background."""
     codes = [c.upper() for c in body.codes] if body.codes else None
+    if principal.scope != "admin":
+        codes = codes or [principal.member or ""]
+        for code in codes:
+            require_member(principal, code)
     if codes:  # unknown codes are a 404 now, not a failed job later
         for code in codes:
             await ctx.store.get_member(code)
@@ -77,7 +87,8 @@ async def start_harvest(body: HarvestRequest, ctx: ContextDep) -> JobView:
         return [r.model_dump(mode="json") for r in reports]
 
     params = {"codes": codes, "full": body.full, "reconcile": body.reconcile, "force": body.force}
-    return ctx.jobs.start("harvest", work, params).view()
+    member = codes[0] if codes and len(codes) == 1 else None
+    return await ctx.jobs.start("harvest", work, params, member=member, who=principal.who)
 
 
 class RederiveRequest(BaseModel):
@@ -85,7 +96,7 @@ class RederiveRequest(BaseModel):
 
 
 @router.post("/rederive", status_code=status.HTTP_202_ACCEPTED)
-async def start_rederive(body: RederiveRequest, ctx: ContextDep) -> JobView:
+async def start_rederive(body: RederiveRequest, ctx: ContextDep, admin: AdminOnlyDep) -> JobView:
     """Map the stored records of the given members (all by default) again from their kept metadata,
     in the background; only records whose normalised form changed are rewritten and re-indexed."""
     codes = [(await ctx.store.get_member(c)).code for c in body.codes] if body.codes else None
@@ -94,25 +105,31 @@ async def start_rederive(body: RederiveRequest, ctx: ContextDep) -> JobView:
         reports = await operations.rederive(ctx, codes, job)
         return [r.model_dump(mode="json") for r in reports]
 
-    return ctx.jobs.start("rederive", work, {"codes": codes}).view()
+    return await ctx.jobs.start("rederive", work, {"codes": codes}, who=admin.who)
 
 
 @router.post("/reindex", status_code=status.HTTP_202_ACCEPTED)
-async def start_reindex(ctx: ContextDep) -> JobView:
-    """Rebuild the search index into a new index and swap it in; searches go on meanwhile."""
+async def start_reindex(ctx: ContextDep, admin: AdminOnlyDep) -> JobView:
+    """Rebuild the search index into a new index and swap it in; searches go on meanwhile.
+
+    One reindex at a time: asked while one is waiting or running, this answers that job."""
     ctx.require_search()
 
     async def work(job: Job) -> Any:
         return await operations.reindex(ctx, job)
 
-    return ctx.jobs.start("reindex", work).view()
+    return await ctx.jobs.start("reindex", work, who=admin.who)
 
 
 @router.post("/import/{code}", status_code=status.HTTP_202_ACCEPTED)
-async def start_import(code: str, request: Request, ctx: ContextDep) -> JobView:
-    """Import an uploaded MARC file (ISO 2709 or MARCXML; multipart ``file`` or the raw body)."""
+async def start_import(code: str, request: Request, ctx: ContextDep, principal: PrincipalDep) -> JobView:
+    """Import an uploaded MARC file (ISO 2709 or MARCXML; multipart ``file`` or the raw body).
+
+    The upload is streamed to a file in the data folder; the import reads it off the event loop."""
+    require_member(principal, code)
     member = await ctx.store.get_member(code)
-    path: Path = await read_upload(request, ctx.settings.home / "uploads", ctx.settings.max_response_bytes)
+    await ctx.jobs.check_room("import")  # a full queue refuses before the file is received
+    path: Path = await save_upload(request, ctx.settings.home / "uploads", ctx.settings.max_upload_bytes)
 
     async def work(job: Job) -> Any:
         try:
@@ -121,16 +138,36 @@ async def start_import(code: str, request: Request, ctx: ContextDep) -> JobView:
             path.unlink(missing_ok=True)
         return report.model_dump(mode="json")
 
-    return ctx.jobs.start("import", work, {"member": member.code, "file": path.name}).view()
+    params = {"member": member.code, "file": path.name}
+    try:
+        return await ctx.jobs.start("import", work, params, member=member.code, who=principal.who)
+    except BaseException:
+        path.unlink(missing_ok=True)  # refused (queue full): the upload is not kept
+        raise
 
 
 @router.get("/jobs")
-async def list_jobs(jobs: JobsDep) -> list[JobView]:
-    """Every job of this server process, newest first."""
-    return [job.view() for job in jobs.list()]
+async def list_jobs(jobs: JobsDep, principal: PrincipalDep) -> list[JobView]:
+    """Jobs of every server process, newest first (a curator's: those of its member)."""
+    return await jobs.list(member=None if principal.scope == "admin" else principal.member or "")
 
 
 @router.get("/jobs/{job_id}")
-async def get_job(job_id: str, jobs: JobsDep) -> JobView:
+async def get_job(job_id: str, jobs: JobsDep, principal: PrincipalDep) -> JobView:
     """One job's state and per-task progress (done/total)."""
-    return jobs.get(job_id).view()
+    job = await jobs.get(job_id)
+    if principal.scope != "admin" and job.member != principal.member:
+        raise NotFound(f"no job {job_id!r}")  # another member's jobs are not even named
+    return job
+
+
+@router.get("/audit")
+async def audit_log(
+    store: StoreDep,
+    _admin: AdminOnlyDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    before: Annotated[int | None, Query(ge=1, description="Entries older than this id")] = None,
+) -> list[AuditEntry]:
+    """Admin actions, newest first: who (key id and label, ``bootstrap`` or ``loopback``), what, when,
+    the outcome (``ok``, ``refused``, ``failed``) and the HTTP status."""
+    return await store.list_audit(limit, before)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 from pydantic import BaseModel, Field
@@ -33,12 +33,13 @@ from usage.registry import UsageRegistry
 from usage.render import LANGUAGES, monthly_chart, report_csv, words
 from usage.report import build_report
 
-from ..deps import AdminDep, ContextDep, StoreDep
+from ..deps import ContextDep, StoreDep, require_admin_scope
 from ..jobs import Job, JobView
-from ..uploads import read_upload
+from ..uploads import save_upload
 from ..web_support import render
 
-router = APIRouter(prefix="/admin/usage", tags=["usage"], dependencies=[AdminDep])
+# Shared databases, credentials and the consortium-wide report are the secretariat's: admin keys only.
+router = APIRouter(prefix="/admin/usage", tags=["usage"], dependencies=[Depends(require_admin_scope)])
 
 
 class UsageHarvestRequest(BaseModel):
@@ -97,13 +98,13 @@ async def start_harvest(body: UsageHarvestRequest, ctx: ContextDep) -> JobView:
         return [s.model_dump(mode="json") for s in summaries]
 
     params = {"databases": body.databases, "from": body.first, "to": body.last}
-    return ctx.jobs.start("usage-harvest", work, params).view()
+    return await ctx.jobs.start("usage-harvest", work, params)
 
 
 @router.post("/import/{database}/{member}")
 async def import_file(database: str, member: str, request: Request, ctx: ContextDep) -> ImportResult:
     """Import a COUNTER R5/R5.1 report file (JSON, TSV, CSV; multipart ``file`` or the raw body)."""
-    path = await read_upload(request, ctx.settings.home / "uploads", ctx.settings.max_response_bytes)
+    path = await save_upload(request, ctx.settings.home / "uploads", ctx.settings.max_response_bytes)
     try:
         return await import_report(ctx.store.engine, database, member, path.read_bytes())
     finally:

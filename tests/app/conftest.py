@@ -20,6 +20,9 @@ from tests.servers import serve_in_thread
 #: The holders of the first shared demo book, plus both observers: enough for holdings and eligibility.
 DEMO_CODES = ("NASATI", "VNUHCM", "HUE", "TVU", "VNUA", "NTTU", "VASS")
 DEMO_COUNT = 40  # records per member: one OAI page each, so harvests stay fast
+#: The ASGI transport's client address: loopback, where admin routes answer without a key (its
+#: default, "testclient", is no address and counts as a remote client).
+LOOPBACK_CLIENT = ("127.0.0.1", 50000)
 
 
 def demo_provider(count: int = DEMO_COUNT, page_size: int = 100) -> FastAPI:
@@ -64,7 +67,7 @@ async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """A client of the app (lifespan run) on the test's data folder."""
     app = create_app(settings)
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
+        transport = httpx.ASGITransport(app=app, client=LOOPBACK_CLIENT)
         async with httpx.AsyncClient(transport=transport, base_url="http://lienhop.test") as client:
             client.app = app  # type: ignore[attr-defined]  # tests reach the app's state through it
             yield client
@@ -75,7 +78,7 @@ async def client(harvested: Harvested) -> AsyncIterator[httpx.AsyncClient]:
     """A client of the app over the harvested demo data."""
     app = create_app(harvested.settings)
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
+        transport = httpx.ASGITransport(app=app, client=LOOPBACK_CLIENT)
         async with httpx.AsyncClient(transport=transport, base_url="http://lienhop.test") as http:
             http.app = app  # type: ignore[attr-defined]  # tests reach the app's state through it
             yield http

@@ -19,7 +19,7 @@ from app.demo.generator import shared_works
 from app.jobs import Job, JobRegistry
 from schemas.settings import Settings
 from search.analysis import fold, tokens
-from tests.app.conftest import DEMO_CODES, Harvested
+from tests.app.conftest import DEMO_CODES, LOOPBACK_CLIENT, Harvested
 
 pytestmark = pytest.mark.asyncio
 
@@ -226,7 +226,7 @@ async def test_admin_token(settings: Settings) -> None:
     from app.main import create_app
 
     app = create_app(settings.model_copy(update={"admin_token": "s3cret"}))
-    transport = httpx.ASGITransport(app=app)
+    transport = httpx.ASGITransport(app=app, client=LOOPBACK_CLIENT)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=transport, base_url="http://t") as http,
@@ -252,7 +252,7 @@ async def test_harvest_and_reindex_jobs(harvested: Harvested) -> None:
     from app.main import create_app
 
     app = create_app(harvested.settings)
-    transport = httpx.ASGITransport(app=app)
+    transport = httpx.ASGITransport(app=app, client=LOOPBACK_CLIENT)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=transport, base_url="http://t") as http,
@@ -313,8 +313,11 @@ async def test_job_progress_visible_while_running(app_client: httpx.AsyncClient)
         job.end("NASATI")
         return "finished"
 
-    job = jobs.start("harvest", work)
-    await asyncio.sleep(0)
+    job = await jobs.start("harvest", work)
+    for _ in range(200):  # admitted, then started once it holds the harvest slot
+        if (await app_client.get(f"/admin/jobs/{job.id}")).json()["tasks"]:
+            break
+        await asyncio.sleep(0.02)
     running = (await app_client.get(f"/admin/jobs/{job.id}")).json()
     assert running["state"] == "running"
     assert running["tasks"] == [
@@ -348,7 +351,7 @@ async def test_import_upload_job(app_client: httpx.AsyncClient) -> None:
 async def _wait(http: httpx.AsyncClient, job_id: str, seconds: float = 30) -> dict[str, Any]:
     for _ in range(int(seconds / 0.05)):
         job: dict[str, Any] = (await http.get(f"/admin/jobs/{job_id}")).json()
-        if job["state"] != "running":
+        if job["state"] not in ("queued", "running"):
             return job
         await asyncio.sleep(0.05)
     raise AssertionError(f"job {job_id} still running")

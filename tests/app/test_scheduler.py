@@ -76,9 +76,10 @@ async def test_tick_harvests_due_members_once(settings: Settings, demo_url: str)
         assert first.ok, first.error
         await _started_ago(ctx, first.id, timedelta(days=1, minutes=1))
         assert await scheduler.tick(ctx) == ["TVU"]
-        job = ctx.jobs.list()[0]
-        while job.state == "running":
+        job = (await ctx.jobs.list())[0]
+        while job.state in ("queued", "running"):
             await asyncio.sleep(0.05)
+            job = await ctx.jobs.get(job.id)
         assert job.state == "done" and job.params["scheduled"] is True
         run = await ctx.store.last_run("TVU", "harvest")
         assert run is not None and run.ok and run.id != first.id
@@ -95,8 +96,9 @@ async def _started_ago(ctx: AppContext, run_id: int | None, ago: timedelta) -> N
 
 @pytest.mark.asyncio
 async def test_a_hanging_member_does_not_hold_back_the_others(settings: Settings) -> None:
-    """Each due member is a job of its own: one whose repository never answers runs until its
-    deadline while the other is harvested and done."""
+    """The members due at a tick are harvested side by side: one whose repository never answers
+    runs until its deadline while the other is harvested and done, and the hanging one is not
+    started twice."""
     hangs = FaultyProvider(records=vietnamese_records(3, START))
     hangs.script = [Fault(hang=30.0)] * 10
     answers = FaultyProvider(records=vietnamese_records(3, START))
@@ -104,18 +106,31 @@ async def test_a_hanging_member_does_not_hold_back_the_others(settings: Settings
     ctx = await open_context(patient)
     try:
         with serve_in_thread(hangs) as slow, serve_in_thread(answers) as quick:
+            seeded: dict[str, int | None] = {}
             for code, url in (("SLOW", slow), ("QUICK", quick)):
                 await ctx.store.add_member(MemberCreate(code=code, name_vi=code, oai_url=url + "/oai"))
                 run = await ctx.store.start_run(code, "harvest")
                 await ctx.store.finish_run(run.id or 0, ok=True)
                 await _started_ago(ctx, run.id, timedelta(days=2))
+                seeded[code] = run.id
             assert sorted(await scheduler.tick(ctx)) == ["QUICK", "SLOW"]
-            jobs = {job.params["codes"][0]: job for job in ctx.jobs.list()}
-            for _ in range(200):
-                if jobs["QUICK"].state != "running":
+            quick_run = None
+            for _ in range(400):
+                quick_run = await ctx.store.last_run("QUICK", "harvest")
+                if quick_run and quick_run.id != seeded["QUICK"] and quick_run.finished is not None:
+                    quick_run is not None
+                    and quick_run.id != seeded["QUICK"]
+                    and quick_run.finished is not None
+                ):
                     break
                 await asyncio.sleep(0.05)
-            assert jobs["QUICK"].state == "done" and jobs["SLOW"].state == "running"
+            assert quick_run is not None and quick_run.ok, "QUICK was held back by SLOW"
+            assert quick_run.added == 3
+            slow_run = await ctx.store.last_run("SLOW", "harvest")
+            assert slow_run is not None and slow_run.id != seeded["SLOW"], "SLOW's harvest started"
+            assert slow_run.finished is None, "SLOW is still being harvested"
+            (job,) = [j for j in await ctx.jobs.list() if j.kind == "harvest"]
+            assert job.state == "running" and sorted(job.params["codes"]) == ["QUICK", "SLOW"]
             assert await scheduler.tick(ctx) == [], "SLOW is still being harvested: not started twice"
             await ctx.jobs.close()
     finally:

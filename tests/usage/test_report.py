@@ -16,7 +16,10 @@ TIR, UIR = "Total_Item_Requests", "Unique_Item_Requests"
 
 
 async def _import(api: httpx.AsyncClient, database: str, member: str, body: bytes) -> None:
-    answer = await api.post(f"/admin/usage/import/{database}/{member}", content=body)
+    kind = "application/json" if body.lstrip().startswith(b"{") else "text/tab-separated-values"
+    answer = await api.post(
+        f"/admin/usage/import/{database}/{member}", content=body, headers={"Content-Type": kind}
+    )
     assert answer.status_code == 200, answer.text
 
 
