@@ -118,10 +118,6 @@ async def test_a_hanging_member_does_not_hold_back_the_others(settings: Settings
             for _ in range(400):
                 quick_run = await ctx.store.last_run("QUICK", "harvest")
                 if quick_run and quick_run.id != seeded["QUICK"] and quick_run.finished is not None:
-                    quick_run is not None
-                    and quick_run.id != seeded["QUICK"]
-                    and quick_run.finished is not None
-                ):
                     break
                 await asyncio.sleep(0.05)
             assert quick_run is not None and quick_run.ok, "QUICK was held back by SLOW"
