@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,13 +15,11 @@ from schemas.settings import Settings
 from .context import open_context
 from .demo.oai_provider import make_router as demo_oai_router
 from .errors import install_error_handlers
+from .leader import start_leadership
+from .metrics import MetricsMiddleware, mark_process_dead
 from .protocols import opensearch
 from .protocols.oai import router as oai
-from .routes import admin, health, lookup, members, records, search, web, widget
-from .scheduler import run as scheduler_loop
-
-log = logging.getLogger(__name__)
-
+from .routes import admin, health, lookup, members, metrics, records, search, web, widget
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The Lienhop ASGI app. Its lifespan opens the store, the search backend and the index follower."""
@@ -33,27 +30,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ctx = await open_context(settings)
         app.state.lienhop = ctx
         stop = asyncio.Event()
-        follower = None
-        if ctx.indexer is not None:
-            # Catch up before serving, then keep following: a CLI harvest in another process commits
-            # to the store, and this loop makes it searchable within ``index_poll_seconds``.
-            try:
-                await ctx.indexer.sync()
-            except Exception:
-                log.exception("initial index sync failed; the follower will retry")
-            follower = asyncio.create_task(ctx.indexer.follow(settings.index_poll_seconds, stop))
-        scheduler = None
-        if settings.scheduler_seconds > 0:
-            scheduler = asyncio.create_task(scheduler_loop(ctx, settings.scheduler_seconds, stop))
+        # Of several server workers, one leads: it follows the store into the index and runs the
+        # scheduler (app/leader.py); the others only answer, and take over if it dies.
+        app.state.leadership = await start_leadership(ctx, stop)
         try:
             yield
         finally:
             stop.set()
             await ctx.jobs.close()
-            for task in (follower, scheduler):
-                if task is not None:
-                    await task
+            await app.state.leadership.wait()
             await ctx.close()
+            mark_process_dead()
 
     app = FastAPI(
         title="Lienhop",
@@ -64,7 +51,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Member OPACs on other origins call /lookup from the widget; only reads are shared.
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET"], allow_headers=["*"])
     install_error_handlers(app)
-    for module in (health, members, search, records, lookup, admin, widget, web, oai, opensearch):
+    app.add_middleware(MetricsMiddleware)
+    for module in (health, metrics, members, search, records, lookup, admin, widget, web, oai, opensearch):
         app.include_router(module.router)
     if settings.demo_provider:
         # Off by default: a production catalogue should not answer as thirteen fake repositories.
