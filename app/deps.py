@@ -10,7 +10,16 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from schemas.search import SearchRequest, SortOrder
+from schemas.search import (
+    FACETS,
+    MAX_PAGE,
+    MAX_QUERY_LENGTH,
+    MAX_SIZE,
+    MAX_YEAR,
+    MIN_YEAR,
+    SearchRequest,
+    SortOrder,
+)
 from schemas.settings import Settings
 from store.front import RecordStore
 
@@ -66,23 +75,41 @@ def require_admin(request: Request, settings: SettingsDep) -> None:
 AdminDep = Depends(require_admin)
 
 
+#: ``facets=``: known names separated by commas (spaces and empty items are ignored), as the OpenAPI
+#: document's pattern.
+_FACET = "(?:" + "|".join(FACETS) + ")"
+FACETS_PATTERN = rf"^[ ]*(?:{_FACET}[ ]*)?(?:,[ ]*(?:{_FACET}[ ]*)?)*$"
+
 #: Query parameters named differently from the model's fields.
 _PARAMETER = {"language": "lang"}
 
 
 def search_request(
-    q: Annotated[str, Query(description='Words, "phrases", title:, AND/OR/NOT')] = "",
-    size: Annotated[int, Query(description="Hits per page")] = 10,
-    page: Annotated[int, Query()] = 1,
-    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+    q: Annotated[
+        str, Query(max_length=MAX_QUERY_LENGTH, description='Words, "phrases", title:, AND/OR/NOT')
+    ] = "",
+    size: Annotated[int, Query(ge=0, le=MAX_SIZE, description="Hits per page")] = 10,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
+    cursor: Annotated[
+        str | None,
+        Query(description="next_cursor of the previous page, as given (any other value is a 422)"),
+    ] = None,
     sort: Annotated[SortOrder, Query()] = "relevance",
     member: Annotated[list[str], Query(description="Member codes (repeat or comma-separate)")] = [],  # noqa: B006
     type: Annotated[list[str], Query()] = [],  # noqa: B006
     lang: Annotated[list[str], Query(description="ISO 639-3 codes, e.g. vie, eng")] = [],  # noqa: B006
     subject: Annotated[list[str], Query()] = [],  # noqa: B006
-    year_from: Annotated[int | None, Query()] = None,
-    year_to: Annotated[int | None, Query()] = None,
-    facets: Annotated[str | None, Query(description="Comma-separated facets; empty for none")] = None,
+    year_from: Annotated[int | None, Query(ge=MIN_YEAR, le=MAX_YEAR)] = None,
+    year_to: Annotated[
+        int | None, Query(ge=MIN_YEAR, le=MAX_YEAR, description="Not before year_from (else a 422)")
+    ] = None,
+    facets: Annotated[
+        str | None,
+        Query(
+            pattern=FACETS_PATTERN,
+            description="Comma-separated facets of " + ", ".join(FACETS) + "; empty for none",
+        ),
+    ] = None,
 ) -> SearchRequest:
     """A :class:`SearchRequest` from the query string shared by ``/search`` and the web pages.
 

@@ -17,9 +17,11 @@ from .demo.oai_provider import make_router as demo_oai_router
 from .errors import install_error_handlers
 from .leader import start_leadership
 from .metrics import MetricsMiddleware, mark_process_dead
+from .openapi import install_openapi
 from .protocols import opensearch
 from .protocols.oai import router as oai
 from .routes import admin, health, lookup, members, metrics, records, search, web, widget
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The Lienhop ASGI app. Its lifespan opens the store, the search backend and the index follower."""
@@ -51,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Member OPACs on other origins call /lookup from the widget; only reads are shared.
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET"], allow_headers=["*"])
     install_error_handlers(app)
+    install_openapi(app)
     app.add_middleware(MetricsMiddleware)
     for module in (health, metrics, members, search, records, lookup, admin, widget, web, oai, opensearch):
         app.include_router(module.router)

@@ -143,7 +143,9 @@ async def _shared_families(ctx: AppContext, leader: bool) -> list[Any]:
             families.append(lag)
 
     jobs = GaugeMetricFamily(
-        "lienhop_jobs", "Background jobs known to the answering worker, by kind and state.", labels=["kind", "state"]
+        "lienhop_jobs",
+        "Background jobs known to the answering worker, by kind and state.",
+        labels=["kind", "state"],
     )
     tally: dict[tuple[str, str], int] = {}
     for job in ctx.jobs.list():
@@ -171,7 +173,9 @@ async def _harvest_families(ctx: AppContext) -> list[Any]:
     )
     async with ctx.store.engine.connect() as conn:
         rows = (await conn.execute(query)).all()
-    run_count = CounterMetricFamily("lienhop_harvest_runs", "Runs by member and kind.", labels=["member", "kind"])
+    run_count = CounterMetricFamily(
+        "lienhop_harvest_runs", "Runs by member and kind.", labels=["member", "kind"]
+    )
     failed = CounterMetricFamily(
         "lienhop_harvest_errors", "Runs that failed, by member and kind.", labels=["member", "kind"]
     )

@@ -19,9 +19,10 @@ from .. import operations
 from ..catalog import MemberUpdated, update_member
 from ..deps import AdminDep, ContextDep, JobsDep, StoreDep
 from ..jobs import Job, JobView
+from ..openapi import problems
 from ..uploads import read_upload
 
-router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminDep])
+router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminDep], responses=problems(401))
 
 
 class HarvestRequest(BaseModel):

@@ -134,7 +134,9 @@ async def _searchable(server: Server, query: str, cap: float) -> float:
         await asyncio.sleep(0.2)
 
 
-async def test_killing_the_leader_hands_indexing_to_another_worker(server: Server, settings: Settings) -> None:
+async def test_killing_the_leader_hands_indexing_to_another_worker(
+    server: Server, settings: Settings
+) -> None:
     workers, _ = await _workers(server)
     (leader,) = [pid for pid, leads in workers.items() if leads]
     # The lock file beside the database names the leader too (for operators).
@@ -187,4 +189,8 @@ async def test_metrics_add_up_the_requests_of_every_worker(server: Server, setti
     assert "lienhop_http_request_duration_seconds_bucket" in answer.text
     assert re.search(r"^lienhop_index_lag \d", answer.text, re.M)
     assert re.search(r"^lienhop_store_max_seq [1-9]", answer.text, re.M)
-    assert re.search(r'^lienhop_harvest_records_total\{kind="harvest",member="HUE",outcome="added"\} 1\.0$', answer.text, re.M)
+    assert re.search(
+        r'^lienhop_harvest_records_total\{kind="harvest",member="HUE",outcome="added"\} 1\.0$',
+        answer.text,
+        re.M,
+    )
