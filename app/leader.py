@@ -22,9 +22,9 @@ import contextlib
 import fcntl
 import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
@@ -164,7 +164,7 @@ def leader_lock(settings: Settings) -> LeaderLock:
     return OnlyProcess()
 
 
-Duties = Callable[[asyncio.Event], Awaitable[None]]
+Duties = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
 class Leadership:

@@ -69,7 +69,7 @@ def prepare_multiprocess_dir(home: Path) -> Path:
 def mark_process_dead() -> None:
     """Drop this worker's live gauges (called when it shuts down)."""
     if os.environ.get(MULTIPROC_ENV):
-        multiprocess.mark_process_dead(os.getpid())
+        multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
 
 
 class MetricsMiddleware:

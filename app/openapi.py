@@ -33,6 +33,25 @@ _WHY = {
 }
 _REF = "#/components/schemas/Problem"
 
+#: The body of ``POST /admin/import/{code}``, read by ``app/uploads.py`` without a form model: a
+#: multipart form with a ``file`` part, or the file itself as the body.
+UPLOAD_BODY: dict[str, Any] = {
+    "required": True,
+    "description": "A MARC file: ISO 2709 or MARCXML",
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {"file": {"type": "string", "format": "binary"}},
+            }
+        },
+        "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+        "application/marc": {"schema": {"type": "string", "format": "binary"}},
+        "application/xml": {"schema": {"type": "string"}},
+    },
+}
+
 
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """``responses=`` of a route: the error statuses it can answer, each a problem document."""

@@ -40,4 +40,8 @@ def serve(settings: Settings) -> None:
         port=settings.port,
         workers=settings.workers,
         log_level="info",
+        # uvicorn restarts a worker that does not answer its supervisor's ping within this many
+        # seconds, counting a fresh worker's imports: its 5 s default made workers on a busy machine
+        # die and restart for ever before serving once.
+        timeout_worker_healthcheck=60,
     )

@@ -6,9 +6,10 @@ A data folder is filled with synthetic records (titles drawn from a Vietnamese w
 one-word query finds something) and indexed; then, for each worker count, ``lienhop serve --workers W``
 runs on a free loopback port and each client count searches for ``--seconds`` seconds (one HTTP
 connection per client, a random word per request). Last, with 2 workers and 16 clients, ``lienhop
-reindex`` runs in another process while the clients search. Every answer is checked: a non-200 is a
-failure, and a total of 0 is an empty answer (neither may happen). Prints one table: p50/p99 in ms and
-requests/s.
+reindex`` runs in another process while the clients search, then the leader is killed (SIGKILL) and
+the time until a record committed at that moment is searchable is the handover delay. Every answer
+is checked: a non-200 is a failure, and a total of 0 is an empty answer (neither may happen). Prints
+one table: p50/p99 in ms and requests/s.
 """
 
 from __future__ import annotations
@@ -37,13 +38,14 @@ from schemas.member import MemberCreate  # noqa: E402
 from schemas.record import Record  # noqa: E402
 from schemas.settings import Settings  # noqa: E402
 
-WORDS = (
+_TEXT = (
     "thư viện khoa học công nghệ nông nghiệp kinh tế giáo dục y học môi trường vật liệu năng lượng "
     "thông tin dữ liệu phát triển nghiên cứu quản lý hệ thống mạng máy tính toán học vật lý hóa sinh "
     "lịch sử văn hóa xã hội pháp luật kỹ thuật điện tử cơ khí xây dựng giao thông thủy sản lâm nghiệp "
     "địa chất khí hậu biển đảo đô thị nông thôn doanh nghiệp tài chính ngân hàng du lịch y tế dược"
-).split()
-MEMBERS = ("NASATI", "HUE", "VNUA", "TVU")
+)
+WORDS = tuple(_TEXT.split())
+MEMBERS = ("NASATI", "HUE", "VNUA", "TVU")  # HUE also gets the record of the handover phase
 
 
 @dataclass
@@ -67,7 +69,10 @@ class Result:
         )
 
 
-HEADER = f"{'phase':<10} {'workers':>7} {'clients':>7} {'requests':>8} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>7} {'failed':>6} {'empty':>6}"
+HEADER = (
+    f"{'phase':<10} {'workers':>7} {'clients':>7} {'requests':>8} {'p50 ms':>8} {'p99 ms':>8} "
+    f"{'req/s':>7} {'failed':>6} {'empty':>6}"
+)
 
 
 def _records(count: int, seed: int = 14) -> Iterator[tuple[str, list[Record]]]:
@@ -182,6 +187,32 @@ async def during_reindex(url: str, home: Path, count: int, cap: float) -> tuple:
     return result
 
 
+async def handover(settings: Settings, url: str) -> float:
+    """Seconds from SIGKILL of the leader until a record committed just after it is searchable."""
+    import signal
+
+    leader = None
+    while leader is None:  # ask until the leader answers
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            worker = (await http.get("/health")).json()["worker"]
+        leader = worker["pid"] if worker["leader"] else None
+    ctx = await open_context(settings, with_search=False)
+    try:
+        os.kill(leader, signal.SIGKILL)
+        killed = time.monotonic()
+        record = Record(member="HUE", oai_identifier="oai:hue:handover", title="xyzzy chuyển giao")
+        await ctx.store.commit_page("HUE", None, [record])
+    finally:
+        await ctx.close()
+    while True:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            with contextlib.suppress(httpx.TransportError):
+                if (await http.get("/search", params={"q": "xyzzy"})).json().get("total"):
+                    return time.monotonic() - killed
+        assert time.monotonic() - killed < 120, "no other worker took over within 120 s"
+        await asyncio.sleep(0.05)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--records", type=int, default=20_000)
@@ -195,7 +226,8 @@ def main() -> None:
     started = time.monotonic()
     asyncio.run(fill(settings, args.records))
     print(
-        f"{args.records} records stored and indexed in {time.monotonic() - started:.0f} s; load {os.getloadavg()}"
+        f"{args.records} records stored and indexed in {time.monotonic() - started:.0f} s; "
+        f"load {os.getloadavg()}"
     )
     results: list[Result] = []
     for workers in [int(w) for w in args.workers.split(",")]:
@@ -208,6 +240,8 @@ def main() -> None:
                 lat, secs, failed, empty = asyncio.run(during_reindex(url, home, 16, 300.0))
                 results.append(Result("reindex", workers, 16, lat, secs, failed, empty))
                 print(results[-1].row(), flush=True)
+                took = asyncio.run(handover(settings, url))
+                print(f"leader killed (SIGKILL): a new record searchable after {took:.2f} s", flush=True)
     print()
     print(HEADER)
     for result in results:

@@ -19,7 +19,7 @@ from .. import operations
 from ..catalog import MemberUpdated, update_member
 from ..deps import AdminDep, ContextDep, JobsDep, StoreDep
 from ..jobs import Job, JobView
-from ..openapi import problems
+from ..openapi import UPLOAD_BODY, problems
 from ..uploads import read_upload
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminDep], responses=problems(401))
@@ -34,13 +34,13 @@ class HarvestRequest(BaseModel):
     force: bool = False
 
 
-@router.post("/members", status_code=status.HTTP_201_CREATED)
+@router.post("/members", status_code=status.HTTP_201_CREATED, responses=problems(409))
 async def create_member(new: MemberCreate, store: StoreDep) -> Member:
     """Register a member; a duplicate code is a 409."""
     return await store.add_member(new)
 
 
-@router.patch("/members/{code}")
+@router.patch("/members/{code}", responses=problems(404, 409))
 async def change_member(
     code: str, changes: MemberUpdate, store: StoreDep, force: bool = False
 ) -> MemberUpdated:
@@ -54,14 +54,14 @@ async def change_member(
     return await update_member(store, code, changes, force=force)
 
 
-@router.get("/members/{code}/check")
+@router.get("/members/{code}/check", responses=problems(404))
 async def check_member_endpoint(code: str, ctx: ContextDep) -> ProbeReport:
     """Check a member's OAI-PMH endpoint (Identify, formats, sets, a first page read as the harvest
     reads it); nothing is stored. Each check is ``ok``, ``warn`` or ``fail``."""
     return await check_member(await ctx.store.get_member(code), ctx.settings)
 
 
-@router.post("/harvest", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/harvest", status_code=status.HTTP_202_ACCEPTED, responses=problems(404))
 async def start_harvest(body: HarvestRequest, ctx: ContextDep) -> JobView:
     """Harvest the given members (all active ones by default) in the background."""
     codes = [c.upper() for c in body.codes] if body.codes else None
@@ -81,7 +81,7 @@ class RederiveRequest(BaseModel):
     codes: list[str] | None = None
 
 
-@router.post("/rederive", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/rederive", status_code=status.HTTP_202_ACCEPTED, responses=problems(404))
 async def start_rederive(body: RederiveRequest, ctx: ContextDep) -> JobView:
     """Map the stored records of the given members (all by default) again from their kept metadata,
     in the background; only records whose normalised form changed are rewritten and re-indexed."""
@@ -94,7 +94,7 @@ async def start_rederive(body: RederiveRequest, ctx: ContextDep) -> JobView:
     return ctx.jobs.start("rederive", work, {"codes": codes}).view()
 
 
-@router.post("/reindex", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/reindex", status_code=status.HTTP_202_ACCEPTED, responses=problems(503))
 async def start_reindex(ctx: ContextDep) -> JobView:
     """Rebuild the search index into a new index and swap it in; searches go on meanwhile."""
     ctx.require_search()
@@ -105,7 +105,12 @@ async def start_reindex(ctx: ContextDep) -> JobView:
     return ctx.jobs.start("reindex", work).view()
 
 
-@router.post("/import/{code}", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/import/{code}",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=problems(404, 422),
+    openapi_extra={"requestBody": UPLOAD_BODY},
+)
 async def start_import(code: str, request: Request, ctx: ContextDep) -> JobView:
     """Import an uploaded MARC file (ISO 2709 or MARCXML; multipart ``file`` or the raw body)."""
     member = await ctx.store.get_member(code)
@@ -127,7 +132,7 @@ async def list_jobs(jobs: JobsDep) -> list[JobView]:
     return [job.view() for job in jobs.list()]
 
 
-@router.get("/jobs/{job_id}")
+@router.get("/jobs/{job_id}", responses=problems(404))
 async def get_job(job_id: str, jobs: JobsDep) -> JobView:
     """One job's state and per-task progress (done/total)."""
     return jobs.get(job_id).view()
