@@ -223,7 +223,10 @@ class Leadership:
                     break
         finally:
             done.set()
-            await duties
+            try:
+                await duties
+            except Exception:  # the loops catch their own errors; this one would end leadership
+                log.exception("the leader's duties stopped with an error; trying to lead again")
 
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:

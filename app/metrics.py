@@ -126,7 +126,14 @@ async def _shared_families(ctx: AppContext, leader: bool) -> list[Any]:
     is_leader.add_metric([], 1.0 if leader else 0.0)
     families.append(is_leader)
 
-    max_seq = await ctx.store.max_seq()
+    up = GaugeMetricFamily("lienhop_store_up", "1 when the record store answered this scrape.")
+    families.append(up)
+    try:
+        max_seq = await ctx.store.max_seq()
+    except Exception:  # a scrape must answer when the database does not: that is when it matters
+        up.add_metric([], 0.0)
+        return families
+    up.add_metric([], 1.0)
     seq = GaugeMetricFamily("lienhop_store_max_seq", "Highest change number committed to the store.")
     seq.add_metric([], float(max_seq))
     families.append(seq)
@@ -153,7 +160,11 @@ async def _shared_families(ctx: AppContext, leader: bool) -> list[Any]:
     for (kind, state), n in sorted(tally.items()):
         jobs.add_metric([kind, state], float(n))
     families.append(jobs)
-    families.extend(await _harvest_families(ctx))
+    try:
+        families.extend(await _harvest_families(ctx))
+    except Exception:
+        up.samples.clear()
+        up.add_metric([], 0.0)
     return families
 
 
