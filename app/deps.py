@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import re
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Query, Request
@@ -78,7 +79,8 @@ AdminDep = Depends(require_admin)
 #: ``facets=``: known names separated by commas (spaces and empty items are ignored), as the OpenAPI
 #: document's pattern.
 _FACET = "(?:" + "|".join(FACETS) + ")"
-FACETS_PATTERN = rf"^[ ]*(?:{_FACET}[ ]*)?(?:,[ ]*(?:{_FACET}[ ]*)?)*$"
+_FACETS_LIST = rf"[ ]*(?:{_FACET}[ ]*)?(?:,[ ]*(?:{_FACET}[ ]*)?)*"
+FACETS_PATTERN = f"^{_FACETS_LIST}$"
 
 #: Query parameters named differently from the model's fields.
 _PARAMETER = {"language": "lang"}
@@ -106,7 +108,8 @@ def search_request(
     facets: Annotated[
         str | None,
         Query(
-            pattern=FACETS_PATTERN,
+            # Documented, and checked below after the model, whose message names an unknown facet.
+            json_schema_extra={"pattern": FACETS_PATTERN},
             description="Comma-separated facets of " + ", ".join(FACETS) + "; empty for none",
         ),
     ] = None,
@@ -117,7 +120,7 @@ def search_request(
     FastAPI answers a malformed parameter: 422 naming the query parameter.
     """
     try:
-        return SearchRequest.from_params(
+        request = SearchRequest.from_params(
             q,
             size=size,
             page=page,
@@ -133,6 +136,14 @@ def search_request(
         )
     except ValidationError as exc:
         raise RequestValidationError([_as_query_error(error) for error in exc.errors()]) from None
+    if facets is not None and not re.fullmatch(_FACETS_LIST, facets):  # e.g. a tab between names
+        error = {
+            "loc": ("query", "facets"),
+            "msg": "facet names separated by commas and spaces",
+            "type": "pattern",
+        }
+        raise RequestValidationError([error])
+    return request
 
 
 def _as_query_error(error: ErrorDetails) -> dict[str, object]:
