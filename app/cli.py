@@ -126,21 +126,27 @@ def _runs_table(reports: list[RunReport], title: str) -> Table:
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (default: settings.host)")] = None,
     port: Annotated[int | None, typer.Option(help="Port to bind (default: settings.port)")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Server processes (default: settings.workers); one leads")
+    ] = None,
 ) -> None:
     """Serve the API, search pages and widget (and the demo OAI-PMH provider if LIENHOP_DEMO_PROVIDER=1)."""
-    import uvicorn
+    from .serve import serve as run_server
 
-    from .main import create_app
-
-    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
-    settings = load_settings(**overrides)
+    given = {"host": host, "port": port, "workers": workers}
+    try:
+        settings = Settings.model_validate(
+            {**load_settings().model_dump(), **{k: v for k, v in given.items() if v is not None}}
+        )
+    except ValidationError as exc:
+        fail(f"bad option: {validation_message(exc)}")
     if not _admin_locked(settings):
         fail(
             f"refusing to serve on {settings.host} with the admin routes open: make an admin key with "
             "`lienhop keys create --scope admin --label NAME` (or set LIENHOP_ADMIN_TOKEN), "
             "or serve on 127.0.0.1"
         )
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    run_server(settings)
 
 
 def _admin_locked(settings: Settings) -> bool:

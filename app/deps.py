@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Query, Request
@@ -10,7 +11,16 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from schemas.auth import Principal
-from schemas.search import SearchRequest, SortOrder
+from schemas.search import (
+    FACETS,
+    MAX_PAGE,
+    MAX_QUERY_LENGTH,
+    MAX_SIZE,
+    MAX_YEAR,
+    MIN_YEAR,
+    SearchRequest,
+    SortOrder,
+)
 from schemas.settings import Settings
 from store.front import RecordStore
 
@@ -102,23 +112,43 @@ def require_member(principal: Principal, code: str) -> None:
         raise Forbidden(f"this key may only act for member {principal.member}")
 
 
+#: ``facets=``: known names separated by commas (spaces and empty items are ignored), as the OpenAPI
+#: document's pattern.
+_FACET = "(?:" + "|".join(FACETS) + ")"
+_FACETS_LIST = rf"[ ]*(?:{_FACET}[ ]*)?(?:,[ ]*(?:{_FACET}[ ]*)?)*"
+FACETS_PATTERN = f"^{_FACETS_LIST}$"
+
 #: Query parameters named differently from the model's fields.
 _PARAMETER = {"language": "lang"}
 
 
 def search_request(
-    q: Annotated[str, Query(description='Words, "phrases", title:, AND/OR/NOT')] = "",
-    size: Annotated[int, Query(description="Hits per page")] = 10,
-    page: Annotated[int, Query()] = 1,
-    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+    q: Annotated[
+        str, Query(max_length=MAX_QUERY_LENGTH, description='Words, "phrases", title:, AND/OR/NOT')
+    ] = "",
+    size: Annotated[int, Query(ge=0, le=MAX_SIZE, description="Hits per page")] = 10,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
+    cursor: Annotated[
+        str | None,
+        Query(description="next_cursor of the previous page, as given (any other value is a 422)"),
+    ] = None,
     sort: Annotated[SortOrder, Query()] = "relevance",
     member: Annotated[list[str], Query(description="Member codes (repeat or comma-separate)")] = [],  # noqa: B006
     type: Annotated[list[str], Query()] = [],  # noqa: B006
     lang: Annotated[list[str], Query(description="ISO 639-3 codes, e.g. vie, eng")] = [],  # noqa: B006
     subject: Annotated[list[str], Query()] = [],  # noqa: B006
-    year_from: Annotated[int | None, Query()] = None,
-    year_to: Annotated[int | None, Query()] = None,
-    facets: Annotated[str | None, Query(description="Comma-separated facets; empty for none")] = None,
+    year_from: Annotated[int | None, Query(ge=MIN_YEAR, le=MAX_YEAR)] = None,
+    year_to: Annotated[
+        int | None, Query(ge=MIN_YEAR, le=MAX_YEAR, description="Not before year_from (else a 422)")
+    ] = None,
+    facets: Annotated[
+        str | None,
+        Query(
+            # Documented, and checked below after the model, whose message names an unknown facet.
+            json_schema_extra={"pattern": FACETS_PATTERN},
+            description="Comma-separated facets of " + ", ".join(FACETS) + "; empty for none",
+        ),
+    ] = None,
 ) -> SearchRequest:
     """A :class:`SearchRequest` from the query string shared by ``/search`` and the web pages.
 
@@ -126,7 +156,7 @@ def search_request(
     FastAPI answers a malformed parameter: 422 naming the query parameter.
     """
     try:
-        return SearchRequest.from_params(
+        request = SearchRequest.from_params(
             q,
             size=size,
             page=page,
@@ -142,6 +172,14 @@ def search_request(
         )
     except ValidationError as exc:
         raise RequestValidationError([_as_query_error(error) for error in exc.errors()]) from None
+    if facets is not None and not re.fullmatch(_FACETS_LIST, facets):  # e.g. a tab between names
+        error = {
+            "loc": ("query", "facets"),
+            "msg": "facet names separated by commas and spaces",
+            "type": "pattern",
+        }
+        raise RequestValidationError([error])
+    return request
 
 
 def _as_query_error(error: ErrorDetails) -> dict[str, object]:

@@ -9,11 +9,33 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from schemas.errors import LienhopError
 
 PROBLEM = "application/problem+json"
+
+
+class InvalidParam(BaseModel):
+    """One refused parameter of a 422 answer."""
+
+    parameter: str = Field(description="Its name (a dotted path inside a JSON body)")
+    in_: str = Field(alias="in", description="query, path, header, body or request")
+    message: str
+
+
+class Problem(BaseModel):
+    """Every error answer (RFC 9457), whatever the route: the OpenAPI document's one error schema."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": True})
+
+    type: str = Field("about:blank", description="Always about:blank: the status says what happened")
+    title: str = Field(description="Short summary of the status, e.g. Not found")
+    status: int = Field(ge=400, le=599, description="The HTTP status, repeated")
+    detail: str = Field(description="What went wrong, for a person to read")
+    position: int | None = Field(None, description="Query syntax errors (400): offset in the query")
+    invalid_params: list[InvalidParam] | None = Field(None, description="422: each refused parameter")
 
 
 class Unauthorized(LienhopError):

@@ -17,11 +17,13 @@ from .context import open_context
 from .demo.oai_provider import make_router as demo_oai_router
 from .errors import install_error_handlers
 from .guard import Guard, PublicCORS
+from .leader import start_leadership
+from .metrics import MetricsMiddleware, mark_process_dead
+from .openapi import install_openapi
 from .protocols import opensearch
 from .protocols.oai import router as oai
-from .routes import admin, admin_pages, health, lookup, members, records, search, web, widget, works
+from .routes import admin, admin_pages, health, lookup, members, metrics, records, search, web, widget, works
 from .routes import usage as usage_routes
-from .scheduler import run as scheduler_loop
 
 log = logging.getLogger(__name__)
 
@@ -36,27 +38,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.lienhop = ctx
         app.state.auth = Authenticator(settings, ctx.store, load_secret(settings))
         stop = asyncio.Event()
-        follower = None
-        if ctx.indexer is not None:
-            # Catch up before serving, then keep following: a CLI harvest in another process commits
-            # to the store, and this loop makes it searchable within ``index_poll_seconds``.
-            try:
-                await ctx.indexer.sync()
-            except Exception:
-                log.exception("initial index sync failed; the follower will retry")
-            follower = asyncio.create_task(ctx.indexer.follow(settings.index_poll_seconds, stop))
-        scheduler = None
-        if settings.scheduler_seconds > 0:
-            scheduler = asyncio.create_task(scheduler_loop(ctx, settings.scheduler_seconds, stop))
+        # Of several server workers, one leads: it follows the store into the index and runs the
+        # scheduler (app/leader.py); the others only answer, and take over if it dies.
+        app.state.leadership = await start_leadership(ctx, stop)
         try:
             yield
         finally:
             stop.set()
             await ctx.jobs.close()
-            for task in (follower, scheduler):
-                if task is not None:
-                    await task
+            await app.state.leadership.wait()
             await ctx.close()
+            mark_process_dead()
 
     app = FastAPI(
         title="Lienhop",
@@ -70,8 +62,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(Guard, settings=settings)
     install_log_redaction()
     install_error_handlers(app)
+    install_openapi(app)
+    app.add_middleware(MetricsMiddleware)
     routers = (
         health,
+        metrics,
         members,
         search,
         records,

@@ -159,6 +159,16 @@ class Settings(BaseSettings):
         60.0, ge=0, description="How often `lienhop serve` starts due scheduled harvests; 0 turns it off."
     )
     index_poll_seconds: float = Field(1.0, gt=0, description="How often the server indexes new changes.")
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Server worker processes of `lienhop serve`; one of them (the leader) schedules "
+        "harvests and feeds the index, the others only answer.",
+    )
+    leader_retry_seconds: float = Field(
+        2.0, gt=0, description="How often a server worker that is not the leader tries to become it."
+    )
 
     @field_validator("harvest_allow_networks", mode="before")
     @classmethod

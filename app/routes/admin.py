@@ -25,9 +25,10 @@ from .. import operations
 from ..catalog import MemberUpdated, update_member
 from ..deps import AdminDep, AdminOnlyDep, ContextDep, JobsDep, PrincipalDep, StoreDep, require_member
 from ..jobs import Job, JobView
+from ..openapi import UPLOAD_BODY, problems
 from ..uploads import save_upload
 
-router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminDep])
+router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminDep], responses=problems(401))
 
 
 class HarvestRequest(BaseModel):
@@ -39,7 +40,7 @@ class HarvestRequest(BaseModel):
     force: bool = False
 
 
-@router.post("/members", status_code=status.HTTP_201_CREATED)
+@router.post("/members", status_code=status.HTTP_201_CREATED, responses=problems(409, 422))
 async def create_member(new: MemberCreate, ctx: ContextDep, _admin: AdminOnlyDep) -> Member:
     """Register a member; a duplicate code is a 409, an ``oai_url`` the harvester may not reach
     (not http(s), or a host that is not public, see ``LIENHOP_HARVEST_ALLOW_NETWORKS``) a 422."""
@@ -47,7 +48,7 @@ async def create_member(new: MemberCreate, ctx: ContextDep, _admin: AdminOnlyDep
     return await ctx.store.add_member(new)
 
 
-@router.patch("/members/{code}")
+@router.patch("/members/{code}", responses=problems(404, 409))
 async def change_member(
     code: str, changes: MemberUpdate, ctx: ContextDep, _admin: AdminOnlyDep, force: bool = False
 ) -> MemberUpdated:
@@ -62,7 +63,7 @@ async def change_member(
     return await update_member(ctx.store, code, changes, force=force)
 
 
-@router.get("/members/{code}/check")
+@router.get("/members/{code}/check", responses=problems(404))
 async def check_member_endpoint(code: str, ctx: ContextDep, principal: PrincipalDep) -> ProbeReport:
     """Check a member's OAI-PMH endpoint (Identify, formats, sets, a first page read as the harvest
     reads it); nothing is stored. Each check is ``ok``, ``warn`` or ``fail``."""
@@ -70,7 +71,7 @@ async def check_member_endpoint(code: str, ctx: ContextDep, principal: Principal
     return await check_member(await ctx.store.get_member(code), ctx.settings)
 
 
-@router.post("/harvest", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/harvest", status_code=status.HTTP_202_ACCEPTED, responses=problems(404))
 async def start_harvest(body: HarvestRequest, ctx: ContextDep, principal: PrincipalDep) -> JobView:
     """Harvest the given members (all active ones by default; a curator's own member) in the background."""
     codes = [c.upper() for c in body.codes] if body.codes else None
@@ -95,7 +96,7 @@ class RederiveRequest(BaseModel):
     codes: list[str] | None = None
 
 
-@router.post("/rederive", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/rederive", status_code=status.HTTP_202_ACCEPTED, responses=problems(404))
 async def start_rederive(body: RederiveRequest, ctx: ContextDep, admin: AdminOnlyDep) -> JobView:
     """Map the stored records of the given members (all by default) again from their kept metadata,
     in the background; only records whose normalised form changed are rewritten and re-indexed."""
@@ -108,7 +109,7 @@ async def start_rederive(body: RederiveRequest, ctx: ContextDep, admin: AdminOnl
     return await ctx.jobs.start("rederive", work, {"codes": codes}, who=admin.who)
 
 
-@router.post("/reindex", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/reindex", status_code=status.HTTP_202_ACCEPTED, responses=problems(503))
 async def start_reindex(ctx: ContextDep, admin: AdminOnlyDep) -> JobView:
     """Rebuild the search index into a new index and swap it in; searches go on meanwhile.
 
@@ -121,7 +122,12 @@ async def start_reindex(ctx: ContextDep, admin: AdminOnlyDep) -> JobView:
     return await ctx.jobs.start("reindex", work, who=admin.who)
 
 
-@router.post("/import/{code}", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/import/{code}",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=problems(404, 422),
+    openapi_extra={"requestBody": UPLOAD_BODY},
+)
 async def start_import(code: str, request: Request, ctx: ContextDep, principal: PrincipalDep) -> JobView:
     """Import an uploaded MARC file (ISO 2709 or MARCXML; multipart ``file`` or the raw body).
 
@@ -152,7 +158,7 @@ async def list_jobs(jobs: JobsDep, principal: PrincipalDep) -> list[JobView]:
     return await jobs.list(member=None if principal.scope == "admin" else principal.member or "")
 
 
-@router.get("/jobs/{job_id}")
+@router.get("/jobs/{job_id}", responses=problems(404))
 async def get_job(job_id: str, jobs: JobsDep, principal: PrincipalDep) -> JobView:
     """One job's state and per-task progress (done/total)."""
     job = await jobs.get(job_id)

@@ -3,9 +3,10 @@ members' harvests need a look (for monitoring: they do not make the service itse
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from ..catalog import harvest_alerts
 from ..deps import ContextDep
@@ -14,8 +15,9 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/health")
-async def health(ctx: ContextDep) -> dict[str, Any]:
-    """Store and search backend status; ``lag`` is how many store changes the index has not applied."""
+async def health(ctx: ContextDep, request: Request) -> dict[str, Any]:
+    """Store and search backend status; ``lag`` is how many store changes the index has not applied;
+    ``worker`` is the server process that answered and whether it leads (indexes and schedules)."""
     store: dict[str, Any] = {"ok": True}
     harvests: dict[str, Any] = {}
     try:
@@ -38,4 +40,12 @@ async def health(ctx: ContextDep) -> dict[str, Any]:
         except Exception as exc:
             search["error"] = f"{type(exc).__name__}: {exc}"
     ok = store["ok"] and search["ok"]
-    return {"status": "ok" if ok else "degraded", "store": store, "search": search, "harvests": harvests}
+    leadership = getattr(request.app.state, "leadership", None)
+    worker = {"pid": os.getpid(), "leader": bool(leadership and leadership.is_leader)}
+    return {
+        "status": "ok" if ok else "degraded",
+        "store": store,
+        "search": search,
+        "harvests": harvests,
+        "worker": worker,
+    }

@@ -11,6 +11,7 @@ from schemas.record import QuarantinedItem
 
 from ..catalog import member_status, member_statuses
 from ..deps import StoreDep
+from ..openapi import problems
 
 router = APIRouter(prefix="/members", tags=["members"])
 
@@ -21,13 +22,13 @@ async def list_members(store: StoreDep) -> list[MemberStatusReport]:
     return await member_statuses(store)
 
 
-@router.get("/{code}")
+@router.get("/{code}", responses=problems(404))
 async def show_member(code: str, store: StoreDep) -> MemberStatusReport:
     """One member's status: the same JSON as ``lienhop members show CODE --json``."""
     return await member_status(store, code)
 
 
-@router.get("/{code}/runs")
+@router.get("/{code}/runs", responses=problems(404))
 async def member_runs(
     code: str, store: StoreDep, limit: Annotated[int, Query(ge=1, le=500)] = 20
 ) -> list[RunReport]:
@@ -36,7 +37,7 @@ async def member_runs(
     return await store.list_runs(member.code, limit=limit)
 
 
-@router.get("/{code}/quarantine")
+@router.get("/{code}/quarantine", responses=problems(404))
 async def member_quarantine(
     code: str, store: StoreDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> list[QuarantinedItem]:

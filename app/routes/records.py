@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request, Response
 
 from ..catalog import opac_link, other_holders
 from ..deps import StoreDep
+from ..openapi import problems
 from ..protocols.exports.http import EXPORT_RESPONSES, FormatQuery, export_response
 
 router = APIRouter(prefix="/records", tags=["records"])
@@ -44,7 +45,20 @@ async def get_record(
     }
 
 
-@router.get("/{record_id}/raw")
+@router.get(
+    "/{record_id}/raw",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The metadata exactly as the member sent it: XML for oai_dc and MARCXML",
+            "content": {
+                "application/xml": {"schema": {"type": "string"}},
+                "text/plain": {"schema": {"type": "string"}},
+            },
+        },
+        **problems(404),
+    },
+)
 async def get_raw(record_id: str, store: StoreDep) -> Response:
     """The member's metadata as received (oai_dc or MARCXML)."""
     stored = await store.get_record(record_id)

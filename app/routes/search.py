@@ -9,17 +9,18 @@ from fastapi import APIRouter, Query
 from schemas.search import SearchResponse
 
 from ..deps import SearchDep, SearchRequestDep
+from ..openapi import problems
 
 router = APIRouter(tags=["search"])
 
 
-@router.get("/search")
+@router.get("/search", responses=problems(400, 422, 503))
 async def search(request: SearchRequestDep, service: SearchDep) -> SearchResponse:
     """Hits, facets and a cursor for the next page; a malformed query is a 400 with its position."""
     return await service.search(request)
 
 
-@router.get("/autocomplete")
+@router.get("/autocomplete", responses=problems(400, 422, 503))
 async def autocomplete(
     service: SearchDep,
     q: Annotated[str, Query(min_length=1, max_length=200)],

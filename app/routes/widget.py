@@ -12,6 +12,7 @@ from schemas.errors import InvalidInput
 from schemas.search import SearchFilters
 
 from ..deps import SearchRequestDep, StoreDep
+from ..openapi import problems
 from ..web_support import member_name, page_text, render, run_search
 
 router = APIRouter(tags=["widget"])
@@ -29,7 +30,17 @@ async def widget_js() -> FileResponse:
     )
 
 
-@router.get("/widget/search", response_class=HTMLResponse)
+@router.get(
+    "/widget/search",
+    response_class=HTMLResponse,
+    responses={
+        **problems(404, 422, 503),
+        400: {
+            "description": "The query cannot be parsed: the search box says so",
+            "content": {"text/html": {"schema": {"type": "string"}}},
+        },
+    },
+)
 async def widget_search(
     request: Request,
     store: StoreDep,

@@ -6,9 +6,12 @@ import org.codelibs.opensearch.runner.OpenSearchRunner;
 /**
  * Starts one real OpenSearch node in this JVM (single-file source launcher).
  *
- * <p>Arguments: {@code --base-path DIR --http-port P --transport-port T}. Prints {@code NODE READY
- * http=P} once the cluster is yellow, then runs until killed. The stock {@code OpenSearchRunner.main}
- * swallows start-up exceptions, so this launcher exits non-zero instead.
+ * <p>Arguments: {@code --base-path DIR --http-port P --transport-port T}, and to join a cluster of
+ * several such processes {@code --node-name N --cluster-name C --seed-hosts H:T,H:T} with optionally
+ * {@code --initial-managers N1,N2} (on the nodes that bootstrap the cluster) and {@code --roles
+ * data,ingest}. Without {@code --seed-hosts} the node is a single-node cluster. Prints {@code NODE
+ * READY http=P} once the cluster is yellow, then runs until killed. The stock {@code
+ * OpenSearchRunner.main} swallows start-up exceptions, so this launcher exits non-zero instead.
  */
 public class RunNode {
   public static void main(String[] args) throws Exception {
@@ -19,6 +22,11 @@ public class RunNode {
     final String basePath = require(opts, "--base-path");
     final int httpPort = Integer.parseInt(require(opts, "--http-port"));
     final String transportPort = require(opts, "--transport-port");
+    final String seedHosts = opts.get("--seed-hosts");
+    final String nodeName = opts.get("--node-name");
+    final String managers = opts.get("--initial-managers");
+    final String roles = opts.get("--roles");
+    final String clusterName = opts.getOrDefault("--cluster-name", "lienhop-test-" + httpPort);
 
     final OpenSearchRunner runner = new OpenSearchRunner();
     // The default ceiling (9299) rejects any other port.
@@ -27,7 +35,23 @@ public class RunNode {
       settings.put("http.port", Integer.toString(httpPort));
       settings.put("transport.port", transportPort);
       settings.put("network.host", "127.0.0.1");
-      settings.put("discovery.type", "single-node");
+      if (seedHosts == null) {
+        settings.put("discovery.type", "single-node");
+      } else {
+        // The runner makes a one-node build single-node unless told otherwise; "zen" is the default
+        // discovery that finds the other processes through the seed hosts.
+        settings.put("discovery.type", "zen");
+        settings.putList("discovery.seed_hosts", seedHosts.split(","));
+        if (managers != null) {
+          settings.putList("cluster.initial_cluster_manager_nodes", managers.split(","));
+        }
+      }
+      if (nodeName != null) {
+        settings.put("node.name", nodeName);
+      }
+      if (roles != null) {
+        settings.putList("node.roles", roles.split(","));
+      }
       // A nearly full developer disk must not turn test indexes read-only.
       settings.put("cluster.routing.allocation.disk.threshold_enabled", "false");
       settings.put("action.auto_create_index", "false");
@@ -44,7 +68,7 @@ public class RunNode {
           .basePath(basePath)
           .numOfNode(1)
           .baseHttpPort(httpPort - 1)
-          .clusterName("lienhop-test-" + httpPort)
+          .clusterName(clusterName)
           .build());
       runner.ensureYellow();
     } catch (Throwable t) {

@@ -183,14 +183,40 @@ def _http_ready(url: str) -> bool:
         return False
 
 
-def start_node(port: int | None = None, data_dir: Path | None = None, timeout: float = 120.0) -> NodeHandle:
-    """Start a real OpenSearch node and wait until it answers over HTTP.
+@dataclass(frozen=True)
+class ClusterRole:
+    """How one node of a test cluster joins it (see ``RunNode.java``)."""
 
-    ``port`` defaults to a free one; ``data_dir`` defaults to a temporary folder removed on ``stop()``.
-    The transport port is always a free one, so several nodes never clash. Raises ``SearchNodeError``
-    (with the log tail) when the node cannot start within ``timeout`` seconds.
-    """
-    started = time.monotonic()
+    cluster_name: str
+    node_name: str
+    seed_hosts: str
+    initial_managers: str | None = None
+    roles: str | None = None
+
+    def arguments(self) -> list[str]:
+        args = [
+            "--cluster-name",
+            self.cluster_name,
+            "--node-name",
+            self.node_name,
+            "--seed-hosts",
+            self.seed_hosts,
+        ]
+        if self.initial_managers:
+            args += ["--initial-managers", self.initial_managers]
+        if self.roles:
+            args += ["--roles", self.roles]
+        return args
+
+
+def spawn_node(
+    port: int | None = None,
+    data_dir: Path | None = None,
+    transport_port: int | None = None,
+    heap: str = HEAP,
+    cluster: ClusterRole | None = None,
+) -> NodeHandle:
+    """Start a real OpenSearch node's JVM without waiting for it (see :func:`start_node`)."""
     java = find_java()
     classpath = resolve_classpath()
     classes = compile_launcher(java, classpath)
@@ -198,9 +224,10 @@ def start_node(port: int | None = None, data_dir: Path | None = None, timeout: f
     http_port = port if port is not None else free_port()
     if _port_in_use(http_port):
         raise SearchNodeError(f"port {http_port} is already in use: is another search node running?")
-    transport_port = free_port()
-    while transport_port == http_port:
+    if transport_port is None:
         transport_port = free_port()
+        while transport_port == http_port:
+            transport_port = free_port()
 
     remove_data = data_dir is None
     base = Path(tempfile.mkdtemp(prefix="lienhop-search-node-")) if data_dir is None else data_dir
@@ -209,10 +236,11 @@ def start_node(port: int | None = None, data_dir: Path | None = None, timeout: f
     log_path = base / "node.log"
 
     cmd = [
-        str(java), f"-Xmx{HEAP}", f"-Xms{HEAP}", "-Djava.awt.headless=true",
+        str(java), f"-Xmx{heap}", f"-Xms{heap}", "-Djava.awt.headless=true",
         "-cp", os.pathsep.join([str(classes), classpath]),
         "RunNode", "--base-path", str(base / "node"),
         "--http-port", str(http_port), "--transport-port", str(transport_port),
+        *(cluster.arguments() if cluster else []),
     ]  # fmt: skip
     with open(log_path, "ab") as log:
         # Own session: Ctrl-C in a terminal reaches Python, which then stops the JVM in order.
@@ -222,22 +250,117 @@ def start_node(port: int | None = None, data_dir: Path | None = None, timeout: f
     url = f"http://127.0.0.1:{http_port}"
     handle = NodeHandle(url, http_port, transport_port, process, base, log_path, 0.0, remove_data)
     atexit.register(handle.stop)
+    return handle
 
-    deadline = time.monotonic() + timeout
+
+def wait_ready(handle: NodeHandle, timeout: float = 120.0) -> NodeHandle:
+    """Wait until the node answers with its cluster at least yellow; ``SearchNodeError`` otherwise."""
+    started = time.monotonic()
+    deadline = started + timeout
     while True:
-        if process.poll() is not None:
+        if handle.process.poll() is not None:
             tail = handle.log_tail()
             handle.stop()
-            raise SearchNodeError(f"the search node exited with {process.returncode} while starting:\n{tail}")
-        if _http_ready(url):
+            raise SearchNodeError(
+                f"the search node exited with {handle.process.returncode} while starting:\n{tail}"
+            )
+        if _http_ready(handle.url):
             break
         if time.monotonic() > deadline:
             tail = handle.log_tail()
             handle.stop()
-            raise SearchNodeError(f"the search node did not answer on {url} within {timeout:.0f} s:\n{tail}")
+            raise SearchNodeError(
+                f"the search node did not answer on {handle.url} within {timeout:.0f} s:\n{tail}"
+            )
         time.sleep(0.25)
     handle.started_in = time.monotonic() - started
     return handle
 
 
-__all__ = ["NodeHandle", "SearchNodeError", "find_java", "free_port", "start_node"]
+def start_node(port: int | None = None, data_dir: Path | None = None, timeout: float = 120.0) -> NodeHandle:
+    """Start a real OpenSearch node and wait until it answers over HTTP.
+
+    ``port`` defaults to a free one; ``data_dir`` defaults to a temporary folder removed on ``stop()``.
+    The transport port is always a free one, so several nodes never clash. Raises ``SearchNodeError``
+    (with the log tail) when the node cannot start within ``timeout`` seconds.
+    """
+    return wait_ready(spawn_node(port, data_dir), timeout)
+
+
+@dataclass
+class ClusterHandle:
+    """Several node processes forming one cluster; node 0 is the only cluster manager."""
+
+    name: str
+    nodes: list[NodeHandle]
+    roles: list[ClusterRole]
+    heap: str
+
+    @property
+    def url(self) -> str:
+        return self.nodes[0].url
+
+    def kill(self, number: int) -> None:
+        """Kill one node's JVM at once (SIGKILL: a crash, no orderly shutdown); its data stays."""
+        node = self.nodes[number]
+        node.remove_data = False
+        node.process.kill()
+        node.process.wait(30)
+        node.stop()
+
+    def restart(self, number: int, timeout: float = 180.0) -> NodeHandle:
+        """Start a stopped node again on its ports and data folder, and wait until it answers."""
+        old = self.nodes[number]
+        node = spawn_node(old.port, old.data_dir, old.transport_port, self.heap, self.roles[number])
+        self.nodes[number] = wait_ready(node, timeout)
+        return self.nodes[number]
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.remove_data = True
+            node.stop()
+
+
+def start_cluster(size: int = 2, heap: str = "512m", timeout: float = 240.0) -> ClusterHandle:
+    """Start ``size`` node processes that form one cluster, and wait until every node has joined.
+
+    Node 0 is the one cluster manager (and holds data); the others hold data only. With two nodes, a
+    quorum of cluster managers cannot survive losing either, so this layout keeps a cluster manager
+    whichever data node stops (production runs three managers: docker-compose.prod.yml).
+    """
+    http = [free_port() for _ in range(size)]
+    transport = [free_port() for _ in range(size)]
+    name = f"lienhop-cluster-{http[0]}"
+    seeds = ",".join(f"127.0.0.1:{t}" for t in transport)
+    roles = [
+        ClusterRole(name, f"node-{i}", seeds, initial_managers="node-0" if i == 0 else None,
+                    roles="cluster_manager,data,ingest" if i == 0 else "data,ingest")
+        for i in range(size)
+    ]  # fmt: skip
+    nodes = [spawn_node(http[i], None, transport[i], heap, roles[i]) for i in range(size)]
+    cluster = ClusterHandle(name, nodes, roles, heap)
+    try:
+        for node in nodes:
+            wait_ready(node, timeout)
+        health = f"{cluster.url}/_cluster/health?wait_for_nodes={size}&timeout={int(timeout)}s"
+        with urllib.request.urlopen(health, timeout=timeout + 10) as answer:
+            if answer.status != 200:
+                raise SearchNodeError(f"the {size} nodes did not form one cluster")
+    except BaseException:
+        cluster.stop()
+        raise
+    return cluster
+
+
+__all__ = [
+    "ClusterHandle",
+    "ClusterRole",
+    "NodeHandle",
+    "SearchNodeError",
+    "find_java",
+    "free_port",
+    "spawn_node",
+    "start_cluster",
+    "start_node",
+    "wait_ready",
+]
