@@ -37,6 +37,7 @@ from .catalog import (
     member_statuses,
     update_member,
 )
+from .cli_works import works_cli
 from .context import AppContext, open_context
 from .progress import terminal_progress
 
@@ -51,6 +52,7 @@ cli = typer.Typer(
 )
 members_cli = typer.Typer(help="Register and inspect consortium members.", no_args_is_help=True)
 cli.add_typer(members_cli, name="members")
+cli.add_typer(works_cli, name="works")
 
 # Pipes and logs get wide lines rather than rich's 80-column default, so summary tables stay readable.
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)

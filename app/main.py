@@ -16,7 +16,7 @@ from schemas.settings import Settings
 from .context import open_context
 from .demo.oai_provider import make_router as demo_oai_router
 from .errors import install_error_handlers
-from .routes import admin, health, lookup, members, records, search, web, widget
+from .routes import admin, health, lookup, members, records, search, web, widget, works
 from .scheduler import run as scheduler_loop
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Member OPACs on other origins call /lookup from the widget; only reads are shared.
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET"], allow_headers=["*"])
     install_error_handlers(app)
-    for module in (health, members, search, records, lookup, admin, widget, web):
+    for module in (health, members, search, records, works, lookup, admin, widget, web):
         app.include_router(module.router)
     if settings.demo_provider:
         # Off by default: a production catalogue should not answer as thirteen fake repositories.

@@ -79,6 +79,7 @@ async def rederive(
     else:
         codes = [(await ctx.store.get_member(code)).code for code in codes]  # unknown: NotFound first
     reports = [await rederive_member(ctx.store, code, progress, _on_commit(ctx)) for code in codes]
+    await ctx.store.recluster_all(progress)  # the works from the store alone, as a rebuild should
     await ctx.sync_index()
     return reports
 

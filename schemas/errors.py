@@ -5,6 +5,7 @@ this module (which imports nothing of ours) cannot see. ``tests/test_docs.py`` i
 module and fails when a subclass of ``LienhopError`` is missing from this drawing.
 
 LienhopError (500)
+├── WorkMoved (301: a work merged into another; carries the surviving id)
 ├── NotFound (404)
 ├── Conflict (409)
 │   ├── MemberExists
@@ -59,6 +60,22 @@ class LienhopError(Exception):
     def to_problem(self) -> dict[str, object]:
         """An RFC 9457 problem document for this error."""
         return {"type": "about:blank", "title": self.title, "status": self.status, "detail": self.detail}
+
+
+class WorkMoved(LienhopError):
+    """A work merged into an older one: ``new_id`` is where its records are now."""
+
+    status = 301
+    title = "Work moved"
+
+    def __init__(self, new_id: str) -> None:
+        super().__init__(f"the work was merged into {new_id}")
+        self.new_id = new_id
+
+    def to_problem(self) -> dict[str, object]:
+        problem = super().to_problem()
+        problem["work_id"] = self.new_id
+        return problem
 
 
 class NotFound(LienhopError):

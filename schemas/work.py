@@ -11,11 +11,13 @@ One holdings model serves every answer that says who holds something: search hit
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from .member import MemberStatus
+from .record import Record
 
 
 class HoldingRecord(BaseModel):
@@ -78,3 +80,28 @@ class WorkDetail(Holdings):
 
     records: list[WorkRecord] = Field(default_factory=list)
     overrides: list[WorkOverride] = Field(default_factory=list)
+
+
+class SplitRequest(BaseModel):
+    """``POST /admin/works/split``: keep a record apart from every other."""
+
+    record_id: str = Field(min_length=1, max_length=80)
+
+
+class JoinRequest(BaseModel):
+    """``POST /admin/works/join``: make two works one."""
+
+    work_ids: list[str] = Field(min_length=2, max_length=2, description="The two works to join")
+
+
+def fullness(record: Record) -> int:
+    """How much a record says: the number of its descriptive fields and identifiers filled in."""
+    ids = record.identifiers
+    fields = (record.title, record.subtitle, record.abstract, record.publisher, record.year, record.language)
+    lists = (record.authors, record.subjects, ids.isbn, ids.issn, ids.doi)
+    return sum(value is not None and value != "" for value in fields) + sum(bool(values) for values in lists)
+
+
+def fullest(records: Sequence[Record]) -> Record:
+    """The record of a work that says most (the first of equals: the oldest, in store order)."""
+    return max(records, key=fullness)  # max keeps the first of equal keys

@@ -15,12 +15,11 @@ harvesters store: ISBN-13 without hyphens, ISSN as ``NNNN-NNNX``, DOI lower-case
 
 from __future__ import annotations
 
-import functools
-import re
 import unicodedata
 from collections.abc import Iterable
 
-from schemas.normal_forms import fold_diacritics, normalise_doi, normalise_isbn, normalise_issn
+from schemas.normal_forms import normalise_doi, normalise_isbn, normalise_issn
+from schemas.text import fold, folded_text, folded_tokens, tokens
 
 __all__ = [
     "analyse_field",
@@ -35,43 +34,15 @@ __all__ = [
     "tokens",
 ]
 
-_TOKEN = re.compile(r"[^\W_]+")
-
 
 def normalise(text: str) -> str:
     """NFC + casefold: the comparison form of a whole string."""
     return unicodedata.normalize("NFC", unicodedata.normalize("NFC", text).casefold())
 
 
-def tokens(text: str) -> list[str]:
-    """NFC lower-case tokens: runs of letters and digits (anything else separates)."""
-    return _TOKEN.findall(unicodedata.normalize("NFC", unicodedata.normalize("NFC", text).lower()))
-
-
-def fold(token: str) -> str:
-    """Remove diacritics (and map ``đ`` to ``d``); the result is NFC."""
-    # ASCII has nothing to fold (no combining marks, no đ), and most tokens of a catalogue are ASCII.
-    return token if token.isascii() else _fold_accented(token)
-
-
-# Indexing folds every token of every record (about 70 per record, 1.5 µs each through NFD and NFC),
-# and a language's syllables repeat record after record: memoised, bounded. Only short strings are
-# kept (a token is rarely longer), so the bound also bounds the memory.
-_fold_cached = functools.lru_cache(maxsize=1 << 16)(fold_diacritics)
-
-
-def _fold_accented(token: str) -> str:
-    return _fold_cached(token) if len(token) <= 64 else fold_diacritics(token)
-
-
 def exact_text(text: str) -> str:
     """Space-joined exact tokens of ``text``."""
     return " ".join(tokens(text))
-
-
-def folded_text(text: str) -> str:
-    """Space-joined folded tokens of ``text``."""
-    return " ".join(fold(t) for t in tokens(text))
 
 
 def analyse_field(text: str | Iterable[str] | None) -> tuple[str, str]:
@@ -81,8 +52,3 @@ def analyse_field(text: str | Iterable[str] | None) -> tuple[str, str]:
     joined = text if isinstance(text, str) else " ".join(v for v in text if v)
     exact = tokens(joined)
     return " ".join(exact), " ".join([fold(t) for t in exact])
-
-
-def folded_tokens(text: str) -> list[str]:
-    """Folded tokens of ``text``."""
-    return [fold(t) for t in tokens(text)]

@@ -11,9 +11,10 @@ from .members import MemberTables
 from .quarantine import QuarantineTables
 from .records import RecordTables
 from .runs import RunTables
+from .works import WorkStore
 
 
-class RecordStore(MemberTables, RunTables, RecordTables, QuarantineTables):
+class RecordStore(MemberTables, RunTables, RecordTables, QuarantineTables, WorkStore):
     """Async access to the store. Open once per process with :meth:`open`."""
 
     @classmethod
@@ -21,7 +22,9 @@ class RecordStore(MemberTables, RunTables, RecordTables, QuarantineTables):
         """Connect and migrate the schema to the newest revision."""
         engine = make_engine(url)
         await migrate(engine)
-        return cls(engine)
+        store = cls(engine)
+        await store._cluster_if_needed()
+        return store
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -42,6 +42,7 @@ from .quarantine import quarantine_items, release
 from .rows import RecordRow, record_row
 from .runs import count_page, put_state
 from .tables import counters, members, quarantine, record_identifiers, records
+from .work_links import recluster_page
 
 
 @dataclass
@@ -142,6 +143,7 @@ class RecordTables(Tables):
                 # only an updated row can have identifiers already: a new primary key has none (SQLite
                 # may reuse the rowid of a deleted record, but the FK cascade deleted its identifiers)
                 await self._write_identifiers(conn, pks, [r["_pk"] for r in updates], latest)
+                await recluster_page(conn, pks, latest)
                 # a record that now reads cleanly is no longer quarantined
                 await release(conn, member, list(pks))
             counts.quarantined = await quarantine_items(conn, member, run_id, quarantined, now)

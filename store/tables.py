@@ -115,9 +115,13 @@ records = Table(
     Column("raw", Text, nullable=False, default=""),
     Column("first_seen", UTCDateTime(), nullable=False),
     Column("updated", UTCDateTime(), nullable=False),
+    Column(
+        "work_id", String(24), comment="The work the record belongs to (store/works.py); NULL for a tombstone"
+    ),
     UniqueConstraint("member", "oai_identifier", name="uq_records_member_oai"),
     Index("ix_records_seq", "seq"),
     Index("ix_records_member_deleted", "member", "deleted"),
+    Index("ix_records_work", "work_id"),
 )
 
 record_identifiers = Table(
@@ -181,4 +185,57 @@ quarantine = Table(
     Column("raw", Text, nullable=False, default=""),
     Column("created", UTCDateTime(), nullable=False),
     Index("ix_quarantine_member", "member"),
+)
+
+# ------------------------------------------------------------------------------ works (store/works.py)
+
+works = Table(
+    "works",
+    metadata,
+    Column("id", String(24), primary_key=True),
+    Column(
+        "ord",
+        BigInteger,
+        nullable=False,
+        unique=True,
+        comment="Creation order: the oldest work has the least",
+    ),
+    Column(
+        "seq",
+        BigInteger,
+        nullable=False,
+        comment="Change number of the work's last change (records' sequence)",
+    ),
+    Column("alive", Boolean, nullable=False, default=True),
+    Column("merged_into", String(24), comment="A work merged into another redirects to it"),
+    Index("ix_works_seq", "seq"),
+    Index("ix_works_merged_into", "merged_into"),
+)
+
+# What links a live record to others beyond its ISBN/DOI/ISSN rows in ``record_identifiers``: one row
+# per titled or journal record. Titles are kept as hashes (fixed width, so any title can be indexed).
+work_keys = Table(
+    "work_keys",
+    metadata,
+    Column("record_pk", PK, ForeignKey("records.pk", ondelete="CASCADE"), primary_key=True),
+    Column("title", String(32), comment="Hash of the folded title + subtitle, for title lookups"),
+    Column("title_key", String(32), comment="Hash of title + first author + year; only without identifiers"),
+    Column("publisher", Text, comment="Folded publisher (a title link needs it to agree when both have one)"),
+    Column("journal", Boolean, nullable=False, default=False, comment="Its ISSNs link it to other journals"),
+    Index("ix_work_keys_title", "title"),
+    Index("ix_work_keys_title_key", "title_key"),
+)
+
+work_overrides = Table(
+    "work_overrides",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=True),
+    Column(
+        "kind", String(8), nullable=False, comment="split: the record stands alone; join: link two records"
+    ),
+    Column("record_id", String(80), nullable=False),
+    Column("other_record_id", String(80)),
+    Column("created", UTCDateTime(), nullable=False),
+    Index("ix_work_overrides_record", "record_id"),
+    Index("ix_work_overrides_other", "other_record_id"),
 )

@@ -24,6 +24,7 @@ async def get_record(record_id: str, store: StoreDep) -> dict[str, Any]:
         "id": stored.id,
         "seq": stored.seq,
         "deleted": stored.deleted,
+        "work_id": await store.work_of(stored.id),
         "record": record.model_dump(mode="json", exclude={"raw"}),
         "member": {
             "code": member.code,

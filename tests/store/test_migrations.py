@@ -92,7 +92,7 @@ async def test_reopening_a_migrated_store_keeps_its_records(database_url: str) -
         counts = await again.commit_page(
             "VAST", None, [Record(member="VAST", oai_identifier="oai:vast:2", title="Hai")]
         )
-        assert counts.added == 1 and await again.max_seq() == seq + 1, "the change counter carried on"
+        assert counts.added == 1 and await again.max_seq() > seq, "the change counter carried on"
     finally:
         await again.close()
 
