@@ -16,6 +16,7 @@ from search.factory import open_backend
 from search.service import SearchService
 from store.front import RecordStore
 
+from .holdings import hit_holdings
 from .jobs import JobRegistry
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ async def open_context(settings: Settings, with_search: bool = True) -> AppConte
         await store.close()
         raise
     ctx.backend = backend
-    ctx.search = SearchService(backend, max_size=settings.search_max_size)
+    # Hits are works: the service lists each one's holders with the members read from the store.
+    ctx.search = SearchService(backend, max_size=settings.search_max_size, holdings=hit_holdings(store))
     ctx.indexer = Indexer(store, backend)
     return ctx
