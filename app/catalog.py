@@ -259,9 +259,7 @@ async def _titled_exactly(store: RecordStore, search: SearchService, folded: str
     candidates = [hit.work_id for hit in (await search.search(request)).hits]
     held = await store.works_records(candidates) if candidates else {}
     return {
-        work_id
-        for work_id, records in held.items()
-        if any(folded in _title_forms(s.record) for s in records)
+        work_id for work_id, records in held.items() if any(folded in _title_forms(s.record) for s in records)
     }
 
 
