@@ -22,9 +22,13 @@ import logging
 import time
 from dataclasses import dataclass
 
+from pydantic import ValidationError
+
 from schemas.errors import LienhopError
 from schemas.progress import NullProgress, ProgressSink
+from schemas.search import SearchRequest
 from search.backend import SearchBackend
+from search.query import parse_query
 from store.front import RecordStore
 from store.records import StoredRecord
 
@@ -58,14 +62,36 @@ class Indexer:
         # Incremental syncs and the alias swap must not interleave; a rebuild itself may run beside syncs.
         self._sync_lock = asyncio.Lock()
         self._reindex_lock = asyncio.Lock()
+        self._format_checked = False
 
     async def sync(self) -> int:
         """Index every work changed after the live index's position; returns how many works."""
+        if not self._format_checked:
+            await self._rebuild_a_records_index()
         async with self._sync_lock:
             applied = await self._catch_up(None)
             if applied:
                 await self.backend.refresh()
             return applied
+
+    async def _rebuild_a_records_index(self) -> None:
+        """Rebuild, once, a live index made before the search document was the work.
+
+        Such an index holds one document per record (``member`` one code, no record refs), which no
+        work change would ever replace: its documents no longer read as an ``IndexDocument``.
+        """
+        async with self._reindex_lock:
+            if self._format_checked:
+                return
+            try:
+                await self.backend.search(parse_query(""), SearchRequest(size=1, facets=[], highlight=False))
+                stale = False
+            except ValidationError:
+                stale = True
+        if stale:
+            log.warning("the live search index holds records, not works: rebuilding it from the store")
+            await self.reindex()
+        self._format_checked = True
 
     async def _catch_up(self, index: str | None) -> int:
         position = await self.backend.get_position(index)
@@ -133,6 +159,7 @@ class Indexer:
                     log.exception("could not drop the half-built index %s", new_index)
                 raise
             sink.end("reindex", ok=True, message=f"{indexed} works ({records} records)")
+            self._format_checked = True
             return ReindexReport(
                 indexed=indexed,
                 records=records,

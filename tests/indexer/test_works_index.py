@@ -3,13 +3,16 @@ change the works. Runs on every backend (the embedded index and a real search no
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 
 from app.holdings import hit_holdings
+from indexer.documents import to_document
 from indexer.pipeline import Indexer
 from schemas.member import MemberCreate
 from schemas.record import Identifiers, Record
-from schemas.search import SearchFilters, SearchRequest, SearchResponse
+from schemas.search import IndexDocument, SearchFilters, SearchRequest, SearchResponse
 from search.backend import SearchBackend
 from search.service import SearchService
 from store.front import RecordStore
@@ -124,3 +127,27 @@ async def test_reindex_rebuilds_one_document_per_work(store, backend) -> None:
     assert (report.indexed, report.records) == (4, 7)
     assert await backend.count() == 4
     assert (await _search(service, "thu vien so")).hits[0].holdings_count == 4
+
+
+async def test_an_index_of_records_from_before_works_is_rebuilt_once(store, backend) -> None:
+    await _members(store, HOLDERS[:2])
+    for code in HOLDERS[:2]:
+        await store.commit_page(code, None, [_book(code)])
+    # what an index built before works held: one document per record, ``member`` a single code
+    stale = to_document(_book("HUE").id, 1, _book("HUE")).model_dump()
+    old = IndexDocument.model_construct(**{**stale, "member": "HUE", "records": []})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pydantic warns while serialising the wrong type, as meant
+        await backend.bulk([old])
+    await backend.set_position(await store.max_seq())
+    before = await backend.live_index()
+
+    indexer = Indexer(store, backend)
+    await indexer.sync()
+    assert await backend.live_index() != before, "rebuilt into a new index"
+    service = SearchService(backend, holdings=hit_holdings(store))
+    [hit] = (await _search(service, "thu vien so")).hits
+    assert hit.holdings_count == 2 and await backend.count() == 1
+    rebuilt = await backend.live_index()
+    await indexer.sync()
+    assert await backend.live_index() == rebuilt, "once"
