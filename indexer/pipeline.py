@@ -140,9 +140,9 @@ class Indexer:
                 async for batch in self.store.iter_live_works(batch=max(1, self.batch // 4)):
                     await self._apply([(work_id, 0, held) for work_id, held in batch], new_index)
                     indexed += len(batch)
-                    held = sum(len(records) for _, records in batch)
-                    records += held
-                    sink.advance("reindex", held)
+                    in_batch = sum(len(held) for _, held in batch)
+                    records += in_batch
+                    sink.advance("reindex", in_batch)
                 await self.backend.set_position(start_seq, new_index)
                 await self._catch_up(new_index)  # changes committed while the rebuild ran
                 await self.backend.refresh(new_index)
