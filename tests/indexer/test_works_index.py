@@ -139,6 +139,7 @@ async def test_an_index_of_records_from_before_works_is_rebuilt_once(store, back
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pydantic warns while serialising the wrong type, as meant
         await backend.bulk([old])
+    await backend.refresh()
     await backend.set_position(await store.max_seq())
     before = await backend.live_index()
 
