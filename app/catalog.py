@@ -1,15 +1,15 @@
 """The union catalogue's answers shared by the API, the web pages and the CLI.
 
-Member status reports, OPAC deep links, and "who holds it" lookups by identifier or by title.
+Member status reports, OPAC deep links (``app.opac``), and "who holds it" lookups by identifier or by
+title, answered as works in the holdings model (``app.holdings``).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import quote
 
 from pydantic import BaseModel, Field
 from stdnum import isbn as stdisbn
@@ -30,14 +30,22 @@ from schemas.member import (
 )
 from schemas.record import Record
 from schemas.search import SearchRequest
+from schemas.text import folded_text
+from schemas.work import Holdings
+from store.clusters import work_ord
 from store.common import utcnow
 from store.front import RecordStore
+
+from .holdings import holdings, members_by_code
+from .opac import local_id, opac_link
+
+__all__ = ["local_id", "opac_link"]  # re-exported: the pages and routes link records from here
 
 if TYPE_CHECKING:
     from search.service import SearchService
 
 IdentifierKind = Literal["isbn", "issn", "doi"]
-_PLACEHOLDER = re.compile(r"\{(local_id|oai_identifier|isbn)\}")
+_TITLE_CANDIDATES = 100  # works whose titles hold the asked words as a phrase, checked one by one
 _DOI = re.compile(r"^10\.\d{4,9}/\S+$")
 
 
@@ -120,37 +128,11 @@ async def update_member(
     return MemberUpdated(changed=changed, relisted=relisted, report=await member_status(store, current.code))
 
 
-# ---------------------------------------------------------------------------- links
-
-
-def local_id(record: Record) -> str:
-    """The member's own id of a record: MARC 001, else the last part of the OAI identifier."""
-    if record.identifiers.local_id:
-        return record.identifiers.local_id
-    return re.split(r"[:/]", record.oai_identifier)[-1]
-
-
-def opac_link(member: Member, record: Record) -> str | None:
-    """The deep link into the member's OPAC, or None without a template or a value it needs."""
-    template = member.opac_url_template
-    if not template:
-        return None
-    values = {
-        "local_id": local_id(record),
-        "oai_identifier": record.oai_identifier,
-        "isbn": record.identifiers.isbn[0] if record.identifiers.isbn else "",
-    }
-    needed = _PLACEHOLDER.findall(template)
-    if any(not values[name] for name in needed):
-        return None
-    return _PLACEHOLDER.sub(lambda m: quote(values[m.group(1)], safe=""), template)
-
-
 # ---------------------------------------------------------------------------- holdings
 
 
 class Holding(BaseModel):
-    """One member's record of an item."""
+    """One member's record of an item (the record page's "also held by")."""
 
     record_id: str
     title: str | None = None
@@ -169,22 +151,15 @@ class MemberHoldings(BaseModel):
     holdings: list[Holding] = Field(default_factory=list)
 
 
-class WorkHoldings(BaseModel):
-    """An item (one identifier, or one work key for a title lookup) and who holds it."""
-
-    key: str
-    title: str | None = None
-    members: list[MemberHoldings] = Field(default_factory=list)
-
-
 class LookupResult(BaseModel):
-    """The answer to ``GET /lookup``."""
+    """The answer to ``GET /lookup``: the works holding the identifier, or titled so, each in the
+    holdings model (``work_id``, ``title``, ``holdings_count``, ``holdings``)."""
 
     by: Literal["isbn", "issn", "doi", "title"]
     query: str
-    normalised: str | None = None
-    total_members: int = 0
-    works: list[WorkHoldings] = Field(default_factory=list)
+    normalised: str | None = Field(None, description="The identifier's stored form, or the folded title")
+    total_members: int = Field(0, description="Distinct members holding any of the works")
+    works: list[Holdings] = Field(default_factory=list)
 
 
 def group_by_member(pairs: Iterable[tuple[Member, Record]]) -> list[MemberHoldings]:
@@ -232,56 +207,81 @@ def normalise_identifier(kind: IdentifierKind, value: str) -> str:
     return doi
 
 
-async def holders_of(store: RecordStore, kind: IdentifierKind, normalised: str) -> list[MemberHoldings]:
-    """Members holding a live record with this normalised identifier."""
-    found = await store.find_by_identifier(kind, normalised)
-    return group_by_member((h.member, h.record) for h in found)
+async def works_holdings(
+    store: RecordStore, work_ids: Sequence[str], first: str | None = None
+) -> list[Holdings]:
+    """The holdings model of each work (in the order given), read in one go; a work no registered
+    member holds any more is left out."""
+    held = await store.works_records(work_ids)
+    members = await members_by_code(store)
+    found = [holdings(wid, held.get(wid, []), members, first) for wid in work_ids]
+    return [work for work in found if work.holdings]
 
 
-async def lookup_identifier(store: RecordStore, kind: IdentifierKind, value: str) -> LookupResult:
-    """Who holds the item with this ISBN (10 or 13, hyphens or not), ISSN or DOI."""
+def _result(
+    by: Literal["isbn", "issn", "doi", "title"], query: str, normalised: str | None, works: list[Holdings]
+) -> LookupResult:
+    holders = {h.code for work in works for h in work.holdings}
+    return LookupResult(by=by, query=query, normalised=normalised, total_members=len(holders), works=works)
+
+
+async def lookup_identifier(
+    store: RecordStore, kind: IdentifierKind, value: str, first: str | None = None
+) -> LookupResult:
+    """The works holding this ISBN (10 or 13, hyphens or not), ISSN or DOI, and who holds each
+    (``first``: the member, e.g. the widget's, listed first)."""
     normalised = normalise_identifier(kind, value)
-    members = await holders_of(store, kind, normalised)
-    title = next((h.title for m in members for h in m.holdings if h.title), None)
-    works = [WorkHoldings(key=f"{kind}:{normalised}", title=title, members=members)] if members else []
-    return LookupResult(by=kind, query=value, normalised=normalised, total_members=len(members), works=works)
+    work_ids = await store.find_works(kind, normalised)
+    return _result(kind, value, normalised, await works_holdings(store, work_ids, first))
 
 
-async def lookup_title(store: RecordStore, search: SearchService, title: str, size: int = 50) -> LookupResult:
-    """Who holds works matching a title: search hits grouped by work key."""
-    words = " ".join(re.findall(r"\w+", title))
-    if not words:
+async def lookup_title(
+    store: RecordStore, title: str, first: str | None = None, search: SearchService | None = None
+) -> LookupResult:
+    """The works with this exact title, and who holds each: a record's folded title + subtitle
+    equals the asked title's folded form (diacritics, case and punctuation aside), or, when the
+    search index is at hand, its folded title alone or its title proper does (``_title_forms``: an
+    OPAC often gives the title proper without the subtitle). Never merely similar titles."""
+    folded = folded_text(title)
+    if not folded:
         raise InvalidInput("title must contain at least one letter or digit")
-    response = await search.search(SearchRequest(q=words, size=size, facets=[], highlight=False))
-    order: list[str] = []
-    by_work: dict[str, list[str]] = {}
-    for hit in response.hits:
-        key = hit.work_key or f"id:{hit.id}"
-        if key not in by_work:
-            order.append(key)
-        by_work.setdefault(key, []).append(hit.id)
-    stored = {s.id: s.record for s in await store.get_records([h.id for h in response.hits])}
-    members = {m.code: m for m in await store.list_members()}
-    works: list[WorkHoldings] = []
-    for key in order:
-        records = [stored[i] for i in by_work[key] if i in stored]
-        pairs = [(members[r.member], r) for r in records if r.member in members]
-        if pairs:
-            works.append(WorkHoldings(key=key, title=pairs[0][1].title, members=group_by_member(pairs)))
-    holders = {m.code for w in works for m in w.members}
-    return LookupResult(by="title", query=title, total_members=len(holders), works=works)
+    work_ids = set(await store.find_works_by_title(folded))
+    if search is not None:
+        work_ids |= await _titled_exactly(store, search, folded)
+    ordered = sorted(work_ids, key=work_ord)
+    return _result("title", title, folded, await works_holdings(store, ordered, first))
+
+
+async def _titled_exactly(store: RecordStore, search: SearchService, folded: str) -> set[str]:
+    """Works holding a record whose folded title alone is ``folded``: the works whose titles hold
+    the words as a phrase, checked record by record."""
+    request = SearchRequest(q=f'title:"{folded}"', size=_TITLE_CANDIDATES, facets=[], highlight=False)
+    candidates = [hit.work_id for hit in (await search.search(request)).hits]
+    held = await store.works_records(candidates) if candidates else {}
+    return {
+        work_id for work_id, records in held.items() if any(folded in _title_forms(s.record) for s in records)
+    }
+
+
+def _title_forms(record: Record) -> set[str]:
+    """The folded forms a record's title goes by: the title as given, and the title proper before an
+    ISBD ``" : "`` (other title information) or ``" / "`` (statement of responsibility), as oai_dc
+    records often carry the subtitle inside ``dc:title``."""
+    title = record.title or ""
+    proper = re.split(r"\s[:/]\s", title, maxsplit=1)[0]
+    return {folded_text(title), folded_text(proper)} - {""}
 
 
 async def other_holders(store: RecordStore, record: Record) -> list[MemberHoldings]:
-    """Other members' records of the same item: same ISBN or DOI (ISSN only for a journal itself)."""
-    ids = record.identifiers
-    pairs: list[tuple[Member, Record]] = []
-    kinds: list[tuple[IdentifierKind, list[str]]] = [("isbn", ids.isbn), ("doi", ids.doi)]
-    if record.type == "journal":  # an article's ISSN names its journal, not the article
-        kinds.append(("issn", ids.issn))
-    for kind, values in kinds:
-        for value in values:
-            for holding in await store.find_by_identifier(kind, value):
-                if holding.member.code != record.member:
-                    pairs.append((holding.member, holding.record))
+    """Other members' records of the record's work (its live records held by other members)."""
+    work_id = await store.work_of(record.id)
+    if work_id is None:  # a tombstone belongs to no work
+        return []
+    held = (await store.works_records([work_id])).get(work_id, [])
+    members = await members_by_code(store)
+    pairs = [
+        (members[s.record.member], s.record)
+        for s in held
+        if s.record.member != record.member and s.record.member in members
+    ]
     return group_by_member(pairs)

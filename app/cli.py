@@ -543,14 +543,15 @@ def search(
     if as_json:
         sys.stdout.write(response.model_dump_json(indent=2) + "\n")
         return
-    table = Table(title=f"{response.total} results for {query!r} ({response.took_ms} ms)")
-    for column in ("member", "year", "type", "title", "id"):
+    table = Table(title=f"{response.total} works for {query!r} ({response.took_ms} ms)")
+    for column in ("held by", "year", "type", "title", "work"):
         table.add_column(column, overflow="fold")
     for hit in response.hits:
         title = hit.title or ""
         if hit.subtitle:
             title += f" : {hit.subtitle}"
-        table.add_row(hit.member, str(hit.year or ""), hit.type or "", title, hit.id)
+        holders = ", ".join(h.code for h in hit.holdings) or str(hit.holdings_count)
+        table.add_row(holders, str(hit.year or ""), hit.type or "", title, hit.work_id)
     console.print(table)
     if response.suggestion:
         console.print(f"Did you mean: {response.suggestion}")
@@ -575,7 +576,7 @@ def lookup(
 
     async def work(ctx: AppContext) -> LookupResult:
         if kind == "title":
-            return await lookup_title(ctx.store, ctx.require_search(), value)
+            return await lookup_title(ctx.store, value, search=ctx.search)
         return await lookup_identifier(ctx.store, kind, value)
 
     result = run(work, with_search=kind == "title")
@@ -588,11 +589,12 @@ def lookup(
         return
     console.print(f"{result.total_members} member(s) hold {kind} {shown}")
     for work_ in result.works:
-        table = Table(title=work_.title or work_.key)
+        heading = f"{work_.title or '(untitled)'} [{work_.work_id}, held by {work_.holdings_count}]"
+        table = Table(title=heading)
         for column in ("member", "name", "status", "record", "OPAC"):
             table.add_column(column, overflow="fold")
-        for m in work_.members:
-            for h in m.holdings:
+        for m in work_.holdings:
+            for h in m.records:
                 table.add_row(m.code, m.name_vi, m.status, h.record_id, h.opac_url or "")
         console.print(table)
 

@@ -17,6 +17,7 @@ from search.service import SearchService
 from store.front import RecordStore
 
 from .auth import load_secret
+from .holdings import hit_holdings
 from .jobs import JobRegistry
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,13 @@ async def open_context(settings: Settings, with_search: bool = True) -> AppConte
         await store.close()
         raise
     ctx.backend = backend
-    ctx.search = SearchService(backend, max_size=settings.search_max_size, cursor_key=load_secret(settings))
+    # Hits are works: the service lists each one's holders with the members read from the store; with
+    # a key, cursors are signed.
+    ctx.search = SearchService(
+        backend,
+        max_size=settings.search_max_size,
+        cursor_key=load_secret(settings),
+        holdings=hit_holdings(store),
+    )
     ctx.indexer = Indexer(store, backend)
     return ctx

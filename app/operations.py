@@ -85,8 +85,10 @@ async def rederive(
 
 
 async def reindex(ctx: AppContext, progress: ProgressSink | None) -> dict[str, Any]:
-    """Rebuild the search index from the store and swap it in."""
+    """Re-cluster the works from the store alone (curators' overrides kept), then rebuild the search
+    index from them and swap it in."""
     ctx.require_search()
     assert ctx.indexer is not None
+    await ctx.store.recluster_all(progress)
     report = await ctx.indexer.reindex(progress=progress)
     return dataclasses.asdict(report)

@@ -72,8 +72,7 @@ def demo_documents(limit: int) -> list[IndexDocument]:
             docs.append(
                 IndexDocument(
                     id=f"{member.code.lower()}-{rec.local_id}",
-                    member=member.code,
-                    oai_identifier=rec.identifier,
+                    member=[member.code],  # one document per record here: a work of one record
                     title=rec.title,
                     subtitle=rec.subtitle,
                     authors=list(rec.authors),
@@ -86,7 +85,6 @@ def demo_documents(limit: int) -> list[IndexDocument]:
                     isbn=[isbn] if isbn else [],
                     issn=[issn] if issn else [],
                     doi=[doi] if doi else [],
-                    work_key=isbn or doi or folded_text(rec.title),
                     title_sort=folded_text(rec.title),
                     title_exact=te,
                     title_folded=tf,

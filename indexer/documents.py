@@ -1,66 +1,24 @@
-"""Pure mapping of stored records to search documents, including the work key used for clustering."""
+"""Pure mapping of a work's stored records to its search document (the search document is the work).
+
+The store clusters records of the same edition held by several members into one work
+(``store/clusters.py``); the index holds one document per work, grouped at index time as VuFind does
+with RecordManager's deduplicated records. The document shows the work's *fullest* record (most
+fields filled in; ties by record id), carries the union of its records' identifiers and subjects,
+and analyses every distinct title and author name of its records, so a search matching any member's
+record of the work finds the work.
+"""
 
 from __future__ import annotations
 
-import re
+from collections.abc import Iterable, Sequence
 
 from schemas.record import Record
-from schemas.search import IndexDocument
-from search.analysis import fold, folded_text, tokens
+from schemas.search import IndexDocument, RecordRef
+from schemas.work import fullness
+from search.analysis import fold, tokens
 
-# Leading articles do not make two titles different works, nor sort them apart.
+# Leading articles do not make two titles sort apart.
 _ARTICLES = ("the ", "a ", "an ")
-
-# The commonest Vietnamese family names (folded). A name without a comma whose first word is one of
-# these is in Vietnamese order (family name first); other comma-less names are taken as Western
-# ("John Smith"), family name last.
-_VI_FAMILY = {
-    "nguyen", "tran", "le", "pham", "hoang", "huynh", "phan", "vu", "vo", "dang", "bui", "do", "ho",
-    "ngo", "duong", "ly", "dinh", "trinh", "truong", "lam", "mai", "cao", "ta", "doan", "luong",
-}  # fmt: skip
-_LIFE_DATES = re.compile(r"\d{3,4}\s*-\s*(\d{3,4})?")
-
-
-def family_name(author: str) -> str:
-    """The folded family name of a heading: before the comma, else by word order (``_VI_FAMILY``)."""
-    if "," in author:
-        return folded_text(author.split(",", 1)[0])
-    words = folded_text(_LIFE_DATES.sub(" ", author)).split()
-    if not words:
-        return ""
-    if words[0] in _VI_FAMILY or len(words) == 1:
-        return words[0]
-    return words[-1]
-
-
-def work_key(record: Record, title_sort: str | None = None) -> str:
-    """A key shared by the same work held by different members, for clustering search results.
-
-    ISBN-13 ("isbn:..."), else DOI ("doi:..."), else the ISSN of a journal ("issn:..."; an article's
-    ISSN names its journal, not the article, so it must not merge a journal's articles); otherwise the
-    folded title, the first author's family name and the year: "t:<title>|<family>|<year>", so that
-    "Thư viện số" by "Nguyễn Văn An" (2019) clusters with a member's "Thu vien so" by "Nguyen, Van An".
-    The smallest identifier is used so members listing a book's ISBNs in another order still agree; a
-    record with no title and no identifier gets a key of its own rather than merging with every other
-    untitled record. ``title_sort`` is the record's ``title_sort_key`` when the caller has it already.
-    """
-    ids = record.identifiers
-    if ids.isbn:
-        return "isbn:" + min(ids.isbn)
-    if ids.doi:
-        return "doi:" + min(ids.doi)
-    if ids.issn and record.type == "journal":
-        return "issn:" + min(ids.issn)
-    title = title_sort_key(record) if title_sort is None else title_sort
-    if not title:
-        return "id:" + record.id
-    family = family_name(record.authors[0]) if record.authors else ""
-    return f"t:{title}|{family}|{record.year or ''}"
-
-
-def title_sort_key(record: Record) -> str:
-    """Folded title (with subtitle) without a leading article or punctuation, for sorting and keys."""
-    return _without_article(folded_text(" ".join(p for p in (record.title, record.subtitle) if p)))
 
 
 def _without_article(title: str) -> str:
@@ -70,49 +28,116 @@ def _without_article(title: str) -> str:
     return title
 
 
-def to_document(record_id: str, seq: int, record: Record) -> IndexDocument:
-    """The search document of one live record."""
-    title = tokens(" ".join(p for p in (record.title, record.subtitle) if p))
-    authors = tokens(" ; ".join(record.authors))
-    subjects = tokens(" ; ".join(record.subjects))
-    rest = tokens(" ".join(p for p in (record.abstract, record.publisher) if p))
-    # text = title + authors + subjects + abstract + publisher. The tokens of space-joined parts are
-    # the parts' tokens in order (NFC and lower-casing never reach across a space), so the parts
-    # analysed for their own fields are reused rather than tokenised and folded a second time.
-    title_folded, authors_folded, subjects_folded = (
-        [fold(t) for t in title],
-        [fold(t) for t in authors],
-        [fold(t) for t in subjects],
-    )
-    text = title + authors + subjects + rest
-    text_folded = title_folded + authors_folded + subjects_folded + [fold(t) for t in rest]
-    title_sort = _without_article(" ".join(title_folded))  # = title_sort_key(record)
+def _title_tokens(record: Record) -> list[str]:
+    return tokens(" ".join(p for p in (record.title, record.subtitle) if p))
+
+
+def fullest_index(records: Sequence[tuple[str, Record]]) -> int:
+    """Position in ``records`` of the fullest one: most fields filled, ties to the least record id."""
+    return min(range(len(records)), key=lambda i: (-fullness(records[i][1]), records[i][0]))
+
+
+def record_ref(record_id: str, record: Record) -> RecordRef:
+    """What the index keeps of one record of a work (enough for its holdings and OPAC link)."""
     ids = record.identifiers
-    return IndexDocument(
-        id=record_id,
-        seq=seq,
+    return RecordRef(
+        record_id=record_id,
         member=record.member,
         oai_identifier=record.oai_identifier,
-        title=record.title,
-        subtitle=record.subtitle,
-        authors=record.authors,
-        subjects=record.subjects,
-        abstract=record.abstract,
-        publisher=record.publisher,
-        year=record.year,
-        language=record.language,
-        type=record.type,
-        isbn=ids.isbn,
-        issn=ids.issn,
-        doi=ids.doi,
-        work_key=work_key(record, title_sort),
-        title_sort=title_sort,
-        title_exact=" ".join(title),
+        local_id=ids.local_id,
+        isbn=ids.isbn[0] if ids.isbn else None,
+    )
+
+
+def _distinct(first: list[str], others: Iterable[list[str]]) -> tuple[list[str], list[str]]:
+    """``(exact, folded)`` tokens: ``first``, then each other token list whose exact (respectively
+    folded) words are not already there as a run, so a variant differing only in diacritics adds its
+    exact form without counting its folded words twice, and a title without the subtitle another
+    record gives adds nothing (its words already match, as a phrase too)."""
+    exact, folded = list(first), [fold(t) for t in first]
+    have_exact, have_folded = f" {' '.join(exact)} ", f" {' '.join(folded)} "
+    for toks in others:
+        if not toks:
+            continue
+        key = f" {' '.join(toks)} "
+        if key not in have_exact:
+            have_exact += key[1:]
+            exact.extend(toks)
+        folded_toks = [fold(t) for t in toks]
+        fkey = f" {' '.join(folded_toks)} "
+        if fkey not in have_folded:
+            have_folded += fkey[1:]
+            folded.extend(folded_toks)
+    return exact, folded
+
+
+def work_document(work_id: str, seq: int, records: Sequence[tuple[str, Record]]) -> IndexDocument:
+    """The search document of a work from its live records ``(record id, record)`` (oldest first).
+
+    Raises ``ValueError`` for a work without records (the indexer deletes such a work instead).
+    """
+    if not records:
+        raise ValueError(f"work {work_id} has no live record to index")
+    best = fullest_index(records)
+    full = records[best][1]
+    others = [rec for i, (_, rec) in enumerate(records) if i != best]
+    title = _title_tokens(full)
+    author_lists = [tokens(a) for a in full.authors]
+    subjects = list(dict.fromkeys(full.subjects))
+    ids = full.identifiers
+    isbn, issn, doi = list(ids.isbn), list(ids.issn), list(ids.doi)
+    if others:
+        title_exact, title_folded = _distinct(title, (_title_tokens(r) for r in others))
+        authors_exact, authors_folded = _distinct(
+            [t for toks in author_lists for t in toks], (tokens(a) for r in others for a in r.authors)
+        )
+        for other in others:
+            subjects.extend(s for s in other.subjects if s not in subjects)
+            oids = other.identifiers
+            isbn.extend(v for v in oids.isbn if v not in isbn)
+            issn.extend(v for v in oids.issn if v not in issn)
+            doi.extend(v for v in oids.doi if v not in doi)
+    else:
+        title_exact = title
+        title_folded = [fold(t) for t in title]
+        authors_exact = [t for toks in author_lists for t in toks]
+        authors_folded = [fold(t) for t in authors_exact]
+    subjects_exact = tokens(" ; ".join(subjects))
+    subjects_folded = [fold(t) for t in subjects_exact]
+    rest = tokens(" ".join(p for p in (full.abstract, full.publisher) if p))
+    # text = titles + authors + subjects + abstract + publisher; the parts analysed for their own
+    # fields are reused rather than tokenised and folded a second time.
+    text_exact = title_exact + authors_exact + subjects_exact + rest
+    text_folded = title_folded + authors_folded + subjects_folded + [fold(t) for t in rest]
+    return IndexDocument(
+        id=work_id,
+        seq=seq,
+        member=sorted({rec.member for _, rec in records}),
+        records=[record_ref(rid, rec) for rid, rec in records],
+        title=full.title,
+        subtitle=full.subtitle,
+        authors=full.authors,
+        subjects=subjects,
+        abstract=full.abstract,
+        publisher=full.publisher,
+        year=full.year,
+        language=full.language,
+        type=full.type,
+        isbn=isbn,
+        issn=issn,
+        doi=doi,
+        title_sort=_without_article(" ".join(fold(t) for t in title)),
+        title_exact=" ".join(title_exact),
         title_folded=" ".join(title_folded),
-        author_exact=" ".join(authors),
+        author_exact=" ".join(authors_exact),
         author_folded=" ".join(authors_folded),
-        subject_exact=" ".join(subjects),
+        subject_exact=" ".join(subjects_exact),
         subject_folded=" ".join(subjects_folded),
-        text_exact=" ".join(text),
+        text_exact=" ".join(text_exact),
         text_folded=" ".join(text_folded),
     )
+
+
+def to_document(doc_id: str, seq: int, record: Record) -> IndexDocument:
+    """The search document of a work of one record (tests and benchmarks index records this way)."""
+    return work_document(doc_id, seq, [(doc_id, record)])

@@ -2,12 +2,16 @@
 
 Two paths, both idempotent:
 
-* ``sync`` follows the store's change sequence: every committed upsert or tombstone since the index's
-  recorded position is indexed or deleted, then the new position is saved *in the index itself*, so an
-  index always knows how far it has caught up, whichever process wrote it.
+* ``sync`` follows the store's *work* changes (a work takes a new number from the store-wide change
+  sequence whenever one of its records, or its membership, changes): every work changed since the
+  index's recorded position is indexed again from its live records, a dead work (merged away or
+  emptied) is deleted, then the new position is saved *in the index itself*, so an index always knows
+  how far it has caught up, whichever process wrote it.
 * ``reindex`` rebuilds into a new versioned index while the live one keeps answering, replays the
-  changes that happened meanwhile, and swaps the alias atomically. A failure before the swap drops the
-  new index and leaves the live one untouched.
+  work changes that happened meanwhile, and swaps the alias atomically. A failure before the swap
+  drops the new index and leaves the live one untouched.
+
+The search document is the work (``indexer.documents.work_document``).
 """
 
 from __future__ import annotations
@@ -18,13 +22,17 @@ import logging
 import time
 from dataclasses import dataclass
 
+from pydantic import ValidationError
+
 from schemas.errors import LienhopError
 from schemas.progress import NullProgress, ProgressSink
+from schemas.search import SearchRequest
 from search.backend import SearchBackend
+from search.query import parse_query
 from store.front import RecordStore
 from store.records import StoredRecord
 
-from .documents import to_document
+from .documents import work_document
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +44,8 @@ class IndexingError(LienhopError):
 
 @dataclass
 class ReindexReport:
-    indexed: int
+    indexed: int  # works
+    records: int  # their live records
     seconds: float
     new_index: str
     old_index: str | None
@@ -53,30 +62,62 @@ class Indexer:
         # Incremental syncs and the alias swap must not interleave; a rebuild itself may run beside syncs.
         self._sync_lock = asyncio.Lock()
         self._reindex_lock = asyncio.Lock()
+        self._format_checked = False
 
     async def sync(self) -> int:
-        """Index every store change after the live index's position; returns how many were applied."""
+        """Index every work changed after the live index's position; returns how many works."""
+        if not self._format_checked:
+            await self._rebuild_a_records_index()
         async with self._sync_lock:
             applied = await self._catch_up(None)
             if applied:
                 await self.backend.refresh()
             return applied
 
+    async def _rebuild_a_records_index(self) -> None:
+        """Rebuild, once, a live index made before the search document was the work.
+
+        Such an index holds one document per record (``member`` one code, no record refs), which no
+        work change would ever replace: its documents no longer read as an ``IndexDocument``.
+        """
+        async with self._reindex_lock:
+            if self._format_checked:
+                return
+            try:
+                await self.backend.search(parse_query(""), SearchRequest(size=1, facets=[], highlight=False))
+                stale = False
+            except ValidationError:
+                stale = True
+        if stale:
+            log.warning("the live search index holds records, not works: rebuilding it from the store")
+            await self.reindex()
+        self._format_checked = True
+
     async def _catch_up(self, index: str | None) -> int:
         position = await self.backend.get_position(index)
         applied = 0
         while True:
-            changes = await self.store.changes_since(position, limit=self.batch)
+            changes = await self.store.work_changes_since(position, limit=self.batch)
             if not changes:
                 return applied
-            await self._apply(changes, index)
-            position = changes[-1].seq
+            alive = [work_id for work_id, _, live in changes if live]
+            held = await self.store.works_records(alive) if alive else {}
+            # A work changed again after this read is indexed as it is now, and once more by its
+            # later change: a position never runs ahead of what the index holds.
+            works = [(work_id, seq, held.get(work_id, [])) for work_id, seq, _ in changes]
+            await self._apply(works, index)
+            position = changes[-1][1]
             await self.backend.set_position(position, index)
             applied += len(changes)
 
-    async def _apply(self, changes: list[StoredRecord], index: str | None) -> None:
-        docs = [to_document(c.id, c.seq, c.record) for c in changes if not c.deleted]
-        deletes = [c.id for c in changes if c.deleted]
+    async def _apply(self, works: list[tuple[str, int, list[StoredRecord]]], index: str | None) -> None:
+        """Index each work from its live records; a work without any (dead, emptied) is deleted."""
+        docs = [
+            work_document(work_id, seq, [(s.id, s.record) for s in held])
+            for work_id, seq, held in works
+            if held
+        ]
+        deletes = [work_id for work_id, _, held in works if not held]
         report = await self.backend.bulk(docs, deletes, index=index)
         if report.failed:
             # Stop before moving the position: the next sync retries the same changes.
@@ -84,20 +125,24 @@ class Indexer:
             raise IndexingError(f"{len(report.failed)} documents were rejected by the index ({sample})")
 
     async def reindex(self, progress: ProgressSink | None = None) -> ReindexReport:
-        """Rebuild the whole index from the store and swap it in without a gap in search answers."""
+        """Rebuild the whole index from the store's works and swap it in without a gap in search
+        answers (``indexed``: how many works). The clusters themselves are the store's as they are:
+        ``lienhop reindex`` re-clusters first (``app.operations.reindex``)."""
         sink = progress or NullProgress()
         async with self._reindex_lock:
             started = time.monotonic()
             start_seq = await self.store.max_seq()
             total = await self.store.count_live()
             new_index = await self.backend.create_index()
-            sink.begin("reindex", total)
-            indexed = 0
+            sink.begin("reindex", total)  # in records: the unit the store counts cheaply
+            indexed = records = 0
             try:
-                async for batch in self.store.iter_live(batch=self.batch):
-                    await self._apply(batch, new_index)
+                async for batch in self.store.iter_live_works(batch=max(1, self.batch // 4)):
+                    await self._apply([(work_id, 0, held) for work_id, held in batch], new_index)
                     indexed += len(batch)
-                    sink.advance("reindex", len(batch))
+                    in_batch = sum(len(held) for _, held in batch)
+                    records += in_batch
+                    sink.advance("reindex", in_batch)
                 await self.backend.set_position(start_seq, new_index)
                 await self._catch_up(new_index)  # changes committed while the rebuild ran
                 await self.backend.refresh(new_index)
@@ -113,9 +158,11 @@ class Indexer:
                 except Exception:  # the original error matters more than the clean-up
                     log.exception("could not drop the half-built index %s", new_index)
                 raise
-            sink.end("reindex", ok=True, message=f"{indexed} records")
+            sink.end("reindex", ok=True, message=f"{indexed} works ({records} records)")
+            self._format_checked = True
             return ReindexReport(
                 indexed=indexed,
+                records=records,
                 seconds=time.monotonic() - started,
                 new_index=new_index,
                 old_index=old_index,

@@ -12,6 +12,8 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
+from .work import MemberHolding
+
 SortOrder = Literal["relevance", "year_desc", "year_asc", "title"]
 FacetName = Literal["member", "year", "type", "language", "subject"]
 FACETS: tuple[FacetName, ...] = get_args(FacetName)
@@ -116,9 +118,14 @@ class FacetValue(BaseModel):
 
 
 class Hit(BaseModel):
-    id: str
-    member: str
-    oai_identifier: str
+    """One work of the results: the display fields of its fullest record, the identifiers of all of
+    its records, and who holds it (the holdings model of ``schemas.work``, the filter's member first).
+
+    ``holdings`` is filled by the application (the search layer knows member codes, not names);
+    ``holdings_count`` is the number of distinct members holding the work.
+    """
+
+    work_id: str
     title: str | None = None
     subtitle: str | None = None
     authors: list[str] = Field(default_factory=list)
@@ -128,7 +135,8 @@ class Hit(BaseModel):
     isbn: list[str] = Field(default_factory=list)
     issn: list[str] = Field(default_factory=list)
     doi: list[str] = Field(default_factory=list)
-    work_key: str | None = None
+    holdings_count: int = 0
+    holdings: list[MemberHolding] = Field(default_factory=list)
     score: float | None = None
     highlights: dict[str, list[str]] = Field(default_factory=dict)
 
@@ -156,17 +164,32 @@ ANALYSED = (
 )
 
 
-class IndexDocument(BaseModel):
-    """One record as the search backends store it.
+class RecordRef(BaseModel):
+    """One record of a work as the index keeps it (stored, never searched): enough to list it among
+    the work's holdings and link it into its member's OPAC without asking the store."""
 
-    Display fields are kept as given; ``*_exact`` and ``*_folded`` fields hold text already analysed by
-    ``search.analysis`` (space-separated tokens), so both backends match on identical tokens.
+    record_id: str
+    member: str
+    oai_identifier: str
+    local_id: str | None = None
+    isbn: str | None = Field(None, description="The record's first ISBN-13 (the OPAC link's {isbn})")
+
+
+class IndexDocument(BaseModel):
+    """One work as the search backends store it (the search document is the work, not a record).
+
+    ``id`` is the work id; ``member`` the codes of the members holding it (a member filter, facet and
+    ``member:`` query count works); ``records`` one ``RecordRef`` per record, stored only. Display
+    fields are those of the work's fullest record; ``isbn``/``issn``/``doi`` and ``subjects`` the union
+    over its records. ``*_exact`` and ``*_folded`` fields hold text already analysed by
+    ``search.analysis`` (space-separated tokens), so both backends match on identical tokens; they
+    hold every distinct title and author name of the work's records, so each record still matches.
     """
 
     id: str
     seq: int = 0
-    member: str
-    oai_identifier: str
+    member: list[str] = Field(default_factory=list)
+    records: list[RecordRef] = Field(default_factory=list)
     title: str | None = None
     subtitle: str | None = None
     authors: list[str] = Field(default_factory=list)
@@ -179,7 +202,6 @@ class IndexDocument(BaseModel):
     isbn: list[str] = Field(default_factory=list)
     issn: list[str] = Field(default_factory=list)
     doi: list[str] = Field(default_factory=list)
-    work_key: str
     title_sort: str = ""
     title_exact: str = ""
     title_folded: str = ""

@@ -3,10 +3,12 @@
 The conformance suite (``tests/search/test_conformance.py``) checks both backends against these rules.
 
 Analysis
-    Backends never analyse text themselves. ``IndexDocument.*_exact`` / ``*_folded`` hold space-joined
-    tokens from ``search.analysis`` (title = title + subtitle; author = authors; subject = subjects;
-    text = title + subtitle + authors + subjects + abstract + publisher); ``Term.exact`` / ``Term.folded``
-    hold the query tokens. Split on spaces only (Elasticsearch: ``whitespace`` tokenizer, no filters).
+    A document is a work (``indexer.documents``). Backends never analyse text themselves.
+    ``IndexDocument.*_exact`` / ``*_folded`` hold space-joined tokens from ``search.analysis`` (title =
+    title + subtitle of the fullest record, then each other record's not already there; author = the
+    authors, likewise; subject = subjects; text = title + author + subject + abstract + publisher);
+    ``Term.exact`` / ``Term.folded`` hold the query tokens. Split on spaces only (Elasticsearch:
+    ``whitespace`` tokenizer, no filters).
 
 Matching (``search.query_ast``)
     * ``Term`` matches in ONE folded field: any -> ``text_folded``, title -> ``title_folded``,
@@ -14,17 +16,17 @@ Matching (``search.query_ast``)
       Unquoted: every token occurs in that field, any order. ``phrase``: tokens adjacent, in order
       (slop 0). ``prefix``: the last token matches any indexed token starting with it (for a phrase:
       the last position).
-    * ``Keyword`` is exact equality: isbn/issn/doi are list membership on ``isbn``/``issn``/``doi``
-      (values stored normalised by ``search.analysis.normalise_*``), member -> ``member``,
-      type -> ``type``, lang -> ``language``.
+    * ``Keyword`` is exact equality: isbn/issn/doi/member are list membership on
+      ``isbn``/``issn``/``doi`` (values stored normalised by ``search.analysis.normalise_*``) and
+      ``member`` (the codes of the members holding the work), type -> ``type``, lang -> ``language``.
     * ``YearRange`` is inclusive on ``year`` (open ends allowed); documents without a year never match.
     * And / Or / Not as usual; a query that is only ``Not(x)`` means everything except x;
       ``MatchAll`` matches everything.
 
 Filters (``SearchFilters``)
-    member / type / language / subject: OR within one field, AND between fields; subject is an exact
-    value of the ``subjects`` list; year_from / year_to inclusive (documents without year excluded when
-    either bound is set).
+    member / type / language / subject: OR within one field, AND between fields; member and subject
+    are exact values of the ``member`` and ``subjects`` lists (a member filter: the works it holds);
+    year_from / year_to inclusive (documents without year excluded when either bound is set).
 
 Relevance (sort ``relevance``)
     score = BM25 over the folded fields for the positive terms, field weights ``FIELD_WEIGHTS``
@@ -43,7 +45,8 @@ Relevance (sort ``relevance``)
 Facets (over query + filters, all hits)
     member, type, language, subject: top ``facet_size`` by count desc, then value asc. year: every
     year with its count, ascending by year (values are strings). Documents lacking a value are not
-    counted. A document counts once per distinct subject.
+    counted. A document counts once per distinct subject, and once per member holding it (the member
+    facet counts the works each member holds).
 
 Paging
     ``size`` capped at the service's max size; ``page * size <= MAX_WINDOW`` (deeper needs the cursor).

@@ -2,17 +2,22 @@
 
 Highlights and spelling suggestions are computed here, in Python, from what every backend returns, so
 they are identical whichever backend answers (see ``search.semantics``).
+
+A hit is a work. Its holdings (member names, status, OPAC links) come from the members, which this
+layer cannot read (``search`` does not import the store): the application hands the service a
+``HoldingsBuilder`` that turns each hit's record refs into the holdings model.
 """
 
 from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from schemas.errors import InvalidInput
-from schemas.search import Hit, SearchRequest, SearchResponse
+from schemas.search import Hit, IndexDocument, SearchRequest, SearchResponse
+from schemas.work import MemberHolding
 
 from .analysis import fold, tokens
 from .backend import BackendHit, SearchBackend
@@ -37,6 +42,10 @@ _parse = functools.lru_cache(maxsize=4096)(parse_query)
 
 _Highlight = Callable[[str | None, str | None, Sequence[str]], dict[str, list[str]]]
 
+#: Builds the holdings of each document of a result page (same order), listing the members of
+#: ``first`` (the request's member filter) first. Without one, hits carry ``holdings_count`` only.
+HoldingsBuilder = Callable[[Sequence[IndexDocument], Sequence[str]], Awaitable[list[list[MemberHolding]]]]
+
 _HIT_FIELDS = frozenset(Hit.model_fields)
 _new_hit = Hit.__new__
 _setattr = object.__setattr__
@@ -60,11 +69,18 @@ def _trusted_hit(values: dict[str, Any]) -> Hit:
 class SearchService:
     """Search and autocomplete over one backend."""
 
-    def __init__(self, backend: SearchBackend, max_size: int = 100, cursor_key: bytes | None = None) -> None:
+    def __init__(
+        self,
+        backend: SearchBackend,
+        max_size: int = 100,
+        cursor_key: bytes | None = None,
+        holdings: HoldingsBuilder | None = None,
+    ) -> None:
         self.backend = backend
         self.max_size = max_size
         # with a key, cursors are signed: a client cannot hand the backend a cursor it did not make
         self.cursor_key = cursor_key
+        self.holdings = holdings
 
     async def search(self, request: SearchRequest) -> SearchResponse:
         """Run a search request; ``QuerySyntaxError`` / ``InvalidInput`` for bad queries or paging."""
@@ -74,7 +90,13 @@ class SearchService:
         result = await self.backend.search(parsed, request)
         terms = parsed.positive_terms
         highlight = highlighter(terms) if request.highlight and terms and result.hits else None
-        hits = [_trusted_hit(self._hit(h, highlight)) for h in result.hits]
+        held: Sequence[list[MemberHolding]] = ()
+        if self.holdings is not None and result.hits:
+            held = await self.holdings([h.doc for h in result.hits], request.filters.member)
+        hits = [
+            _trusted_hit(self._hit(h, highlight, held[i] if held else None))
+            for i, h in enumerate(result.hits)
+        ]
         suggestion = None
         if result.total == 0 and terms:
             suggestion = await self.suggest(parsed)
@@ -110,13 +132,16 @@ class SearchService:
         return sign_cursor(cursor, self.cursor_key)
 
     @staticmethod
-    def _hit(hit: BackendHit, highlight: _Highlight | None) -> dict[str, Any]:
-        """The fields of one ``Hit``, every one of them, in the model's order (see ``_trusted_hit``)."""
+    def _hit(
+        hit: BackendHit, highlight: _Highlight | None, held: list[MemberHolding] | None
+    ) -> dict[str, Any]:
+        """The fields of one ``Hit``, every one of them, in the model's order (see ``_trusted_hit``).
+
+        ``holdings_count`` is the number of members the holdings list when they are built (a member
+        no longer registered is left out of both), else the number of members the index names."""
         doc = hit.doc
         return {
-            "id": doc.id,
-            "member": doc.member,
-            "oai_identifier": doc.oai_identifier,
+            "work_id": doc.id,
             "title": doc.title,
             "subtitle": doc.subtitle,
             "authors": doc.authors,
@@ -126,7 +151,8 @@ class SearchService:
             "isbn": doc.isbn,
             "issn": doc.issn,
             "doi": doc.doi,
-            "work_key": doc.work_key,
+            "holdings_count": len(doc.member) if held is None else len(held),
+            "holdings": [] if held is None else held,
             "score": hit.score,
             "highlights": highlight(doc.title, doc.abstract, doc.authors) if highlight else {},
         }

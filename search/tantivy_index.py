@@ -6,11 +6,12 @@ Layout of ``directory``::
     lienhop-<timestamp>/       one tantivy index each
         position.json          {"position": N}: the indexer's position (os.replace'd after a commit)
 
-Each document is stored whole (JSON of the ``IndexDocument``) and indexed as: the eight analysed
-fields (split on spaces only, positions kept for phrases), raw keyword fields for identifiers, codes and
-subjects (fast: facets are exact ``terms`` aggregations), ``year`` (fast integer), ``title_sort`` (fast,
-for sorting), two raw "title starts" fields for autocomplete, and the id twice: as a raw fast string
-(exact lookups, id order) and as four big-endian u64 fast fields of its first 32 UTF-8 bytes, so ties
+Each document (a work) is stored whole (JSON of the ``IndexDocument``, its record refs included) and
+indexed as: the eight analysed fields (split on spaces only, positions kept for phrases), raw keyword
+fields for identifiers, codes and subjects (fast: facets are exact ``terms`` aggregations; ``member``
+and ``subjects`` hold several values each), ``year`` (fast integer), ``title_sort`` (fast, for sorting),
+two raw "title starts" fields for autocomplete, and the id twice: as a raw fast string (exact lookups,
+id order) and as four big-endian u64 fast fields of its first 32 UTF-8 bytes, so ties
 between equal scores or sort values can be broken by id without loading documents.
 
 One ``IndexWriter`` per index folder (tantivy allows one per folder) lives for as long as the index is
@@ -122,7 +123,7 @@ def id_key(doc_id: str) -> tuple[int, int, int, int]:
 _four_u64 = struct.Struct(">4Q").unpack
 # Optional fields of the tantivy document, left out when empty as if absent (an empty string in a
 # raw field would be indexed as an empty term).
-_IF_NOT_EMPTY = ("subjects", "isbn", "issn", "doi", *ANALYSED)
+_IF_NOT_EMPTY = ("member", "subjects", "isbn", "issn", "doi", *ANALYSED)
 
 
 def _escape(token: str) -> str:
@@ -147,7 +148,6 @@ def to_tantivy(doc: IndexDocument) -> tantivy.Document:
         "idk1": k1,
         "idk2": k2,
         "idk3": k3,
-        "member": d["member"],
         "type": d["type"],
         "title_sort": _SORT_MARK + d["title_sort"],
         "title_start_exact": d["title_exact"][:_STARTS_MAX],

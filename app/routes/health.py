@@ -13,11 +13,14 @@ from ..deps import ContextDep
 
 router = APIRouter(tags=["health"])
 
+_LAG_CAP = 10_000
+
 
 @router.get("/health")
 async def health(ctx: ContextDep, request: Request) -> dict[str, Any]:
-    """Store and search backend status; ``lag`` is how many store changes the index has not applied;
-    ``worker`` is the server process that answered and whether it leads (indexes and schedules)."""
+    """Store and search backend status; ``lag`` is how many works changed in the store since the
+    index's position (the index follows works; counted up to ``_LAG_CAP``); ``worker`` is the server
+    process that answered and whether it leads (indexes and schedules)."""
     store: dict[str, Any] = {"ok": True}
     harvests: dict[str, Any] = {}
     try:
@@ -36,7 +39,7 @@ async def health(ctx: ContextDep, request: Request) -> dict[str, Any]:
             position = await ctx.backend.get_position()
             search.update(ok=True, documents=await ctx.backend.count(), position=position)
             if store["ok"]:
-                search["lag"] = max(0, store["max_seq"] - position)
+                search["lag"] = len(await ctx.store.work_changes_since(position, limit=_LAG_CAP))
         except Exception as exc:
             search["error"] = f"{type(exc).__name__}: {exc}"
     ok = store["ok"] and search["ok"]

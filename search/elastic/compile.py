@@ -289,8 +289,9 @@ def _summed_as_before(core: Node, should: list[Query]) -> list[Query]:
 
 
 #: Keyword fields holding at most one value per document (``IndexDocument``): ``NOT field:v`` is
-#: then the same as "a value below v, a value above v, or none".
-SINGLE_VALUED = frozenset({"member", "type", "lang"})
+#: then the same as "a value below v, a value above v, or none". Not ``member``: a work held by
+#: several members has several, and one of them other than v would not exclude it.
+SINGLE_VALUED = frozenset({"type", "lang"})
 
 
 def _excludable(node: Node) -> Keyword | None:

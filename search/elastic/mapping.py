@@ -21,12 +21,13 @@ from .. import analysis
 from ..backend import BulkReport
 
 ANALYZER = "lienhop_tokens"
-#: One single-valued keyword per document, the JSON list ``[member, type, language]``: one terms
-#: aggregation on it, split and summed client-side (``search.elastic.results.split_tuple``), gives these
-#: three facets. It reads one ordinal per matching document where three aggregations read three.
+#: One single-valued keyword per document, the JSON list ``[type, language]``: one terms aggregation
+#: on it, split and summed client-side (``search.elastic.results.split_tuple``), gives these two
+#: facets. It reads one ordinal per matching document where two aggregations read two. ``member`` is
+#: not in it: a work is held by several members, and a tuple holds one value per facet.
 FACET_TUPLE_FIELD = "facet_tuple"
-#: The facets of the tuple, in the order of its values.
-TUPLE_FACETS = ("member", "type", "language")
+#: The facets of the tuple, in the order of its values (single-valued fields only).
+TUPLE_FACETS = ("type", "language")
 #: Fields added to the stored document for the engine only (kept out of ``_source``).
 DERIVED_FIELDS = (
     "text_words", "title_len", "author_starts_exact", "author_starts_folded", FACET_TUPLE_FIELD,
@@ -37,8 +38,8 @@ STARTS_MAX = 1024
 #: The analysed ``*_exact``/``*_folded`` twins, ``title_sort``, ``subjects`` and ``publisher`` are never
 #: fetched for a result page (about two thirds of a hit's bytes): matching is done, only display is left.
 HIT_SOURCE_FIELDS = (
-    "id", "member", "oai_identifier", "title", "subtitle", "authors", "year", "type", "language",
-    "isbn", "issn", "doi", "work_key", "abstract",
+    "id", "member", "records", "title", "subtitle", "authors", "year", "type", "language",
+    "isbn", "issn", "doi", "abstract",
 )  # fmt: skip
 #: While a new version is being filled nobody searches it: no periodic refresh (``refresh_interval``
 #: -1) saves the engine a segment flush every second; the backend restores the default before it
@@ -89,8 +90,9 @@ def index_body(position: int = 0, building: bool = False) -> dict[str, Any]:
     properties: dict[str, Any] = {
         "id": keyword,
         "seq": {"type": "long"},
-        "member": facet,
-        "oai_identifier": keyword,
+        "member": facet,  # the codes of the members holding the work: an array
+        # The work's record refs, kept for the hits' holdings and never searched.
+        "records": {"type": "object", "enabled": False},
         "title": stored_only,
         "subtitle": stored_only,
         "authors": stored_only,
@@ -103,7 +105,6 @@ def index_body(position: int = 0, building: bool = False) -> dict[str, Any]:
         "isbn": keyword,
         "issn": keyword,
         "doi": keyword,
-        "work_key": keyword,
         "title_sort": keyword,
         # One keyword per distinct folded word: the vocabulary (spelling suggestions) is a terms
         # aggregation on it, which needs no fielddata and works the same on Elasticsearch and OpenSearch.
@@ -153,7 +154,7 @@ _fold = functools.lru_cache(maxsize=1 << 16)(analysis.fold)
 
 def facet_tuple(doc: IndexDocument) -> str:
     """The ``FACET_TUPLE_FIELD`` value of a document (JSON keeps any value, and a missing one, apart)."""
-    return json.dumps([doc.member, doc.type, doc.language], ensure_ascii=False, separators=(",", ":"))
+    return json.dumps([doc.type, doc.language], ensure_ascii=False, separators=(",", ":"))
 
 
 def _derived(doc: IndexDocument, with_tuple: bool = True) -> dict[str, Any]:

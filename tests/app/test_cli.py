@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -88,7 +89,13 @@ def test_search_and_lookup(harvested: Harvested, monkeypatch: pytest.MonkeyPatch
     typed = stdisbn.format(stdisbn.to_isbn10(work.isbn13))
     held = lienhop("lookup", "--isbn", typed)
     assert held.exit_code == 0, held.output
-    assert all(code in held.stdout for code in work.holders)
+    assert all(code in held.stdout for code in work.holders) and "5 member(s) hold" in held.stdout
+    titled = lienhop("lookup", "--title", work.title, "--json")
+    assert titled.exit_code == 0, titled.output
+    [one] = json.loads(titled.stdout)["works"]
+    assert {h["code"] for h in one["holdings"]} == set(work.holders)
+    hits = json.loads(found.stdout)["hits"]
+    assert hits and all(h["work_id"] and h["holdings_count"] == len(h["holdings"]) > 0 for h in hits)
     one_line_error(lienhop("lookup", "--isbn", "123"), "ISBN")
     one_line_error(lienhop("lookup"), "exactly one")
     runs = lienhop("runs", "HUE")

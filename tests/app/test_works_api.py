@@ -21,7 +21,7 @@ SHARED = shared_works()[0]  # a book held by NASATI, VNUHCM, HUE, TVU and VNUA
 async def shared_records(client: httpx.AsyncClient) -> dict[str, str]:
     """record id -> member code of the shared book's records."""
     found = (await client.get("/lookup", params={"isbn": SHARED.isbn13})).json()
-    return {h["record_id"]: m["code"] for w in found["works"] for m in w["members"] for h in m["holdings"]}
+    return {r["record_id"]: m["code"] for w in found["works"] for m in w["holdings"] for r in m["records"]}
 
 
 async def work_of(client: httpx.AsyncClient, record_id: str) -> str:

@@ -2,7 +2,8 @@
 
 Pairs built on purpose: ``củng cố`` / ``cũng có`` (same folded tokens), a title holding the phrase
 ``khoa học máy tính`` against titles with the syllables scattered, a record stored decomposed (NFD),
-``khóa học`` against ``khoa học``, an ISBN-13 reachable by its ISBN-10, a record without year.
+``khóa học`` against ``khoa học``, an ISBN-13 reachable by its ISBN-10, a record without year, and
+works held by several members (``k01`` by five), so member filters and facets count works.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ CORPUS: list[IndexDocument] = [
         authors=["Nguyễn Văn Bình"],
         subjects=["Khoa học máy tính", "Tin học"],
         year=2020,
-        member="vnu",
+        member=["vnu", "hust", "ctu", "hanoi-nl", "hcm-lib"],  # one work held by five members
         type="book",
         isbn=["978-604-0-00000-2"],
     ),
@@ -156,7 +157,7 @@ CORPUS: list[IndexDocument] = [
         subjects=["Computer science"],
         year=2012,
         language="eng",
-        member="hust",
+        member=["hust", "vnu"],
     ),
     make_doc(
         "e04",
@@ -175,7 +176,7 @@ CORPUS: list[IndexDocument] = [
         subjects=["Python (Computer program language)", "Computer programming"],
         year=2016,
         language="eng",
-        member="ctu",
+        member=["ctu", "hust"],
         isbn=["978-1-4919-1205-8"],
     ),
     make_doc(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from schemas.search import FacetValue, IndexDocument, SearchFilters
+from schemas.search import FacetValue, IndexDocument, RecordRef, SearchFilters
 from search.analysis import analyse_field, folded_text, normalise_doi, normalise_isbn, normalise_issn
 from search.query_ast import And, Keyword, MatchAll, Node, Not, Or, Term, YearRange
 
@@ -18,7 +18,7 @@ def make_doc(
     id: str,
     title: str | None,
     *,
-    member: str = "hanoi-nl",
+    member: str | Sequence[str] = "hanoi-nl",
     subtitle: str | None = None,
     authors: Sequence[str] = (),
     subjects: Sequence[str] = (),
@@ -31,7 +31,11 @@ def make_doc(
     issn: Sequence[str] = (),
     doi: Sequence[str] = (),
 ) -> IndexDocument:
-    """An IndexDocument with analysed fields filled as ``search.semantics`` describes."""
+    """An IndexDocument (a work) with analysed fields filled as ``search.semantics`` describes.
+
+    ``member``: the code of the member holding it, or the codes of several (one record each).
+    """
+    members = [member] if isinstance(member, str) else list(member)
     title_all = " ".join(t for t in (title, subtitle) if t)
     text = [title_all, *authors, *subjects, abstract or "", publisher or ""]
     te, tf = analyse_field(title_all)
@@ -40,8 +44,11 @@ def make_doc(
     xe, xf = analyse_field([t for t in text if t])
     return IndexDocument(
         id=id,
-        member=member,
-        oai_identifier=f"oai:{member}:{id}",
+        member=sorted(set(members)),
+        records=[
+            RecordRef(record_id=f"{code}-{id}", member=code, oai_identifier=f"oai:{code}:{id}")
+            for code in members
+        ],
         title=title,
         subtitle=subtitle,
         authors=list(authors),
@@ -54,7 +61,6 @@ def make_doc(
         isbn=[n for n in (normalise_isbn(v) for v in isbn) if n],
         issn=[n for n in (normalise_issn(v) for v in issn) if n],
         doi=[n for n in (normalise_doi(v) for v in doi) if n],
-        work_key=f"w-{id}",
         title_sort=folded_text(title or ""),
         title_exact=te,
         title_folded=tf,
@@ -90,7 +96,7 @@ def ref_matches(node: Node, doc: IndexDocument, exact: bool = False) -> bool:
         want = node.exact if exact else node.folded
         return _term_matches(getattr(doc, col).split(), want, node.phrase, node.prefix)
     if isinstance(node, Keyword):
-        if node.field in {"isbn", "issn", "doi"}:
+        if node.field in {"isbn", "issn", "doi", "member"}:
             return node.value in getattr(doc, node.field)
         return getattr(doc, {"lang": "language"}.get(node.field, node.field)) == node.value
     if isinstance(node, YearRange):
@@ -111,7 +117,7 @@ def ref_matches(node: Node, doc: IndexDocument, exact: bool = False) -> bool:
 def ref_filter(f: SearchFilters, doc: IndexDocument) -> bool:
     """Whether ``doc`` passes the request filters."""
     checks = [
-        not f.member or doc.member in f.member,
+        not f.member or bool(set(f.member) & set(doc.member)),
         not f.type or doc.type in f.type,
         not f.language or doc.language in f.language,
         not f.subject or bool(set(f.subject) & set(doc.subjects)),
@@ -125,7 +131,11 @@ def ref_facets(docs: Iterable[IndexDocument], size: int = 10) -> dict[str, list[
     """Facet counts of ``docs`` as the semantics define them."""
     docs = list(docs)
     out: dict[str, list[FacetValue]] = {}
-    for name, attr in (("member", "member"), ("type", "type"), ("language", "language")):
+    members = Counter(m for d in docs for m in set(d.member))
+    out["member"] = [
+        FacetValue(value=v, count=c) for v, c in sorted(members.items(), key=lambda x: (-x[1], x[0]))
+    ][:size]
+    for name, attr in (("type", "type"), ("language", "language")):
         counts = Counter(getattr(d, attr) for d in docs if getattr(d, attr) is not None)
         ordered = sorted(counts.items(), key=lambda x: (-x[1], x[0]))[:size]
         out[name] = [FacetValue(value=v, count=c) for v, c in ordered]

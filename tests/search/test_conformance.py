@@ -43,7 +43,7 @@ async def service(backend: SearchBackend) -> SearchService:
 
 async def ids(service: SearchService, q: str = "", **kwargs: object) -> list[str]:
     response = await service.search(SearchRequest.model_validate({"q": q, "size": 100, **kwargs}))
-    return [h.id for h in response.hits]
+    return [h.work_id for h in response.hits]
 
 
 def reference(q: str, filters: SearchFilters | None = None) -> list[IndexDocument]:
@@ -86,6 +86,10 @@ QUERIES = [
     "year:2015.. lang:eng",
     "type:thesis",
     "member:ctu OR member:hust",
+    "member:vnu",
+    "NOT member:hust",
+    "khoa NOT member:vnu",
+    "member:vnu NOT member:hust",
     "lang:vi",
     "isbn:0262033844",
     "isbn:978-0-262-03384-8",
@@ -111,7 +115,7 @@ async def test_match_sets_totals_and_facets_follow_the_semantics(service: Search
         expected = reference(q)
         response = await service.search(SearchRequest(q=q, size=100, facet_size=50))
         assert response.total == len(expected), q
-        assert {h.id for h in response.hits} == {d.id for d in expected}, q
+        assert {h.work_id for h in response.hits} == {d.id for d in expected}, q
         assert response.facets == ref_facets(expected, size=50), q
 
 
@@ -183,13 +187,13 @@ async def test_cursor_pages_through_every_hit(service: SearchService, sort: str)
         cursor: str | None = None
         while True:
             page = await service.search(SearchRequest(q=q, size=4, sort=sort, cursor=cursor, facets=[]))
-            seen.extend(h.id for h in page.hits)
+            seen.extend(h.work_id for h in page.hits)
             if page.next_cursor is None:
                 break
             cursor = page.next_cursor
         assert seen == everything, (q, sort)
         second = await service.search(SearchRequest(q=q, size=4, page=2, sort=sort, facets=[]))
-        assert [h.id for h in second.hits] == everything[4:8]
+        assert [h.work_id for h in second.hits] == everything[4:8]
 
 
 @pytest.mark.asyncio
@@ -208,7 +212,7 @@ async def test_filters_and_facets(service: SearchService) -> None:
             expected = reference(q, filters)
             response = await service.search(SearchRequest(q=q, filters=filters, size=100, facet_size=3))
             assert response.total == len(expected), (q, filters)
-            assert {h.id for h in response.hits} == {d.id for d in expected}, (q, filters)
+            assert {h.work_id for h in response.hits} == {d.id for d in expected}, (q, filters)
             assert response.facets == ref_facets(expected, size=3), (q, filters)
     only = await service.search(SearchRequest(facets=["year", "member"], size=0))
     assert set(only.facets) == {"year", "member"} and only.hits == [] and only.total == len(CORPUS)
@@ -229,7 +233,7 @@ async def test_paging_limits(service: SearchService) -> None:
 @pytest.mark.asyncio
 async def test_highlights(service: SearchService) -> None:
     response = await service.search(SearchRequest(q="thu vien so", size=20))
-    hit = next(h for h in response.hits if h.id == "n01")
+    hit = next(h for h in response.hits if h.work_id == "n01")
     marked = "<mark>Thư</mark> <mark>viện</mark> <mark>số</mark> và quản lý thông tin"
     assert hit.highlights["title"] == [marked]
     assert "<mark>thư</mark> <mark>viện</mark> <mark>số</mark>" in hit.highlights["abstract"][0]
@@ -350,7 +354,7 @@ async def test_real_marc_records_are_found_by_their_title(backend: SearchBackend
     for doc in docs:
         words = folded_tokens(doc.title or "")[:4]  # typed without diacritics, as researchers do
         response = await service.search(SearchRequest(q=" ".join(words), size=100, facets=[]))
-        if doc.id not in {h.id for h in response.hits}:
+        if doc.id not in {h.work_id for h in response.hits}:
             misses.append(doc.title)
     assert misses == []
 
@@ -377,12 +381,12 @@ async def both(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[
 
 
 def _comparable(response: SearchResponse, ordered: bool) -> tuple[object, ...]:
-    hits = [h.id for h in response.hits]
+    hits = [h.work_id for h in response.hits]
     return (
         response.total,
         hits if ordered else sorted(hits),
         response.facets,
-        [h.highlights for h in sorted(response.hits, key=lambda h: h.id)],
+        [h.highlights for h in sorted(response.hits, key=lambda h: h.work_id)],
         response.suggestion,
     )
 
@@ -404,3 +408,23 @@ async def test_backends_give_identical_answers(both: list[SearchService]) -> Non
     for prefix, field in (("khoa h", "title"), ("nguyen v", "author"), ("comp", "title"), ("d", "author")):
         completions = [await s.autocomplete(prefix, field) for s in both]
         assert completions[0] == completions[1] and completions[0], (prefix, field)
+
+
+@pytest.mark.asyncio
+async def test_a_work_held_by_five_members_is_one_hit(service: SearchService) -> None:
+    # k01 is one work held by five members: one hit, and one count in each of their facet values.
+    response = await service.search(SearchRequest(q="isbn:9786040000002", facets=["member"]))
+    assert [h.work_id for h in response.hits] == ["k01"] and response.total == 1
+    assert response.hits[0].holdings_count == 5
+    assert {f.value: f.count for f in response.facets["member"]} == dict.fromkeys(
+        ["ctu", "hanoi-nl", "hcm-lib", "hust", "vnu"], 1
+    )
+    everything = await service.search(SearchRequest(size=0, facets=["member"]))
+    held = {f.value: f.count for f in everything.facets["member"]}
+    for code, count in held.items():
+        assert count == sum(code in d.member for d in CORPUS), code
+    assert sum(held.values()) > everything.total == len(CORPUS), "a work counts once per holder"
+    for code in ("vnu", "hust"):
+        only = await service.search(SearchRequest(size=100, filters=SearchFilters(member=[code])))
+        assert {h.work_id for h in only.hits} == {d.id for d in CORPUS if code in d.member}
+        assert "k01" in {h.work_id for h in only.hits}
