@@ -39,10 +39,12 @@ def record_metadata(
     opac_url: str | None,
     others: list[MemberHoldings],
     text: PageText,
+    path: str | None = None,
 ) -> dict[str, Any]:
-    """The canonical URL, the description, and the JSON-LD of one record page, holders included."""
+    """The canonical URL, the description, and the JSON-LD of one record page (or of a work page,
+    at ``path``, described by its fullest record), holders included."""
     record = stored.record
-    url = f"{_base(request)}/record/{stored.id}"
+    url = f"{_base(request)}{path or f'/record/{stored.id}'}"
     holders = [member.name_vi] + [m.name_vi for m in others]
     title = record.title or text.gettext("(untitled)")
     description = "; ".join(

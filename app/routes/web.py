@@ -1,4 +1,5 @@
-"""The HTML pages: ``GET /`` (search with facets), ``GET /record/{id}`` (holdings) for researchers;
+"""The HTML pages: ``GET /`` (search with facets), ``GET /work/{id}`` and ``GET /record/{id}`` (holdings)
+for researchers;
 ``GET /status`` and ``GET /status/{code}`` (harvest status, runs, quarantined records) for member
 librarians and consortium admins. Every page speaks Vietnamese or English (``app/i18n``)."""
 
@@ -10,14 +11,17 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
+from schemas.errors import NotFound, WorkMoved
 from schemas.member import Member
 from schemas.search import SearchResponse
+from schemas.work import fullest
 from search.semantics import MAX_WINDOW
 
 from ..catalog import member_status, member_statuses, opac_link, other_holders
 from ..deps import SearchRequestDep, StoreDep
+from ..holdings import members_by_code
 from ..i18n import FACET_NAMES, LANGUAGES, SORT_NAMES, PageText
 from ..web_support import member_name, page_params, page_text, query_url, render, run_search, values
 from . import seo
@@ -195,6 +199,38 @@ async def record_page(request: Request, record_id: str, store: StoreDep) -> HTML
             "opac_url": opac_url,
             "others": others,
             "seo": record_metadata(request, stored, member, opac_url, others, page_text(request)),
+        },
+    )
+
+
+@router.get("/work/{work_id}", response_class=HTMLResponse, response_model=None)
+async def work_page(request: Request, work_id: str, store: StoreDep) -> HTMLResponse | RedirectResponse:
+    """One work: the fullest record's description, every member holding it with a link into its
+    OPAC, and each record with what joined it to the work. A merged work's page moves to the
+    surviving one."""
+    try:
+        state = await store.get_work(work_id)
+    except WorkMoved as moved:
+        return RedirectResponse(f"/work/{moved.new_id}", status_code=301)
+    if not state.records:
+        raise NotFound(f"no work {work_id!r}")
+    stored = next(s for s in state.records if s.record is fullest([r.record for r in state.records]))
+    member = await store.get_member(stored.record.member)
+    others = await other_holders(store, stored.record)
+    opac_url = opac_link(member, stored.record)
+    seo = record_metadata(request, stored, member, opac_url, others, page_text(request), f"/work/{work_id}")
+    return render(
+        request,
+        "record.html",
+        {
+            "stored": stored,
+            "record": stored.record,
+            "member": member,
+            "opac_url": opac_url,
+            "others": others,
+            "seo": seo,
+            "work": state,
+            "work_members": await members_by_code(store),
         },
     )
 

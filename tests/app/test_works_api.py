@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 
 import httpx
 import pytest
@@ -107,3 +108,20 @@ async def test_cli_split_survives_rederive(
     assert f"both are now work {work_id}" in joined
     table = await asyncio.to_thread(lienhop, "works", "show", work_id)
     assert f"joined with {record_id}" in table and "isbn:" in table
+
+
+async def test_the_work_page_lists_every_holder_and_why_each_record_joined(client: httpx.AsyncClient) -> None:
+    held = await shared_records(client)
+    work_id = await work_of(client, next(iter(held)))
+    page = await client.get(f"/work/{work_id}", headers={"Accept": "text/html"})
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert "Có tại 5 thư viện" in page.text
+    assert re.search(rf'<link rel="canonical" href="[^"]*/work/{work_id}">', page.text)
+    for record_id in held:
+        assert f'href="/record/{record_id}"' in page.text
+    assert page.text.count(f"isbn:{SHARED.isbn13}") == 4, "each record but the first says why it joined"
+    assert f"http://opac.tvu.example.vn/search?isbn={SHARED.isbn13}" in page.text
+    # the results page links each hit to its work page
+    results = await client.get("/", params={"q": f"isbn:{SHARED.isbn13}"})
+    assert results.text.count(f'href="/work/{work_id}"') == 1
+    assert (await client.get("/work/w999999")).status_code == 404
