@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import Row, delete, insert, select
+from sqlalchemy import Row, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from schemas.errors import InvalidInput, NotFound, WorkMoved
@@ -154,6 +154,12 @@ class WorkStore:
             for row in await conn.execute(query):
                 found[row.work_id].append(_stored(row))
         return found
+
+    async def count_live_works(self) -> int:
+        """Works holding at least one live record."""
+        query = select(func.count()).select_from(works).where(works.c.alive.is_(True))
+        async with self.engine.connect() as conn:
+            return int(await conn.scalar(query) or 0)
 
     async def iter_live_works(self, batch: int = 500) -> AsyncIterator[list[tuple[str, list[StoredRecord]]]]:
         """Every live work with its records, ``batch`` works at a time, oldest work first."""

@@ -1,6 +1,6 @@
 """What search engines and social networks read: schema.org JSON-LD and Open Graph tags of a record
 page, ``/robots.txt`` (crawlers kept out of faceted search URLs) and ``/sitemap.xml`` (an index of
-``/sitemap-N.xml`` files of at most 50,000 record pages each)."""
+``/sitemap-N.xml`` files of at most 50,000 work pages each)."""
 
 from __future__ import annotations
 
@@ -115,6 +115,7 @@ async def robots(request: Request) -> PlainTextResponse:
     lines = [
         "User-agent: *",
         "Allow: /$",
+        "Allow: /work/",
         "Allow: /record/",
         "Disallow: /?",
         "Disallow: /search",
@@ -135,8 +136,9 @@ def _xml(body: str) -> Response:
 
 @router.get("/sitemap.xml")
 async def sitemap_index(request: Request, store: StoreDep) -> Response:
-    """The sitemap index: one ``/sitemap-N.xml`` per 50,000 live records."""
-    files = max(1, math.ceil(await store.count_live() / SITEMAP_URLS))
+    """The sitemap index: one ``/sitemap-N.xml`` per 50,000 works (a work page is the canonical page
+    of the item, whichever members hold it)."""
+    files = max(1, math.ceil(await store.count_live_works() / SITEMAP_URLS))
     base = _base(request)
     entries = "".join(f"<sitemap><loc>{base}/sitemap-{n}.xml</loc></sitemap>" for n in range(1, files + 1))
     return _xml(f'<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{entries}</sitemapindex>')
@@ -144,19 +146,19 @@ async def sitemap_index(request: Request, store: StoreDep) -> Response:
 
 @router.get("/sitemap-{number}.xml")
 async def sitemap_file(request: Request, number: int, store: StoreDep) -> Response:
-    """The record pages ``(number-1)*50,000`` to ``number*50,000`` in store order."""
+    """The work pages ``(number-1)*50,000`` to ``number*50,000`` in store order."""
     if number < 1:
         raise NotFound(f"no sitemap {number}")
     skip, urls = (number - 1) * SITEMAP_URLS, []
     base = _base(request)
-    async for batch in store.iter_live(batch=5000):
+    async for batch in store.iter_live_works(batch=5000):
         if skip >= len(batch):
             skip -= len(batch)
             continue
-        for stored in batch[skip:]:
-            modified = stored.record.datestamp.date().isoformat() if stored.record.datestamp else None
-            lastmod = f"<lastmod>{modified}</lastmod>" if modified else ""
-            urls.append(f"<url><loc>{escape(f'{base}/record/{stored.id}')}</loc>{lastmod}</url>")
+        for work_id, held in batch[skip:]:
+            stamps = [s.record.datestamp for s in held if s.record.datestamp]
+            lastmod = f"<lastmod>{max(stamps).date().isoformat()}</lastmod>" if stamps else ""
+            urls.append(f"<url><loc>{escape(f'{base}/work/{work_id}')}</loc>{lastmod}</url>")
         skip = 0
         if len(urls) >= SITEMAP_URLS:
             break

@@ -92,11 +92,12 @@
   // ------------------------------------------------------------------ "also held by"
   function holders(data, member, lang) {
     var seen = {}, links = [];
+    // /lookup answers works, each with its holdings: every member holding it and its records there
     (data && data.works || []).forEach(function (work) {
-      work.members.forEach(function (m) {
-        if (m.code === member || seen[m.code] || !m.holdings.length) { return; }
+      (work.holdings || []).forEach(function (m) {
+        if (m.code === member || seen[m.code] || !m.records.length) { return; }
         seen[m.code] = true;
-        var h = m.holdings[0];
+        var h = m.records[0];
         links.push({ name: memberName(m, lang), nameLang: lang === "en" && !m.name_en ? "vi" : "",
                      url: h.opac_url || (base + "/record/" + encodeURIComponent(h.record_id)) });
       });
@@ -109,7 +110,7 @@
     hide(host);  // nothing shows, not even the host page's styling of the element, until there is an answer
     if (!kind) { return; }
     var t = TEXT[lang];
-    getJSON("/lookup?" + kind + "=" + encodeURIComponent(value)).then(function (data) {
+    getJSON("/lookup?" + kind + "=" + encodeURIComponent(value) + (member ? "&member=" + encodeURIComponent(member) : "")).then(function (data) {
       var links = holders(data, member, lang);
       if (!links.length) { return; }
       var root = shadow(host);
@@ -201,12 +202,14 @@
     hits.forEach(function (hit) {
       var li = make("li");
       var titleLang = { vie: "vi", eng: "en" }[hit.language] || "";
-      li.appendChild(newWindowLink(base + "/record/" + encodeURIComponent(hit.id), hit.title || "—", t,
+      li.appendChild(newWindowLink(base + "/work/" + encodeURIComponent(hit.work_id), hit.title || "—", t,
                                    titleLang && titleLang !== lang ? titleLang : ""));
       var tail = hit.year ? " (" + hit.year + ")" : "";
-      if (byCode) {
-        var m = byCode[hit.member];
-        tail += " – " + (m ? memberName(m, lang) : hit.member);
+      if (byCode) {  // hits are works: name the members holding each
+        tail += " – " + (hit.holdings || []).map(function (h) {
+          var m = byCode[h.code];
+          return m ? memberName(m, lang) : memberName(h, lang);
+        }).join(", ");
       }
       if (tail) { li.appendChild(document.createTextNode(tail)); }
       ul.appendChild(li);

@@ -216,11 +216,11 @@ async def test_widget(client: httpx.AsyncClient) -> None:
     )
     assert "Available at other members" not in fallback.text
     names = {m["code"]: m["member"]["name_vi"] for m in (await client.get("/members")).json()}
-    for hit in others:  # each with its holder's name, not its code
+    for hit in others:  # each with its holders' names, not their codes
         item = (
             re.escape(str(escape(hit["title"])))
             + r"(?:(?!<li).)*</a> – "
-            + re.escape(str(escape(names[hit["member"]])))
+            + re.escape(str(escape(names[hit["holdings"][0]["code"]])))
         )
         assert re.search(item, fallback.text, re.S), hit["title"]
 

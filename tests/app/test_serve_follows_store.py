@@ -94,4 +94,6 @@ async def test_a_record_committed_by_another_process_is_found_through_the_runnin
                 break
             assert time.monotonic() < deadline, f"not searchable after {SEARCHABLE_CAP:.0f} s: {body}"
             await asyncio.sleep(0.2)
-    assert [(h["member"], h["title"]) for h in body["hits"]] == [("HUE", "Khoa học máy tính lượng tử")]
+    assert [([m["code"] for m in h["holdings"]], h["title"]) for h in body["hits"]] == [
+        (["HUE"], "Khoa học máy tính lượng tử")
+    ]

@@ -69,7 +69,7 @@ async def test_the_api_answers_crafted_cursors_with_422(
     assert cursor and "." in cursor
     second = await client.get("/search", params={"sort": "year_desc", "size": 5, "cursor": cursor})
     assert second.status_code == 200 and second.json()["hits"]
-    assert {h["id"] for h in second.json()["hits"]}.isdisjoint(h["id"] for h in first["hits"])
+    assert {h["work_id"] for h in second.json()["hits"]}.isdisjoint(h["work_id"] for h in first["hits"])
     secret = load_secret(harvested.settings)
     attempts = {
         "forged after everything": encode_cursor([1, 0, "\U0010ffff"]),

@@ -95,12 +95,13 @@ async def test_errors_are_pages_for_browsers_and_problems_for_api_clients(client
 @pytest.mark.asyncio
 async def test_robots_and_sitemap(client: httpx.AsyncClient) -> None:  # noqa: F811
     robots = (await client.get("/robots.txt")).text
-    assert "Disallow: /?" in robots and "Allow: /record/" in robots and "Sitemap: " in robots
+    assert "Disallow: /?" in robots and "Allow: /work/" in robots and "Sitemap: " in robots
     index = await client.get("/sitemap.xml")
     assert index.headers["content-type"] == "application/xml" and "/sitemap-1.xml" in index.text
     first = (await client.get("/sitemap-1.xml")).text
     health = (await client.get("/health")).json()
-    assert first.count("<url>") == health["search"]["documents"]
+    assert first.count("<url>") == health["search"]["documents"]  # one URL per work
+    assert first.count("/work/w") == first.count("<url>")
     assert (await client.get("/sitemap-2.xml")).status_code == 404
 
 

@@ -244,7 +244,7 @@ def test_keyboard_reaches_the_first_result_through_the_skip_link(page: Page, sit
     outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert outline not in ("none", "")
     page.keyboard.press("Enter")
-    page.wait_for_url(re.compile(r"/record/"))
+    page.wait_for_url(re.compile(r"/work/"))
     # a filter chosen with the keyboard alone
     page.goto(site.url + "/?q=thu+vien")
     page.locator(".facets a").first.focus()

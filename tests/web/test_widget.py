@@ -125,7 +125,7 @@ def test_search_element_with_keyboard_alone(page: Page, opac: str) -> None:
     page.keyboard.press("Tab")  # the button
     page.keyboard.press("Tab")  # the first result
     focused = page.evaluate("document.getElementById('search').shadowRoot.activeElement.href")
-    assert "/record/" in focused
+    assert "/work/" in focused
     assert _style(page, "#search >> input", "fontSize") == "15px"
     # nothing at this member: what the other members hold, named in the widget's language
     other = page.locator("#other")
