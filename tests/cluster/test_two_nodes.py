@@ -89,7 +89,7 @@ async def _ids(ctx: AppContext) -> tuple[int, set[str]]:
     while True:
         request = SearchRequest.from_params("nong nghiep", size=100, cursor=cursor, facets="member")
         response = await ctx.require_search().search(request)
-        ids.update(hit.id for hit in response.hits)
+        ids.update(hit.work_id for hit in response.hits)
         if not response.next_cursor or not response.hits:
             return response.total, ids
         cursor = response.next_cursor
