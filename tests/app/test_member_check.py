@@ -17,7 +17,7 @@ from schemas.settings import Settings
 from store.front import RecordStore
 from tests.app.conftest import demo_provider
 from tests.app.test_cli import lienhop
-from tests.harvest.test_faults import START
+from tests.harvesters.test_faults import START
 from tests.servers import free_port, serve_in_thread
 from tests.servers.faulty import Fault, FaultyProvider, vietnamese_records
 

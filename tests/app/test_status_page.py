@@ -15,7 +15,7 @@ from schemas.settings import Settings
 from store.common import utcnow
 from store.front import RecordStore
 from store.tables import runs
-from tests.harvest.test_faults import START
+from tests.harvesters.test_faults import START
 from tests.servers import free_port, serve_in_thread
 from tests.servers.faulty import Fault, FaultyProvider, vietnamese_records
 

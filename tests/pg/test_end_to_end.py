@@ -24,7 +24,7 @@ from schemas.settings import Settings
 from search.service import SearchService
 from search.tantivy_index import TantivyBackend
 from store.front import RecordStore
-from tests.harvest.support import add_member
+from tests.harvesters.support import add_member
 from tests.servers import serve_in_thread
 from tests.servers.faulty import Fault, FaultyProvider, vietnamese_records
 

@@ -12,7 +12,7 @@ import unicodedata
 
 from schemas.search import IndexDocument
 
-from .helpers import make_doc
+from .support import make_doc
 
 NFD_TITLE = unicodedata.normalize("NFD", "Thư viện số và quản lý thông tin")
 

@@ -1,7 +1,7 @@
 """The same scenarios on every backend (tantivy and Elasticsearch/OpenSearch).
 
 Expectations come from ``search.semantics``: match sets, totals and facets are checked against a plain
-Python reference model (``tests.search.helpers``); orders fixed by the semantics (boost tiers, sorts,
+Python reference model (``tests.search.support``); orders fixed by the semantics (boost tiers, sorts,
 cursor paging) are checked exactly. Both backends therefore give the same ids, counts and facet numbers.
 """
 
@@ -27,7 +27,7 @@ from search.service import SearchService
 from search.tantivy_index import TantivyBackend
 
 from .corpus import BY_ID, CORPUS
-from .helpers import make_doc, ref_facets, ref_filter, ref_matches
+from .support import make_doc, ref_facets, ref_filter, ref_matches
 
 NFD = unicodedata.normalize
 

@@ -11,7 +11,7 @@ from schemas.errors import BackendUnavailable
 from schemas.search import FacetValue, SearchRequest
 from search.query import parse_query
 from search.tantivy_index import TantivyBackend
-from tests.search.helpers import make_doc
+from tests.search.support import make_doc
 
 pytestmark = pytest.mark.asyncio
 
