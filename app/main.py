@@ -12,15 +12,17 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from schemas.settings import Settings
+from usage.events import UsageRecorder
 
 from .context import open_context
 from .demo.oai_provider import make_router as demo_oai_router
 from .errors import install_error_handlers
 from .protocols import opensearch
 from .protocols.oai import router as oai
-from .routes import admin, health, lookup, members, records, search, web, widget, works
+from .routes import admin, go, health, lookup, members, records, search, sushi, web, widget, works
 from .routes import usage as usage_routes
 from .scheduler import run as scheduler_loop
+from .usage_events import UsageMiddleware, start_usage, stop_usage
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx = await open_context(settings)
         app.state.lienhop = ctx
+        await start_usage(app, UsageRecorder(ctx.store.engine))
         stop = asyncio.Event()
         follower = None
         if ctx.indexer is not None:
@@ -54,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             for task in (follower, scheduler):
                 if task is not None:
                     await task
+            await stop_usage(app)  # every counted event is written before the store closes
             await ctx.close()
 
     app = FastAPI(
@@ -64,10 +68,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     # Member OPACs on other origins call /lookup from the widget; only reads are shared.
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET"], allow_headers=["*"])
+    app.add_middleware(UsageMiddleware)  # counts searches, views, link-outs after they are answered
     install_error_handlers(app)
     for module in (health, members, search, records, works, lookup, admin, widget, web, oai, opensearch):
         app.include_router(module.router)
     app.include_router(usage_routes.router)
+    app.include_router(go.router)
+    app.include_router(sushi.router)
     if settings.demo_provider:
         # Off by default: a production catalogue should not answer as thirteen fake repositories.
         app.include_router(demo_oai_router())

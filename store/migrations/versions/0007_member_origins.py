@@ -1,0 +1,33 @@
+"""members.origins: the web origins of a member's OPAC pages (own usage is attributed by them)
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-12-05 09:30:00
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0007"
+down_revision = "0006"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column(
+        "members",
+        sa.Column(
+            "origins",
+            sa.JSON(),
+            nullable=False,
+            server_default="[]",
+            comment="Web origins of the member's OPAC pages",
+        ),
+    )
+
+
+def downgrade() -> None:
+    # batch mode: older SQLite versions cannot drop a column in place
+    with op.batch_alter_table("members") as batch:
+        batch.drop_column("origins")
