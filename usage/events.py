@@ -32,7 +32,7 @@ from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any, Literal
 
-import counter_robots
+import counter_robots  # type: ignore[import-untyped]  # ships no type hints
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 

@@ -114,8 +114,8 @@ def check_request(report_id: str, params: dict[str, str], institution: str, toda
     if end >= this_month:  # a month is reported once it is over
         exceptions.append(sushi_exception(3031, "usage is reported up to the end of the previous month"))
         end = this_month - timedelta(days=1)
-    allowed = PR_METRICS if report_id == "PR" else PR_P1_METRICS
-    metrics = allowed
+    allowed: tuple[str, ...] = PR_METRICS if report_id == "PR" else PR_P1_METRICS
+    metrics: tuple[str, ...] = allowed
     if given := params.get("metric_type", "").strip():
         asked = tuple(m for m in given.split("|") if m)
         wrong = [m for m in asked if m not in allowed]
