@@ -47,6 +47,8 @@ EventSource = Literal["page", "widget", "api"]
 
 #: COUNTER 7.2: two clicks on the same item by the same user within 30 seconds count once.
 DOUBLE_CLICK_SECONDS = 30.0
+#: Rows bound and sent to the database at a time while a batch is written.
+WRITE_SLICE = 50
 #: Members' codes and origins are read again after this long (a new ``--origin`` counts within it).
 MEMBERS_REFRESH_SECONDS = 30.0
 
@@ -93,6 +95,19 @@ class DoubleClicks:
         self._seen[key] = now
         self._seen.move_to_end(key)
         return False
+
+
+_COLUMNS = ("at", "month", "kind", "source", "member", "holder", "item", "unit")
+_SQLITE_INSERT = (
+    f"INSERT INTO own_usage_events ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+)
+
+
+def _sqlite_values(row: dict[str, Any]) -> tuple[Any, ...]:
+    # the text store.tables.UTCDateTime writes on SQLite (UTC, microseconds, no zone) and ISO dates
+    at: datetime = row["at"].astimezone(UTC)
+    month: date = row["month"]
+    return (at.isoformat(" ", "microseconds")[:26], month.isoformat(), *(row[c] for c in _COLUMNS[2:]))
 
 
 @dataclass(slots=True)
@@ -207,7 +222,14 @@ class UsageRecorder:
                 await self._refresh_members()
                 rows = [self._row(event) for event in batch]
                 async with self.engine.begin() as conn:
-                    await conn.execute(insert(own_events), rows)
+                    if conn.dialect.name == "sqlite":
+                        # the driver binds the rows in its own thread, in C: the event loop, which
+                        # answers the searches, is not held while SQLAlchemy would bind each value
+                        await conn.exec_driver_sql(_SQLITE_INSERT, [_sqlite_values(row) for row in rows])
+                    else:
+                        # in slices: binding a slice holds the event loop for a moment only
+                        for start in range(0, len(rows), WRITE_SLICE):
+                            await conn.execute(insert(own_events), rows[start : start + WRITE_SLICE])
             except BaseException:
                 self._pending[:0] = batch  # keep them, in order, ahead of the newer ones
                 raise
