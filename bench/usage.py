@@ -14,8 +14,8 @@ The 10-million column extrapolates linearly from the rows measured when fewer we
 
 Lienhop's own usage, two more stages:
 
-- ``own events``: ``usage.own.monthly_counts`` (every member's COUNTER metrics per month) over
-  ``--events`` stored events;
+- ``own events``: ``--events`` events through ``UsageRecorder.record`` and written in batches of 500
+  (events and monthly sums), then ``usage.own.monthly_counts`` (every member's metrics per month);
 - ``search p99, counting on/off``: ``--searches`` searches through the ASGI app in-process at
   ``--concurrency``, with usage counting on and off in the same run, alternating, ``--rounds`` times;
   the medians of the p99 latencies and their ratio (the target: at most 1.05), and of the CPU time
@@ -159,27 +159,32 @@ def bench_memory(total: int, per_report: int) -> tuple[int, float]:
     return done, spent
 
 
-async def bench_own_events(folder: Path, total: int) -> tuple[int, float]:
-    """``total`` own usage events over a year (filled with sqlite3), then every member's months."""
+async def bench_own_events(folder: Path, total: int) -> tuple[int, float, float]:
+    """``total`` own usage events over a year counted and written in batches of 500 (seconds), then
+    every member's COUNTER metrics per month read back (seconds)."""
+    from datetime import UTC, datetime
+
+    from usage.events import EventKind, UsageRecorder
+
     store = await setup(f"sqlite+aiosqlite:///{folder / 'own.db'}")
-    await store.close()
-    kinds = ("search", "search", "view", "view", "request", "lookup")
-    with sqlite3.connect(folder / "own.db") as conn:
-        conn.executemany(
-            "INSERT INTO own_usage_events (at, month, kind, source, member, holder, item, unit) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                (f"{YEAR}-{i % 12 + 1:02d}-01 10:00:00.000000", f"{YEAR}-{i % 12 + 1:02d}-01", kinds[i % 6],
-                 "page", MEMBERS[i % 30], MEMBERS[(i * 7) % 30], f"m{i % 30:02d}-{i % 5000:016x}",
-                 f"{(i * 2654435761) % 2**60:016x}")
-                for i in range(total)
-            ),
-        )  # fmt: skip
-    store = await RecordStore.open(f"sqlite+aiosqlite:///{folder / 'own.db'}")
+    recorder = UsageRecorder(store.engine, flush_seconds=3600, batch_size=10**9)
+    kinds: tuple[EventKind, ...] = ("search", "search", "view", "view", "request", "lookup")
+    browser = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
     try:
         started = time.perf_counter()
+        for i in range(total):
+            at = datetime(YEAR, i % 12 + 1, 1 + i % 28, i % 24, tzinfo=UTC)
+            recorder.record(
+                kinds[i % 6], "page", client=f"10.0.{i % 200}.{i % 250}", user_agent=browser, at=at,
+                member=MEMBERS[i % 30], item=f"m{(i * 7) % 30:02d}-{i % 5000:016x}", key=str(i),
+            )  # fmt: skip
+            if i % 500 == 499:
+                await recorder.flush()
+        await recorder.flush()
+        written = time.perf_counter() - started
+        started = time.perf_counter()
         await monthly_counts(store.engine)
-        return total, time.perf_counter() - started
+        return total, written, time.perf_counter() - started
     finally:
         await store.close()
 
@@ -276,7 +281,7 @@ async def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows for the totals and the report")
     parser.add_argument("--load-rows", type=int, default=200_000, help="rows loaded through replace_months")
     parser.add_argument("--report-rows", type=int, default=2_000, help="rows per loaded monthly report")
-    parser.add_argument("--events", type=int, default=1_000_000, help="own usage events aggregated")
+    parser.add_argument("--events", type=int, default=200_000, help="own usage events counted")
     parser.add_argument("--searches", type=int, default=2_000, help="searches each way per round")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)
@@ -300,8 +305,11 @@ async def main() -> None:
     with tempfile.TemporaryDirectory(prefix="lienhop-bench-usage-") as tmp:
         folder = Path(tmp)
         if args.only != "vendor":
-            rows, seconds = await bench_own_events(folder, args.events)
-            add("own events (monthly_counts)", rows, seconds)
+            rows, seconds, report = await bench_own_events(folder, args.events)
+            add("own events (counted, written)", rows, seconds)
+            table.add_row(
+                "own usage report (monthly_counts)", "", f"{report:,.2f}", "", "-", f"{report:,.2f} *"
+            )
             on_request, writing = await bench_counting_cost(folder)
             console.print(
                 f"counting one search: {on_request:.1f} us of CPU on the request, {writing:.1f} us writing it"
@@ -327,7 +335,7 @@ async def main() -> None:
             "report (from totals)", f"{totals:,} totals", f"{reported:,.2f}", "", "-", f"{reported:,.2f} *"
         )
     console.print(table)
-    console.print("* the report reads the monthly totals, whose number does not grow with the rows")
+    console.print("* the reports read the monthly totals and sums, whose number does not grow with the rows")
     console.print("CPU s of the SQL stage includes filling the table, which its seconds do not")
 
 

@@ -34,11 +34,13 @@ from typing import Any, Literal
 
 import counter_robots  # type: ignore[import-untyped]  # ships no type hints
 from sqlalchemy import insert, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from store.tables import members
 
-from .tables import own_events
+from .tables import own_events, own_monthly
 
 log = logging.getLogger(__name__)
 
@@ -62,16 +64,23 @@ def is_robot(user_agent: str) -> bool:
 
 
 class Sessions:
-    """Session ids from a daily-rotating random salt, the client's address, user agent and the hour."""
+    """Session ids from a daily-rotating random salt, the client's address, user agent and the hour;
+    and the (session, item) units already looked at or requested, for the unique counts.
+
+    A session never outlives its day (the salt changes), so the units seen are kept for the day only.
+    """
 
     def __init__(self) -> None:
         self._day: date | None = None
         self._salt = b""
+        self.looked: set[str] = set()
+        self.requested: set[str] = set()
 
     def session_id(self, client: str, user_agent: str, at: datetime) -> str:
         day = at.date()
         if day != self._day:  # yesterday's salt is forgotten: yesterday's ids can no longer be recomputed
             self._day, self._salt = day, secrets.token_bytes(32)
+            self.looked, self.requested = set(), set()
         text = f"{client}\x1f{user_agent}\x1f{at.hour}".encode()
         return hashlib.blake2b(text, key=self._salt, digest_size=12).hexdigest()
 
@@ -119,6 +128,40 @@ class _Pending:
     unit: str
     member: str | None
     origin: str | None
+    first_look: bool
+    first_request: bool
+
+
+def _monthly_sums(rows: list[dict[str, Any]], batch: list[_Pending]) -> list[dict[str, Any]]:
+    sums: dict[tuple[Any, ...], list[int]] = {}
+    for row, event in zip(rows, batch, strict=True):
+        key = (row["month"], row["member"] or "", row["holder"] or "", row["kind"], row["source"])
+        cell = sums.setdefault(key, [0, 0, 0])
+        cell[0] += 1
+        cell[1] += event.first_look
+        cell[2] += event.first_request
+    names = ("month", "member", "holder", "kind", "source")
+    return [
+        {**dict(zip(names, key, strict=True)), "events": e, "first_looks": looks, "first_requests": requests}
+        for key, (e, looks, requests) in sums.items()
+    ]
+
+
+def _add_to_months(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT DO UPDATE adding a batch's sums to the months' (SQLite and PostgreSQL)."""
+    keys = list(own_monthly.primary_key.columns)
+    if dialect == "sqlite":
+        lite = sqlite_insert(own_monthly)
+        return lite.on_conflict_do_update(
+            index_elements=keys, set_={n: own_monthly.c[n] + lite.excluded[n] for n in MONTHLY_SUMS}
+        )
+    pg = postgresql_insert(own_monthly)
+    return pg.on_conflict_do_update(
+        index_elements=keys, set_={n: own_monthly.c[n] + pg.excluded[n] for n in MONTHLY_SUMS}
+    )
+
+
+MONTHLY_SUMS = ("events", "first_looks", "first_requests")
 
 
 def holder_of(item: str | None) -> str | None:
@@ -182,7 +225,16 @@ class UsageRecorder:
         if self._doubles.is_double((session, kind, item or key or ""), self._clock()):
             return False
         unit = hashlib.blake2b(f"{session}\x1f{item or ''}".encode(), digest_size=8).hexdigest()
-        self._pending.append(_Pending(at, kind, source, item, unit, member, origin))
+        first_look = first_request = False
+        if kind in ("view", "request"):
+            first_look = unit not in self._sessions.looked
+            self._sessions.looked.add(unit)
+        if kind == "request":
+            first_request = unit not in self._sessions.requested
+            self._sessions.requested.add(unit)
+        self._pending.append(
+            _Pending(at, kind, source, item, unit, member, origin, first_look, first_request)
+        )
         if len(self._pending) >= self.batch_size:
             self._wake.set()
         return True
@@ -221,7 +273,9 @@ class UsageRecorder:
             try:
                 await self._refresh_members()
                 rows = [self._row(event) for event in batch]
+                sums = _monthly_sums(rows, batch)
                 async with self.engine.begin() as conn:
+                    await conn.execute(_add_to_months(conn.dialect.name), sums)
                     if conn.dialect.name == "sqlite":
                         # the driver binds the rows in its own thread, in C: the event loop, which
                         # answers the searches, is not held while SQLAlchemy would bind each value

@@ -112,3 +112,20 @@ own_events = Table(
     Index("ix_own_usage_month_member", "month", "member"),
     Index("ix_own_usage_month_holder", "month", "holder"),
 )
+
+#: The events summed per month, written with them (usage/events.py): reports read these, so they take
+#: the same time however many events there are. ``first_looks`` counts the events that were a session's
+#: first view or request of their item, ``first_requests`` its first request: the unique counts.
+#: Unknown members are '' (a primary key column cannot be NULL).
+own_monthly = Table(
+    "own_usage_monthly",
+    metadata,
+    Column("month", Date, primary_key=True),
+    Column("member", String(32), primary_key=True, default=""),
+    Column("holder", String(32), primary_key=True, default=""),
+    Column("kind", String(12), primary_key=True),
+    Column("source", String(8), primary_key=True),
+    Column("events", BigInteger, nullable=False),
+    Column("first_looks", BigInteger, nullable=False),
+    Column("first_requests", BigInteger, nullable=False),
+)

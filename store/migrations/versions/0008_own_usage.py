@@ -1,4 +1,4 @@
-"""own_usage_events: Lienhop's own usage (searches, views, link-outs), counted by COUNTER's rules
+"""own_usage_events, own_usage_monthly: Lienhop's own usage, counted by COUNTER's rules, and its sums
 
 Revision ID: 0008
 Revises: 0007
@@ -37,9 +37,22 @@ def upgrade() -> None:
     )
     op.create_index("ix_own_usage_month_member", "own_usage_events", ["month", "member"])
     op.create_index("ix_own_usage_month_holder", "own_usage_events", ["month", "holder"])
+    op.create_table(
+        "own_usage_monthly",
+        sa.Column("month", sa.Date(), nullable=False),
+        sa.Column("member", sa.String(length=32), nullable=False),
+        sa.Column("holder", sa.String(length=32), nullable=False),
+        sa.Column("kind", sa.String(length=12), nullable=False),
+        sa.Column("source", sa.String(length=8), nullable=False),
+        sa.Column("events", sa.BigInteger(), nullable=False),
+        sa.Column("first_looks", sa.BigInteger(), nullable=False),
+        sa.Column("first_requests", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("month", "member", "holder", "kind", "source"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("own_usage_monthly")
     op.drop_index("ix_own_usage_month_holder", table_name="own_usage_events")
     op.drop_index("ix_own_usage_month_member", table_name="own_usage_events")
     op.drop_table("own_usage_events")
