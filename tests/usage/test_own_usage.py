@@ -10,10 +10,11 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 import pytest_asyncio
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Request
 from sqlalchemy import inspect, select
 
 from app.main import create_app
+from app.usage_events import STATE_MEMBER, UsageMiddleware, requesting_member
 from schemas.member import MemberCreate
 from schemas.record import Record
 from schemas.settings import Settings
@@ -183,13 +184,34 @@ async def test_usage_is_attributed_by_member_parameter_and_by_registered_origin(
 
 
 @pytest.mark.asyncio
-async def test_the_origin_hook_is_one_function_a_key_can_set(
-    catalogue: tuple[FastAPI, httpx.AsyncClient],
-) -> None:
-    from app.usage_events import STATE_MEMBER, requesting_member
+async def test_an_api_key_names_the_member_through_request_state(settings: Settings) -> None:
+    """What an API-key dependency sets on ``request.state`` attributes the call (the hook for keys)."""
 
-    scope = {"state": {STATE_MEMBER: "HUE"}}
-    assert requesting_member(scope, {"member": ["NASATI"]}, "/go/x") == "HUE"  # a key's member wins
+    def client_key(request: Request) -> None:  # stands in for the keys' dependency
+        setattr(request.state, STATE_MEMBER, request.headers.get("x-test-member"))
+
+    app = FastAPI()
+    app.add_middleware(UsageMiddleware)
+
+    @app.get("/search", dependencies=[Depends(client_key)])
+    async def search() -> dict[str, int]:
+        return {"total": 0}
+
+    store = await RecordStore.open(settings.db_url)
+    try:
+        await store.add_member(MemberCreate(code="HUE", name_vi="Đại học Huế"))
+        app.state.usage_recorder = UsageRecorder(store.engine)
+        transport = httpx.ASGITransport(app=app)
+        headers = {"User-Agent": BROWSER, "X-Test-Member": "HUE"}
+        async with httpx.AsyncClient(transport=transport, base_url="http://lienhop.test") as client:
+            await client.get("/search", params={"q": "x"}, headers=headers)
+        await app.state.usage_recorder.flush()
+        assert [(r["kind"], r["source"], r["member"]) for r in await _rows(store)] == [
+            ("search", "api", "HUE")
+        ]
+    finally:
+        await store.close()
+    assert requesting_member({"state": {STATE_MEMBER: "HUE"}}, {"member": ["NASATI"]}, "/go/x") == "HUE"
     assert requesting_member({}, {"member": ["nasati"]}, "/go/x") == "NASATI"
     assert requesting_member({}, {"member": ["NASATI"]}, "/search") is None  # there it is a filter
 
