@@ -99,11 +99,11 @@ class DoubleClicks:
                 break
             del self._seen[oldest]
         last = self._seen.get(key)
-        if last is not None and now - last <= self.window:
-            return True
+        # a click within the window of the last one is the same click: a burst of clicks, each
+        # within 30 seconds of the one before, counts once
         self._seen[key] = now
         self._seen.move_to_end(key)
-        return False
+        return last is not None and now - last <= self.window
 
 
 _COLUMNS = ("at", "month", "kind", "source", "member", "holder", "item", "unit")
@@ -147,6 +147,9 @@ def _monthly_sums(rows: list[dict[str, Any]], batch: list[_Pending]) -> list[dic
     ]
 
 
+MONTHLY_SUMS = ("events", "first_looks", "first_requests")
+
+
 def _add_to_months(dialect: str) -> Any:
     """INSERT ... ON CONFLICT DO UPDATE adding a batch's sums to the months' (SQLite and PostgreSQL)."""
     keys = list(own_monthly.primary_key.columns)
@@ -159,9 +162,6 @@ def _add_to_months(dialect: str) -> Any:
     return pg.on_conflict_do_update(
         index_elements=keys, set_={n: own_monthly.c[n] + pg.excluded[n] for n in MONTHLY_SUMS}
     )
-
-
-MONTHLY_SUMS = ("events", "first_looks", "first_requests")
 
 
 def holder_of(item: str | None) -> str | None:

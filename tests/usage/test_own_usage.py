@@ -19,7 +19,7 @@ from schemas.member import MemberCreate
 from schemas.record import Record
 from schemas.settings import Settings
 from store.front import RecordStore
-from usage.events import UsageRecorder
+from usage.events import DoubleClicks, UsageRecorder
 from usage.own import monthly_counts, own_totals
 from usage.tables import own_events
 
@@ -255,3 +255,10 @@ async def test_a_full_batch_is_written_without_waiting(settings: Settings) -> No
         await recorder.close()
     assert len(await _rows(store)) == 120
     await store.close()
+
+
+def test_a_burst_of_clicks_each_within_30_seconds_counts_once() -> None:
+    clicks = DoubleClicks()
+    key = ("session", "view", "nasati-0123456789abcdef")
+    assert [clicks.is_double(key, t) for t in (0.0, 20.0, 40.0, 71.0)] == [False, True, True, False]
+    assert not clicks.is_double(("session", "view", "another"), 71.0)
