@@ -28,6 +28,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # batch mode: older SQLite versions cannot drop a column in place
-    with op.batch_alter_table("members") as batch:
-        batch.drop_column("origins")
+    # in place (SQLite 3.35+ and PostgreSQL): batch mode would copy and drop ``members``, which the
+    # records' and runs' foreign keys refer to, and SQLite refuses that while it enforces them
+    op.execute("ALTER TABLE members DROP COLUMN origins")
