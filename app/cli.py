@@ -291,6 +291,12 @@ def members_update(
     force: Annotated[
         bool, typer.Option("--force", help="Promote an observer before its two years of observation")
     ] = False,
+    origins: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--origin", help="OPAC web origin, for usage (repeatable; replaces the list; '' clears)"
+        ),
+    ] = None,
 ) -> None:
     """Change a member: promote an observer, deactivate, point at a new OAI-PMH source..."""
     if sets and all_sets:
@@ -308,6 +314,7 @@ def members_update(
         "contact": contact,
         "active": active,
         "harvest_schedule": schedule,
+        "origins": origins,
     }
     try:
         changes = MemberUpdate.model_validate({k: v for k, v in given.items() if v is not None})

@@ -22,6 +22,7 @@ from schemas.errors import LienhopError, validation_message
 from schemas.usage import (
     CredentialsSet,
     HarvestSummary,
+    Scorecard,
     UsageCost,
     UsageDatabaseCreate,
     UsageReport,
@@ -356,3 +357,50 @@ def _summary_line(result: UsageReport) -> str:
     if result.cost_per_download is not None:
         parts.append(f"{result.cost_per_download:,.4f} {result.currency} per download")
     return "; ".join(parts)
+
+
+@usage_cli.command("scorecard")
+def scorecard(
+    year: Annotated[int | None, typer.Option("--year", help="Default: this year")] = None,
+    fmt: Annotated[Literal["table", "csv", "json"], typer.Option("--format")] = "table",
+) -> None:
+    """Per member: records shared, harvest freshness, quarantine rate, use; ranked, with last year's."""
+
+    async def work(ctx: AppContext) -> Scorecard:
+        from usage.scorecard import build_scorecard
+
+        return await build_scorecard(ctx.store.engine, year)
+
+    card = _run(work)
+    if fmt == "json":
+        sys.stdout.write(json.dumps(card.model_dump(mode="json"), ensure_ascii=False, indent=2) + "\n")
+        return
+    if fmt == "csv":
+        from usage.scorecard_render import scorecard_csv
+
+        sys.stdout.write(scorecard_csv(card))
+        return
+    table = Table(title=f"Member scorecard {card.year} (in brackets: {card.year - 1})")
+    headings = ("#", "member", "records", "added", "withdrawn", "last good harvest", "harvests ok",
+                "days failing", "quarantine", "downloads", "searches", "link-outs", "eligible")  # fmt: skip
+    for heading in headings:
+        table.add_column(heading, justify="left" if heading in ("member", "last good harvest") else "right")
+    for m in card.members:
+        before = m.previous
+        last = m.last_successful_harvest.strftime("%Y-%m-%d") if m.last_successful_harvest else "-"
+        table.add_row(
+            str(m.rank), m.code, _with_previous(m.records_active, before.records_active if before else None),
+            f"{m.records_added:,}", f"{m.records_deleted:,}", last, _percent(m.harvest_success_share),
+            f"{m.days_failing:g}", _percent(m.quarantine_rate),
+            _with_previous(m.database_downloads, before.database_downloads if before else None),
+            f"{m.lienhop_searches:,}", f"{m.lienhop_link_outs:,}", str(m.eligible_for_membership or ""),
+        )  # fmt: skip
+    _print(table)
+
+
+def _with_previous(value: int, previous: int | None) -> str:
+    return f"{value:,} ({previous:,})" if previous is not None else f"{value:,}"
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"

@@ -23,6 +23,7 @@ from schemas.settings import Settings
 
 from .auth import AUDIT_SCOPE_KEY, Authenticator, RateLimiter, client_address, is_loopback
 from .errors import UnsupportedMediaType, error_response
+from .usage_events import STATE_MEMBER
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +157,8 @@ class Guard:
                     self.limiter.hit(f"address:{address}")
             elif principal.scope == "client":
                 self.limiter.hit(f"member:{principal.member}")
+                # the member's link resolver, OPAC or widget: its use is counted as that member's
+                scope.setdefault("state", {})[STATE_MEMBER] = principal.member
             # admin and curator keys are not counted: they are the consortium's own tools
         except LienhopError as exc:
             await error_response(exc)(scope, receive, send)

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from schemas.settings import Settings
+from usage.events import UsageRecorder
 
 from .auth import Authenticator, install_log_redaction, load_secret
 from .context import open_context
@@ -22,8 +23,23 @@ from .metrics import MetricsMiddleware, mark_process_dead
 from .openapi import install_openapi
 from .protocols import opensearch
 from .protocols.oai import router as oai
-from .routes import admin, admin_pages, health, lookup, members, metrics, records, search, web, widget, works
+from .routes import (
+    admin,
+    admin_pages,
+    go,
+    health,
+    lookup,
+    members,
+    metrics,
+    records,
+    search,
+    sushi,
+    web,
+    widget,
+    works,
+)
 from .routes import usage as usage_routes
+from .usage_events import UsageMiddleware, start_usage, stop_usage
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ctx = await open_context(settings)
         app.state.lienhop = ctx
         app.state.auth = Authenticator(settings, ctx.store, load_secret(settings))
+        await start_usage(app, UsageRecorder(ctx.store.engine))
         stop = asyncio.Event()
         # Of several server workers, one leads: it follows the store into the index and runs the
         # scheduler (app/leader.py); the others only answer, and take over if it dies.
@@ -47,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             stop.set()
             await ctx.jobs.close()
             await app.state.leadership.wait()
+            await stop_usage(app)  # every counted event is written before the store closes
             await ctx.close()
             mark_process_dead()
 
@@ -60,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # admin routes send no CORS header at all (app.guard).
     app.add_middleware(PublicCORS, allow_origins=["*"], allow_methods=["GET"], allow_headers=["*"])
     app.add_middleware(Guard, settings=settings)
+    app.add_middleware(UsageMiddleware)  # counts searches, views, link-outs after they are answered
     install_log_redaction()
     install_error_handlers(app)
     install_openapi(app)
@@ -78,10 +97,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         web,
         oai,
         opensearch,
+        go,
+        sushi,
     )
     for module in routers:
         app.include_router(module.router)
     app.include_router(usage_routes.router)
+    app.include_router(go.router)
+    app.include_router(sushi.router)
     if settings.demo_provider:
         # Off by default: a production catalogue should not answer as thirteen fake repositories.
         app.include_router(demo_oai_router())

@@ -48,6 +48,11 @@ class MemberBase(BaseModel):
     contact: str | None = None
     active: bool = True
     harvest_schedule: str | None = Field("daily", description="daily | weekly | hourly | manual")
+    origins: list[str] = Field(
+        default_factory=list,
+        description="Web origins of the member's OPAC (https://opac.example.vn): widget use and API calls "
+        "from these pages are the member's usage",
+    )
 
     @field_validator("name_vi", "name_en", "contact", "oai_url", "opac_url_template", "sets", mode="before")
     @classmethod
@@ -73,12 +78,43 @@ class MemberBase(BaseModel):
             raise ValueError(f"must be an http(s) URL, got {value!r}")
         return value
 
+    @field_validator("origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object, info: ValidationInfo) -> object:
+        if info.context and info.context.get("stored"):
+            return value if value is not None else []
+        if not isinstance(value, list):
+            return value
+        found: list[str] = []
+        for given in value:
+            origin = web_origin(str(given)) if str(given).strip() else None
+            if str(given).strip() and origin is None:
+                raise ValueError(f"an origin is http(s)://host[:port], got {given!r}")
+            if origin and origin not in found:
+                found.append(origin)
+        return found
+
     @field_validator("harvest_schedule")
     @classmethod
     def _schedule(cls, value: str | None) -> str | None:
         if value not in {None, "daily", "weekly", "hourly", "manual"}:
             raise ValueError("harvest_schedule must be daily, weekly, hourly or manual")
         return value
+
+
+_ORIGIN = re.compile(r"^(https?)://([a-z0-9.-]+|\[[0-9a-f:.]+\])(?::(\d{1,5}))?/?$")
+
+
+def web_origin(url: str) -> str | None:
+    """The origin (``scheme://host[:port]``, lower case, default port dropped) of a URL given as an
+    origin, or None when it is not one: a path, a query, user info or a control character."""
+    match = _ORIGIN.match(url.strip().lower())
+    if match is None:
+        return None
+    scheme, host, port = match.groups()
+    if port and int(port) != {"http": 80, "https": 443}[scheme]:
+        return f"{scheme}://{host}:{int(port)}"
+    return f"{scheme}://{host}"
 
 
 class MemberCreate(MemberBase):
@@ -127,9 +163,10 @@ class MemberUpdate(BaseModel):
     contact: str | None = None
     active: bool | None = None
     harvest_schedule: str | None = None
+    origins: list[str] | None = None
 
 
-_REQUIRED_FIELDS = ("name_vi", "status", "metadata_prefix", "sets", "active")
+_REQUIRED_FIELDS = ("name_vi", "status", "metadata_prefix", "sets", "active", "origins")
 _CLEARABLE_TEXT = ("name_en", "oai_url", "opac_url_template", "contact", "harvest_schedule")
 
 #: Changing any of these points the harvester at another listing: the next harvest lists it all.

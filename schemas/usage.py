@@ -277,3 +277,48 @@ class UsageReport(BaseModel):
     members: list[MemberUsage]
     history: list[YearUsage]
     rows: list[UsageCell] = Field(default_factory=list, description="Per member, database and month")
+
+
+# ------------------------------------------------------------------ the member scorecard (usage/scorecard.py)
+
+
+class ScorecardFigures(BaseModel):
+    """One member's year: what it shares, how fresh, how clean, how used."""
+
+    records_active: int = Field(0, description="Records live at the year's end")
+    records_added: int = Field(0, description="Records first harvested or imported in the year")
+    records_deleted: int = Field(0, description="Records withdrawn (tombstoned) in the year")
+    last_successful_harvest: datetime | None = Field(
+        None, description="Last harvest that succeeded, up to the year's end"
+    )
+    harvests: int = Field(0, description="Harvests run in the year")
+    harvests_succeeded: int = 0
+    harvest_success_share: float | None = Field(None, description="Succeeded / run (0-1); null when none ran")
+    days_failing: float = Field(0, description="Days of the year whose latest harvest had failed")
+    records_processed: int = Field(0, description="Records read by the year's harvests and imports")
+    quarantined: int = 0
+    quarantine_rate: float | None = Field(None, description="Quarantined / processed (0-1)")
+    database_downloads: int = Field(0, description="Total_Item_Requests of the shared databases (DR)")
+    lienhop_searches: int = Field(0, description="Searches and lookups made for the member")
+    lienhop_views: int = 0
+    lienhop_link_outs: int = Field(0, description="Link-outs made from the member's pages and widget")
+    lienhop_api_calls: int = 0
+    link_outs_to_member: int = Field(0, description="Link-outs to the member's OPAC from Lienhop")
+
+
+class ScorecardMember(ScorecardFigures):
+    rank: int
+    code: str
+    name: str
+    status: str
+    eligible_for_membership: date | None = Field(
+        None, description="For observers: when they may become members"
+    )
+    previous: ScorecardFigures | None = Field(None, description="The same figures a year earlier")
+
+
+class Scorecard(BaseModel):
+    """How each member meets its obligations in one year, ranked by the records it shares live."""
+
+    year: int
+    members: list[ScorecardMember]

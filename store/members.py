@@ -29,6 +29,7 @@ _MEMBER_FIELDS = (
     "contact",
     "active",
     "harvest_schedule",
+    "origins",
     "created",
 )
 

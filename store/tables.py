@@ -95,6 +95,7 @@ members = Table(
     Column("contact", Text),
     Column("active", Boolean, nullable=False, default=True),
     Column("harvest_schedule", String(16)),
+    Column("origins", JSON, nullable=False, default=list, comment="Web origins of the member's OPAC pages"),
     Column("repository", JSON, comment="Last Identify answer: granularity, earliestDatestamp, deletedRecord"),
     Column("created", UTCDateTime()),
 )

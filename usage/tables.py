@@ -91,3 +91,41 @@ usage_harvests = Table(
     Column("source", String(8), nullable=False, default="sushi"),
     Column("updated", UTCDateTime()),
 )
+
+# ------------------------------------------------------------------ Lienhop's own usage (usage/events.py)
+
+#: One counted use of Lienhop, after COUNTER's filters (robots out, double clicks once). No address, no
+#: user agent: ``unit`` is a hash of a session (which rotates daily with a salt never stored) and the
+#: item, kept only so that unique items per session can be counted.
+own_events = Table(
+    "own_usage_events",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("month", Date, nullable=False, comment="First day of the event's month (UTC)"),
+    Column("kind", String(12), nullable=False, comment="search | lookup | view | request"),
+    Column("source", String(8), nullable=False, comment="page | widget | api"),
+    Column("member", String(32), comment="The requesting member, when known"),
+    Column("holder", String(32), comment="The member holding the record viewed or linked to"),
+    Column("item", String(120), comment="Record or work id (views, requests)"),
+    Column("unit", String(16), nullable=False, comment="Hash of session and item, for unique counts"),
+    Index("ix_own_usage_month_member", "month", "member"),
+    Index("ix_own_usage_month_holder", "month", "holder"),
+)
+
+#: The events summed per month, written with them (usage/events.py): reports read these, so they take
+#: the same time however many events there are. ``first_looks`` counts the events that were a session's
+#: first view or request of their item, ``first_requests`` its first request: the unique counts.
+#: Unknown members are '' (a primary key column cannot be NULL).
+own_monthly = Table(
+    "own_usage_monthly",
+    metadata,
+    Column("month", Date, primary_key=True),
+    Column("member", String(32), primary_key=True, default=""),
+    Column("holder", String(32), primary_key=True, default=""),
+    Column("kind", String(12), primary_key=True),
+    Column("source", String(8), primary_key=True),
+    Column("events", BigInteger, nullable=False),
+    Column("first_looks", BigInteger, nullable=False),
+    Column("first_requests", BigInteger, nullable=False),
+)

@@ -19,6 +19,7 @@ from schemas.usage import (
     CredentialsSet,
     HarvestOutcome,
     ImportResult,
+    Scorecard,
     UsageCost,
     UsageDatabase,
     UsageDatabaseAdd,
@@ -32,6 +33,9 @@ from usage.loading import list_outcomes
 from usage.registry import UsageRegistry
 from usage.render import LANGUAGES, monthly_chart, report_csv, words
 from usage.report import build_report
+from usage.scorecard import build_scorecard
+from usage.scorecard_render import SHOWN, scorecard_csv
+from usage.scorecard_render import STRINGS as SCORECARD_WORDS
 
 from ..deps import ContextDep, StoreDep, require_admin_scope
 from ..jobs import Job, JobView
@@ -165,3 +169,32 @@ async def report_page(
         "chart": Markup(monthly_chart(result, lang)),  # drawn by us from numbers; its title is escaped
     }
     return render(request, "usage_report.html", context)
+
+
+@router.get("/scorecard", response_model=Scorecard)
+async def scorecard(store: StoreDep, year: YearQuery = None, format: Literal["json", "csv"] = "json") -> Any:
+    """Per member for the year (default: this year): records shared (live, added, withdrawn),
+    freshness (last successful harvest, share of harvests that succeeded, days failing), quarantine
+    rate, use of the shared databases and of Lienhop, observers' eligibility; ranked, with the
+    previous year's figures beside."""
+    card = await build_scorecard(store.engine, year)
+    if format == "csv":
+        name = f"lienhop-scorecard-{card.year}.csv"
+        return Response(
+            scorecard_csv(card),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+    return card
+
+
+@router.get("/scorecard/page", response_class=HTMLResponse, include_in_schema=False)
+async def scorecard_page(
+    request: Request, store: StoreDep, year: YearQuery = None, lang: Literal["vi", "en"] = "vi"
+) -> HTMLResponse:
+    """The scorecard as a page, in Vietnamese (default) or English."""
+    card = await build_scorecard(store.engine, year)
+    other = next(code for code in LANGUAGES if code != lang)
+    context = {"params": {"year": year}, "card": card, "t": SCORECARD_WORDS[lang], "lang": lang,
+               "other": other, "shown": SHOWN}  # fmt: skip
+    return render(request, "usage_scorecard.html", context)

@@ -99,7 +99,8 @@
         seen[m.code] = true;
         var h = m.records[0];
         links.push({ name: memberName(m, lang), nameLang: lang === "en" && !m.name_en ? "vi" : "",
-                     url: h.opac_url || (base + "/record/" + encodeURIComponent(h.record_id)) });
+                     url: base + (h.opac_url ? "/go/" : "/record/") + encodeURIComponent(h.record_id) +
+                          (h.opac_url && member ? "?member=" + encodeURIComponent(member) : "") });
       });
     });
     return links;
