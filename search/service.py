@@ -1,4 +1,5 @@
-"""The search service: parse, validate paging, ask the backend, then add highlights and a suggestion.
+"""The search service: parse, validate paging, ask the backend (again, corrected, when the query as
+typed finds too little), then add highlights and a suggestion.
 
 Highlights and spelling suggestions are computed here, in Python, from what every backend returns, so
 they are identical whichever backend answers (see ``search.semantics``).
@@ -14,14 +15,21 @@ from typing import Any
 from schemas.errors import InvalidInput
 from schemas.search import Hit, SearchRequest, SearchResponse
 
-from .analysis import fold, tokens
+from . import fuzzy
+from .analysis import fold, folded_tokens, tokens
 from .backend import BackendHit, SearchBackend
+from .fuzzy import FEW_HITS, Correction, meant_run, with_run
+from .known_items import known_item_query
 from .query import parse_query
 from .query_ast import TEXT_FIELD, ParsedQuery, Term
-from .semantics import MAX_WINDOW, apply_corrections, choose_correction, decode_cursor, highlighter
+from .semantics import MAX_WINDOW, decode_cursor, highlighter, merge_completions
+from .suggest import chosen_words, respelled
 
-AUTOCOMPLETE_FIELDS = ("title", "author")
-_VOCABULARY_SCAN = 5000  # candidate terms per misspelled word (those sharing its first letter)
+AUTOCOMPLETE_FIELDS = ("title", "author", "subject")
+#: Hits of the corrected query whose titles say which words were meant (``fuzzy.meant_run``).
+_PROBE = 30
+#: Hits of the corrected query asked when not correcting: the suggestion is spelled as they spell it.
+_SUGGESTION_HITS = 5
 
 # Parsing is pure and its result immutable (frozen dataclasses), and the same queries come back again
 # and again: memoised (errors are not cached, so a bad query raises every time).
@@ -49,6 +57,19 @@ def _trusted_hit(values: dict[str, Any]) -> Hit:
     return hit
 
 
+def _probe(request: SearchRequest, size: int) -> SearchRequest:
+    """``request``'s query and filters asked for its first ``size`` hits by relevance, nothing else."""
+    update: dict[str, object] = {
+        "size": size,
+        "page": 1,
+        "cursor": None,
+        "facets": [],
+        "highlight": False,
+        "sort": "relevance",
+    }
+    return request.model_copy(update=update)
+
+
 class SearchService:
     """Search and autocomplete over one backend."""
 
@@ -57,17 +78,42 @@ class SearchService:
         self.max_size = max_size
 
     async def search(self, request: SearchRequest) -> SearchResponse:
-        """Run a search request; ``QuerySyntaxError`` / ``InvalidInput`` for bad queries or paging."""
+        """Run a search request; ``QuerySyntaxError`` / ``InvalidInput`` for bad queries or paging.
+
+        A whole query that is an ISBN, ISSN or DOI finds the items carrying it (``search.known_items``);
+        a query finding fewer than ``FEW_HITS`` hits as typed is corrected (``search.fuzzy``) unless
+        ``request.correct`` is off, and otherwise gets a did-you-mean ``suggestion``.
+        """
         started = time.perf_counter()
-        parsed = _parse(request.q)
+        known = known_item_query(request.q)
+        parsed = known if known is not None else _parse(request.q)
         request = self._validated(request)
         result = await self.backend.search(parsed, request)
+        if known is not None and result.total == 0:  # a number that only looks like an identifier
+            parsed = _parse(request.q)
+            result = await self.backend.search(parsed, request)
         terms = parsed.positive_terms
-        highlight = highlighter(terms) if request.highlight and terms and result.hits else None
+        marked = terms
+        suggestion = corrected = None
+        if terms and result.total < FEW_HITS:
+            correction = await fuzzy.plan(parsed, self.backend)
+            # Hits as typed with every word known: a rare query, not a slip; left as it is.
+            if correction is not None and (result.total == 0 or correction.slipped):
+                correction = await self._meant(parsed, correction, request)
+                # Without correction, the corrected search only says what to suggest: a few hits.
+                asked = request if request.correct else _probe(request, _SUGGESTION_HITS)
+                fixed = await self.backend.search(correction.query, asked)
+                docs = [h.doc for h in fixed.hits]
+                told = respelled(parsed, chosen_words(parsed, correction, docs[0] if docs else None), docs)
+                # Corrected hits are shown only with the correction the user is told of.
+                if fixed.total > result.total and told is not None:
+                    if request.correct:
+                        result, corrected = fixed, told
+                        marked = terms + correction.query.positive_terms
+                    else:
+                        suggestion = told
+        highlight = highlighter(marked) if request.highlight and marked and result.hits else None
         hits = [_trusted_hit(self._hit(h, highlight)) for h in result.hits]
-        suggestion = None
-        if result.total == 0 and terms:
-            suggestion = await self.suggest(parsed)
         return SearchResponse(
             query=request.q,
             total=result.total,
@@ -76,6 +122,7 @@ class SearchService:
             took_ms=round((time.perf_counter() - started) * 1000),
             next_cursor=result.next_cursor,
             suggestion=suggestion,
+            corrected_query=corrected,
         )
 
     def _validated(self, request: SearchRequest) -> SearchRequest:
@@ -112,35 +159,33 @@ class SearchService:
             "highlights": highlight(doc.title, doc.abstract, doc.authors) if highlight else {},
         }
 
-    async def suggest(self, parsed: ParsedQuery) -> str | None:
-        """The query with each word unknown to the index replaced by its closest frequent neighbour."""
-        corrections: dict[str, str] = {}
-        for term in parsed.positive_terms:
-            for i, token in enumerate(term.folded):
-                if token in corrections or (term.prefix and i == len(term.folded) - 1):
-                    continue
-                if await self._is_known(token):
-                    continue
-                candidates = await self.backend.vocabulary(token[:1], _VOCABULARY_SCAN)
-                fixed = choose_correction(token, candidates)
-                if fixed is not None:
-                    corrections[token] = fixed
-        if not corrections:
-            return None
-        return apply_corrections(parsed.text, corrections)
+    async def _meant(self, parsed: ParsedQuery, correction: Correction, request: SearchRequest) -> Correction:
+        """``correction`` ranking first by the run of words the first hits' titles say was meant
+        (``fuzzy.meant_run``), for a query of one term of several words."""
+        terms = parsed.positive_terms
+        if len(terms) != 1 or len(terms[0].folded) < 2 or terms[0].phrase:
+            return correction
+        answer = await self.backend.search(correction.query, _probe(request, _PROBE))
+        titles = [folded_tokens(" ".join(t for t in (h.doc.title, h.doc.subtitle) if t)) for h in answer.hits]
+        run = meant_run(terms[0].folded, titles)
+        return correction if run is None else with_run(correction, terms[0], run)
 
-    async def _is_known(self, token: str) -> bool:
-        # Terms starting with ``token`` come by frequency, so look for the token itself among them.
-        return any(term == token for term, _ in await self.backend.vocabulary(token, 1000))
-
-    async def autocomplete(self, prefix: str, field: str = "title", size: int = 10) -> list[str]:
-        """Titles or author names starting with the typed words (diacritics optional)."""
-        if field not in AUTOCOMPLETE_FIELDS:
+    async def autocomplete(self, prefix: str, field: str | None = None, size: int = 10) -> list[str]:
+        """Completions of the typed words: any word of a title, subject or author name (``field``, or
+        all three), diacritics optional, exact-diacritic matches first."""
+        if field is not None and field not in AUTOCOMPLETE_FIELDS:
             raise InvalidInput(f"autocomplete field must be one of {', '.join(AUTOCOMPLETE_FIELDS)}")
         exact = tuple(tokens(prefix))
         if not exact or size <= 0:
             return []
         size = min(size, self.max_size)
-        term = Term(TEXT_FIELD[field], exact, tuple(fold(t) for t in exact), phrase=True, prefix=True)
-        parsed = ParsedQuery(root=term, text=prefix, positive_terms=(term,))
-        return await self.backend.autocomplete(field, parsed, size)
+        fields = [field] if field is not None else list(AUTOCOMPLETE_FIELDS)
+        found: list[list[str]] = []
+        for name in fields:
+            term = Term(TEXT_FIELD[name], exact, tuple(fold(t) for t in exact), phrase=True, prefix=True)
+            parsed = ParsedQuery(root=term, text=prefix, positive_terms=(term,))
+            found.append(await self.backend.autocomplete(name, parsed, size))
+        if len(found) == 1:
+            return found[0]
+        term = Term("any", exact, tuple(fold(t) for t in exact), phrase=True, prefix=True)
+        return merge_completions(found, term, size)
