@@ -20,6 +20,8 @@ from .query_ast import And, Node, Not, Or, ParsedQuery, Term
 FEW_HITS = 5
 #: Ranking alternatives kept per unknown word (closest first, then most frequent in the index).
 MAX_ALTERNATIVES = 3
+#: Ranking terms of a corrected query (every backend ranks by at most 8 terms).
+MAX_RANKED = 8
 #: Letters a slip can put into a folded word (folded text holds no diacritics).
 ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 #: Longer words are searched by prefix in the vocabulary for two-edit neighbours (``_far_neighbours``).
@@ -163,7 +165,8 @@ def meant_run(typed: Sequence[str], titles: Iterable[Sequence[str]]) -> tuple[st
     """The run of title words the typed folded words most likely meant, read from ``titles`` (the folded
     words of the first hits of the corrected search, best first): consecutive words each within its
     edit budget of a typed word (a lone letter: one edit), the run found in most titles, then the one
-    found first. ``None`` when no title has one, or it is what was typed.
+    found first. ``None`` when no title has one, or a title holds the words as typed (then they were
+    meant: a rare title, not a slip).
 
     This is where the index's word pairs and longer runs correct a slip that made another real word
     (``nong nghiep hien dia`` -> ``hien dai``), which the vocabulary alone cannot tell.
@@ -183,17 +186,16 @@ def meant_run(typed: Sequence[str], titles: Iterable[Sequence[str]]) -> tuple[st
                 found.add(run)
         for run in found:
             seen.setdefault(run, [0, rank])[0] += 1
-    if not seen:
+    if not seen or tuple(typed) in seen:
         return None
-    best = min(seen, key=lambda r: (-seen[r][0], seen[r][1], r))
-    return None if best == tuple(typed) else best
+    return min(seen, key=lambda r: (-seen[r][0], seen[r][1], r))
 
 
 def with_run(correction: Correction, term: Term, run: tuple[str, ...]) -> Correction:
     """``correction`` ranking first by ``run``, the words ``term`` meant (``meant_run``)."""
     meant = Term(term.field, (), run, prefix=term.prefix)
     query = correction.query
-    terms = (meant, *(t for t in query.positive_terms if t != meant))
+    terms = (meant, *(t for t in query.positive_terms if t != meant))[:MAX_RANKED]
     alternatives = {**correction.alternatives}
     for typed, word in zip(term.folded, run, strict=True):
         if typed != word:
@@ -229,7 +231,16 @@ async def plan(parsed: ParsedQuery, lexicon: Lexicon) -> Correction | None:
     ranking: list[Term] = []
     for term in parsed.positive_terms:
         ranking.extend(_ranking(term, alternatives, dropped) if term in fuzzed else [term])
-    query = ParsedQuery(root=root, text=parsed.text, positive_terms=tuple(ranking), as_typed=parsed.root)
+    # Each word typed right on its own, last: the documents holding more of them come first among
+    # those matched by correction (and give ``meant_run`` its titles).
+    for term in terms:
+        for token in term.folded:
+            single = Term(term.field, (), (token,))
+            if len(term.folded) > 1 and token in slips and slips[token].known and single not in ranking:
+                ranking.append(single)
+    query = ParsedQuery(
+        root=root, text=parsed.text, positive_terms=tuple(ranking[:MAX_RANKED]), as_typed=parsed.root
+    )
     return Correction(query, alternatives, dropped)
 
 

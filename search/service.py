@@ -97,9 +97,13 @@ class SearchService:
         suggestion = corrected = None
         if terms and result.total < FEW_HITS:
             correction = await fuzzy.plan(parsed, self.backend)
-            # Hits as typed with every word known: a rare query, not a slip; left as it is.
-            if correction is not None and (result.total == 0 or correction.slipped):
-                correction = await self._meant(parsed, correction, request)
+            if correction is not None:
+                slipped = result.total == 0 or correction.slipped
+                correction, run = await self._meant(parsed, correction, request)
+                # Hits as typed with every word known: a rare query, unless the titles say otherwise.
+                if not (slipped or run):
+                    correction = None
+            if correction is not None:
                 # Without correction, the corrected search only says what to suggest: a few hits.
                 asked = request if request.correct else _probe(request, _SUGGESTION_HITS)
                 fixed = await self.backend.search(correction.query, asked)
@@ -159,16 +163,18 @@ class SearchService:
             "highlights": highlight(doc.title, doc.abstract, doc.authors) if highlight else {},
         }
 
-    async def _meant(self, parsed: ParsedQuery, correction: Correction, request: SearchRequest) -> Correction:
+    async def _meant(
+        self, parsed: ParsedQuery, correction: Correction, request: SearchRequest
+    ) -> tuple[Correction, bool]:
         """``correction`` ranking first by the run of words the first hits' titles say was meant
-        (``fuzzy.meant_run``), for a query of one term of several words."""
+        (``fuzzy.meant_run``), for a query of one term of several words; and whether there was one."""
         terms = parsed.positive_terms
         if len(terms) != 1 or len(terms[0].folded) < 2 or terms[0].phrase:
-            return correction
+            return correction, False
         answer = await self.backend.search(correction.query, _probe(request, _PROBE))
         titles = [folded_tokens(" ".join(t for t in (h.doc.title, h.doc.subtitle) if t)) for h in answer.hits]
         run = meant_run(terms[0].folded, titles)
-        return correction if run is None else with_run(correction, terms[0], run)
+        return (correction, False) if run is None else (with_run(correction, terms[0], run), True)
 
     async def autocomplete(self, prefix: str, field: str | None = None, size: int = 10) -> list[str]:
         """Completions of the typed words: any word of a title, subject or author name (``field``, or

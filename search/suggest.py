@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from schemas.search import IndexDocument
 
 from .analysis import fold, tokens
-from .fuzzy import Correction, fuzzable
+from .fuzzy import Correction
 from .query_ast import ParsedQuery
 from .semantics import apply_corrections
 
@@ -38,8 +38,7 @@ def chosen_words(parsed: ParsedQuery, correction: Correction, top: IndexDocument
     held = set(fold(w) for w in document_words(top)) if top is not None else set()
     out: dict[str, str] = {}
     for term in parsed.positive_terms:
-        for i in fuzzable(term):
-            token = term.folded[i]
+        for token in term.folded:
             if token in out:
                 continue
             options = correction.alternatives.get(token)
