@@ -282,29 +282,35 @@ def completion_key(text: str, term: Term) -> tuple[int, int, int, str] | None:
     return (diacritics, 0 if at == 0 else 1, len(text), text)
 
 
-def completion_of(text: str, term: Term, whole: bool) -> str | None:
-    """The completion a title, subject or name gives for ``term``: the text from the first word whose
-    folded words start with the typed ones, ``COMPLETION_WORDS`` words at most (``whole``: all of it,
-    for names); ``None`` when there is no such word."""
+def completion_of(text: str, term: Term, whole: bool) -> tuple[str, int] | None:
+    """The completion a title, subject or name gives for ``term``, and the word of ``text`` it starts
+    at: the text from the first word whose folded words start with the typed ones,
+    ``COMPLETION_WORDS`` words at most (``whole``: all of it, for names); ``None`` without such a word."""
     text = unicodedata.normalize("NFC", text).strip()
     spans = list(_TOKEN.finditer(text))
     at = _match_at([_fold_lower(m.group()) for m in spans], term.folded)
     if at < 0:
         return None
     if whole:
-        return text
+        return text, at
     end = spans[min(len(spans), at + COMPLETION_WORDS) - 1].end()
-    return text[spans[at].start() : end]
+    return text[spans[at].start() : end], at
 
 
 def rank_completions(candidates: Iterable[str], term: Term, size: int, whole: bool = False) -> list[str]:
     """Completions of the typed words among ``candidates`` (titles; or, ``whole``, subjects and names).
 
     Any word may be completed (``nong`` -> ``nông nghiệp ...`` from the middle of a title), without
-    diacritics; ordered by ``completion_key``; duplicates (same NFC casefold) removed; NFC returned.
+    diacritics. Order: exact-diacritic matches first, then matches at the first word of a title,
+    subject or name, then shorter, then code-point order; duplicates (same NFC casefold) removed.
     """
-    found = (completion_of(c, term, whole) for c in candidates if c)
-    return merge_completions([[c for c in found if c]], term, size)
+    scored: list[tuple[tuple[int, int, int, str], str]] = []
+    for cand in candidates:
+        found = completion_of(cand, term, whole) if cand else None
+        key = completion_key(found[0], term) if found else None
+        if found is not None and key is not None:
+            scored.append(((key[0], 0 if found[1] == 0 else 1, key[2], key[3]), found[0]))
+    return _deduped(scored, size)
 
 
 def merge_completions(lists: Iterable[Iterable[str]], term: Term, size: int) -> list[str]:
@@ -315,6 +321,11 @@ def merge_completions(lists: Iterable[Iterable[str]], term: Term, size: int) -> 
             key = completion_key(text, term)
             if key is not None:
                 scored.append((key, text))
+    return _deduped(scored, size)
+
+
+def _deduped(scored: list[tuple[tuple[int, int, int, str], str]], size: int) -> list[str]:
+    """The texts of ``scored`` in key order, the first of each NFC casefold, ``size`` at most."""
     scored.sort()
     seen: set[str] = set()
     out: list[str] = []
