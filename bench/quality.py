@@ -10,6 +10,7 @@ often ``corrected_query`` or ``suggestion`` is the intended query (diacritics as
 its title equals the known item's title (the demo holds some works at several members).
 
     .venv/bin/python bench/quality.py [--es URL | --start-node] [--records 2000] [--items 200]
+    .venv/bin/python bench/quality.py --latency 100000 [--es URL] [--items 300]
 """
 
 from __future__ import annotations
@@ -338,6 +339,64 @@ async def run(es_url: str | None, records: int, items: int, seed: int) -> None:
         )
 
 
+async def latency(es_url: str | None, records: int, count: int, seed: int) -> None:
+    """p50/p99 (concurrency 1, through ``SearchService``, every facet as the API asks) of correct and
+    slipped title words and of autocomplete, over ``records`` records of ``bench/search.py``."""
+    from bench.search import batched, generate
+
+    rng = random.Random(seed)
+    titles: list[str] = []
+    backends: list[tuple[str, SearchBackend]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tantivy = TantivyBackend(Path(tmp) / "tantivy")
+        await tantivy.open()
+        backends.append(("tantivy", tantivy))
+        if es_url:
+            from search.elastic import ElasticBackend
+
+            backends.append(
+                ("elasticsearch", ElasticBackend(es_url, alias=f"latency-{uuid.uuid4().hex[:8]}"))
+            )
+            await backends[-1][1].open()
+        started = time.perf_counter()
+        for batch in batched(generate(records), 5000):
+            titles.extend(d.title for d in batch[:20] if d.title)
+            for _, backend in backends:
+                await backend.bulk(batch)
+        for _, backend in backends:
+            await backend.refresh()
+        print(f"{records} records indexed in {time.perf_counter() - started:.0f} s")
+        words = [t.split() for t in rng.sample(titles, min(count, len(titles))) if len(t.split()) >= 3]
+        correct = [" ".join(w[i : i + 3]) for w in words for i in [rng.randrange(len(w) - 2)]]
+        slipped_queries = [slipped(q, rng.choice(SLIPS), rng) for q in correct]
+        typed = [folded_text(w[rng.randrange(1, len(w))])[: rng.randint(2, 4)] for w in words]
+        try:
+            for name, backend in backends:
+                service = SearchService(backend)
+                rows: dict[str, list[float]] = {"correct": [], "one slip": [], "autocomplete": []}
+                for kind, queries in (("correct", correct), ("one slip", slipped_queries)):
+                    for q in queries:
+                        t0 = time.perf_counter()
+                        await service.search(SearchRequest(q=q))
+                        rows[kind].append(time.perf_counter() - t0)
+                for prefix in typed:
+                    t0 = time.perf_counter()
+                    await service.autocomplete(prefix)
+                    rows["autocomplete"].append(time.perf_counter() - t0)
+                for kind, times in rows.items():
+                    times.sort()
+                    p50, p99 = times[len(times) // 2] * 1000, times[int(len(times) * 0.99)] * 1000
+                    print(
+                        f"{name:<14}{kind:<14}p50 {p50:7.1f} ms   p99 {p99:7.1f} ms   ({len(times)} queries)"
+                    )
+        finally:
+            for name, backend in backends:
+                if name == "elasticsearch":
+                    for index in await backend.list_indexes():
+                        await backend.client.indices.delete(index=index)  # type: ignore[attr-defined]
+                await backend.close()
+
+
 def main() -> None:
     raw = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=raw)
@@ -348,7 +407,13 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=2000)
     parser.add_argument("--items", type=int, default=200)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--latency", type=int, metavar="RECORDS", help="instead: latency of slipped queries and autocomplete"
+    )
     args = parser.parse_args()
+    if args.latency:
+        asyncio.run(latency(args.es, args.latency, args.items, args.seed))
+        return
     if args.start_node and not args.es:
         from tests.search_node import start_node
 

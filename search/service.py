@@ -7,6 +7,7 @@ they are identical whichever backend answers (see ``search.semantics``).
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import time
 from collections.abc import Callable, Sequence
@@ -186,11 +187,12 @@ class SearchService:
             return []
         size = min(size, self.max_size)
         fields = [field] if field is not None else list(AUTOCOMPLETE_FIELDS)
-        found: list[list[str]] = []
+        asked = []
         for name in fields:
             term = Term(TEXT_FIELD[name], exact, tuple(fold(t) for t in exact), phrase=True, prefix=True)
             parsed = ParsedQuery(root=term, text=prefix, positive_terms=(term,))
-            found.append(await self.backend.autocomplete(name, parsed, size))
+            asked.append(self.backend.autocomplete(name, parsed, size))
+        found = await asyncio.gather(*asked)  # the fields side by side
         if len(found) == 1:
             return found[0]
         term = Term("any", exact, tuple(fold(t) for t in exact), phrase=True, prefix=True)

@@ -80,8 +80,14 @@ _FACET_FIELD = {
     "subject": "subjects",
     "year": "year",
 }
-#: Autocomplete field -> stem of the analysed fields searched for its candidates.
-_COMPLETED = {"title": "title", "author": "author", "subject": "subject"}
+#: Autocomplete field -> (stem of the analysed fields searched, stored fields its completions come from).
+_COMPLETED = {
+    "title": ("title", ("title", "subtitle")),
+    "author": ("author", ("authors",)),
+    "subject": ("subject", ("subjects",)),
+}
+#: Documents read per autocomplete field and variant (exact, folded): one title is often held by many.
+_COMPLETION_CANDIDATES = 100
 _MAX_BOOSTED_TERMS = 8  # bound the work per query; later terms still match
 _MAX_TIE_WINDOW = 200_000  # largest window fetched to order a group of equal scores by id
 _STARTS_MAX = 1000  # characters of a title kept in the autocomplete "starts" fields
@@ -745,8 +751,8 @@ class TantivyBackend:
     @staticmethod
     def _autocomplete(handle: _Index, field: str, term: Term, size: int) -> list[str]:
         searcher = handle.index.searcher()
-        cap = max(200, size * 20)
-        stem = _COMPLETED[field]
+        cap = max(_COMPLETION_CANDIDATES, size * 10)
+        stem, names = _COMPLETED[field]
         candidates: list[str] = []
         for exact in (True, False):  # exact-diacritic candidates first, so a cap keeps them
             variant = "exact" if exact else "folded"
@@ -754,13 +760,11 @@ class TantivyBackend:
             # The typed words anywhere in the field (a phrase whose last word is a prefix).
             q = words_query(f"{stem}_{variant}", toks, phrase=True, prefix=True)
             for _, addr in searcher.search(q, cap, count=False).hits:
-                doc = _load(searcher, addr)
-                if field == "title":
-                    candidates.extend(t for t in (doc.title, doc.subtitle) if t)
-                elif field == "subject":
-                    candidates.extend(doc.subjects)
-                else:
-                    candidates.extend(doc.authors)
+                # Only the strings completed are read from the stored body (no model validation).
+                body = json.loads(cast(str, searcher.doc(addr).get_first("body")))
+                for name in names:
+                    value = body.get(name)
+                    candidates.extend([value] if isinstance(value, str) else value or [])
         return rank_completions(candidates, term, size, whole=field != "title")
 
     async def frequencies(self, words: Sequence[str]) -> dict[str, int]:

@@ -313,7 +313,7 @@ class ElasticBackend(ElasticConnection):
         term = prefix_term(prefix)
         if term is None or size <= 0:
             return []
-        candidates = min(max(size * 20, 200), 1000)
+        candidates = min(max(size * 10, 100), 1000)
         answer = await self.raw_search(autocomplete_body(field, term, candidates))
         values: list[str] = []
         for hit in answer["hits"]["hits"]:
