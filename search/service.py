@@ -19,7 +19,7 @@ from schemas.search import Hit, SearchRequest, SearchResponse
 from . import fuzzy
 from .analysis import fold, folded_tokens, tokens
 from .backend import BackendHit, SearchBackend
-from .fuzzy import FEW_HITS, Correction, meant_run, with_run
+from .fuzzy import FEW_HITS, Correction, in_titles, meant_run, with_run
 from .known_items import known_item_query
 from .query import parse_query
 from .query_ast import TEXT_FIELD, ParsedQuery, Term
@@ -29,6 +29,8 @@ from .suggest import chosen_words, respelled
 AUTOCOMPLETE_FIELDS = ("title", "author", "subject")
 #: Hits of the corrected query whose titles say which words were meant (``fuzzy.meant_run``).
 _PROBE = 30
+#: Query fields whose slips the titles can tell (``fuzzy.meant_run``).
+TITLED = ("any", "title")
 #: Hits of the corrected query asked when not correcting: the suggestion is spelled as they spell it.
 _SUGGESTION_HITS = 5
 
@@ -170,9 +172,9 @@ class SearchService:
         """``correction`` ranking first by the run of words the first hits' titles say was meant
         (``fuzzy.meant_run``), for a query of one term of several words; and whether there was one."""
         terms = parsed.positive_terms
-        if len(terms) != 1 or len(terms[0].folded) < 2 or terms[0].phrase:
+        if len(terms) != 1 or len(terms[0].folded) < 2 or terms[0].phrase or terms[0].field not in TITLED:
             return correction, False
-        answer = await self.backend.search(correction.query, _probe(request, _PROBE))
+        answer = await self.backend.search(in_titles(correction.query), _probe(request, _PROBE))
         titles = [folded_tokens(" ".join(t for t in (h.doc.title, h.doc.subtitle) if t)) for h in answer.hits]
         run = meant_run(terms[0].folded, titles)
         return (correction, False) if run is None else (with_run(correction, terms[0], run), True)
