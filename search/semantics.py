@@ -93,7 +93,6 @@ PHRASE_EXACT_BOOST = 500.0
 AS_TYPED_BOOST = 100_000.0
 MAX_WINDOW = 10_000
 SNIPPET_CHARS = 240
-MAX_EDITS = 2
 
 _TOKEN = re.compile(r"[^\W_]+")
 
@@ -339,36 +338,7 @@ def _deduped(scored: list[tuple[tuple[int, int, int, str], str]], size: int) -> 
     return out
 
 
-# -- spelling ----------------------------------------------------------------------------------------
-def edit_distance(a: str, b: str, limit: int = MAX_EDITS) -> int:
-    """Levenshtein distance, or ``limit + 1`` as soon as it must exceed ``limit``."""
-    if abs(len(a) - len(b)) > limit:
-        return limit + 1
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        if min(cur) > limit:
-            return limit + 1
-        prev = cur
-    return prev[-1]
-
-
-def choose_correction(token: str, vocabulary: Iterable[tuple[str, int]]) -> str | None:
-    """The closest term (edit distance <= 2), then highest document frequency, then code-point order."""
-    best: tuple[int, int, str] | None = None
-    for term, df in vocabulary:
-        if term == token:
-            continue
-        dist = edit_distance(token, term)
-        if dist <= MAX_EDITS:
-            key = (dist, -df, term)
-            if best is None or key < best:
-                best = key
-    return best[2] if best else None
-
-
+# -- corrections ----------------------------------------------------------------------------------------
 def apply_corrections(query: str, corrections: dict[str, str]) -> str:
     """``query`` (NFC) with every word whose fold is a key of ``corrections`` replaced by its value."""
     text = unicodedata.normalize("NFC", query)
