@@ -18,7 +18,7 @@ from schemas.search import Hit, SearchRequest, SearchResponse
 
 from . import fuzzy
 from .analysis import fold, folded_tokens, tokens
-from .backend import BackendHit, SearchBackend
+from .backend import BackendHit, BackendResult, SearchBackend
 from .fuzzy import FEW_HITS, Correction, in_titles, meant_run, with_run
 from .known_items import known_item_query
 from .query import parse_query
@@ -99,26 +99,14 @@ class SearchService:
         marked = terms
         suggestion = corrected = None
         if terms and result.total < FEW_HITS:
-            correction = await fuzzy.plan(parsed, self.backend)
-            if correction is not None:
-                slipped = result.total == 0 or correction.slipped
-                correction, run = await self._meant(parsed, correction, request)
-                # Hits as typed with every word known: a rare query, unless the titles say otherwise.
-                if not (slipped or run):
-                    correction = None
-            if correction is not None:
-                # Without correction, the corrected search only says what to suggest: a few hits.
-                asked = request if request.correct else _probe(request, _SUGGESTION_HITS)
-                fixed = await self.backend.search(correction.query, asked)
-                docs = [h.doc for h in fixed.hits]
-                told = respelled(parsed, chosen_words(parsed, correction, docs[0] if docs else None), docs)
-                # Corrected hits are shown only with the correction the user is told of.
-                if fixed.total > result.total and told is not None:
-                    if request.correct:
-                        result, corrected = fixed, told
-                        marked = terms + correction.query.positive_terms
-                    else:
-                        suggestion = told
+            found = await self._correct(parsed, request, result.total)
+            if found is not None:
+                fixed, correction, told = found
+                if request.correct:
+                    result, corrected = fixed, told
+                    marked = terms + correction.query.positive_terms
+                else:
+                    suggestion = told
         highlight = highlighter(marked) if request.highlight and marked and result.hits else None
         hits = [_trusted_hit(self._hit(h, highlight)) for h in result.hits]
         return SearchResponse(
@@ -165,6 +153,31 @@ class SearchService:
             "score": hit.score,
             "highlights": highlight(doc.title, doc.abstract, doc.authors) if highlight else {},
         }
+
+    async def _correct(
+        self, parsed: ParsedQuery, request: SearchRequest, found: int
+    ) -> tuple[BackendResult, Correction, str] | None:
+        """The corrected search of a query that found ``found`` (fewer than ``FEW_HITS``) as typed, its
+        correction, and what the user is told it searched (``None``: no correction).
+
+        Without ``request.correct`` the corrected search only says what to suggest: a few hits.
+        Corrected hits are only ever shown with the correction the user is told of, and when they are
+        more than those found as typed.
+        """
+        correction = await fuzzy.plan(parsed, self.backend)
+        if correction is None:
+            return None
+        slipped = found == 0 or correction.slipped
+        correction, run = await self._meant(parsed, correction, request)
+        if not (slipped or run):  # hits as typed, every word known: a rare query, not a slip
+            return None
+        asked = request if request.correct else _probe(request, _SUGGESTION_HITS)
+        fixed = await self.backend.search(correction.query, asked)
+        docs = [h.doc for h in fixed.hits]
+        told = respelled(parsed, chosen_words(parsed, correction, docs[0] if docs else None), docs)
+        if fixed.total <= found or told is None:
+            return None
+        return fixed, correction, told
 
     async def _meant(
         self, parsed: ParsedQuery, correction: Correction, request: SearchRequest
