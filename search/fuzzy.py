@@ -22,8 +22,9 @@ FEW_HITS = 5
 MAX_ALTERNATIVES = 3
 #: Ranking terms of a corrected query (every backend ranks by at most 8 terms).
 MAX_RANKED = 8
-#: Letters a slip can put into a folded word (folded text holds no diacritics).
-ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+#: Letters a slip can put into a folded word (folded text holds no diacritics; digits are not slipped
+#: into words often enough to pay for the look-ups).
+ALPHABET = "abcdefghijklmnopqrstuvwxyz"
 #: Longer words are searched by prefix in the vocabulary for two-edit neighbours (``_far_neighbours``).
 _FAR_SCAN = 5000
 

@@ -87,7 +87,7 @@ _COMPLETED = {
     "subject": ("subject", ("subjects",)),
 }
 #: Documents read per autocomplete field and variant (exact, folded): one title is often held by many.
-_COMPLETION_CANDIDATES = 100
+_COMPLETION_CANDIDATES = 60
 _MAX_BOOSTED_TERMS = 8  # bound the work per query; later terms still match
 _MAX_TIE_WINDOW = 200_000  # largest window fetched to order a group of equal scores by id
 _STARTS_MAX = 1000  # characters of a title kept in the autocomplete "starts" fields
@@ -754,7 +754,9 @@ class TantivyBackend:
         cap = max(_COMPLETION_CANDIDATES, size * 10)
         stem, names = _COMPLETED[field]
         candidates: list[str] = []
-        for exact in (True, False):  # exact-diacritic candidates first, so a cap keeps them
+        # Exact-diacritic candidates first, so a cap keeps them; typed without diacritics, the folded
+        # candidates hold them too (they are ranked exact first all the same).
+        for exact in (True, False) if term.exact != term.folded else (False,):
             variant = "exact" if exact else "folded"
             toks = term.exact if exact else term.folded
             # The typed words anywhere in the field (a phrase whose last word is a prefix).
