@@ -526,8 +526,11 @@ def search(
     year_from: Annotated[int | None, typer.Option("--year-from")] = None,
     year_to: Annotated[int | None, typer.Option("--year-to")] = None,
     sort: Annotated[str, typer.Option("--sort", help="relevance, year_desc, year_asc, title")] = "relevance",
+    no_correct: Annotated[
+        bool, typer.Option("--no-correct", help="Search exactly as typed (no correction of slipped words)")
+    ] = False,
 ) -> None:
-    """Search the union catalogue."""
+    """Search the union catalogue (an ISBN, ISSN or DOI alone finds the items carrying it)."""
     try:
         request = SearchRequest.from_params(
             query,
@@ -539,6 +542,7 @@ def search(
             subject=subject or [],
             year_from=year_from,
             year_to=year_to,
+            correct=not no_correct,
         )
     except ValidationError as exc:
         fail(validation_message(exc))
@@ -560,6 +564,8 @@ def search(
         holders = ", ".join(h.code for h in hit.holdings) or str(hit.holdings_count)
         table.add_row(holders, str(hit.year or ""), hit.type or "", title, hit.work_id)
     console.print(table)
+    if response.corrected_query:
+        console.print(f"Results for: {response.corrected_query} (search exactly as typed: --no-correct)")
     if response.suggestion:
         console.print(f"Did you mean: {response.suggestion}")
 

@@ -149,6 +149,9 @@ def search_request(
             description="Comma-separated facets of " + ", ".join(FACETS) + "; empty for none",
         ),
     ] = None,
+    correct: Annotated[
+        bool, Query(description="Correct slips when fewer than 5 hits; false: as typed")
+    ] = True,
 ) -> SearchRequest:
     """A :class:`SearchRequest` from the query string shared by ``/search`` and the web pages.
 
@@ -169,6 +172,7 @@ def search_request(
             year_from=year_from,
             year_to=year_to,
             facets=facets,
+            correct=correct,
         )
     except ValidationError as exc:
         raise RequestValidationError([_as_query_error(error) for error in exc.errors()]) from None

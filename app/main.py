@@ -103,8 +103,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in routers:
         app.include_router(module.router)
     app.include_router(usage_routes.router)
-    app.include_router(go.router)
-    app.include_router(sushi.router)
     if settings.demo_provider:
         # Off by default: a production catalogue should not answer as thirteen fake repositories.
         app.include_router(demo_oai_router())

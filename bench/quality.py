@@ -1,12 +1,16 @@
 """Known-item search quality: can a researcher typing a few title syllables find the record?
 
-Indexes ~2,000 demo records (``app.demo.generator``), picks ~200 known items and types the most
-distinctive 3-4 consecutive words of each title four ways (as written, without diacritics,
-decomposed NFD, lower-case). Prints success@1 and success@10 per backend beside a naive baseline
-(exact raw tokens, no Unicode normalisation or folding). A hit counts when its title equals the known
-item's title (the demo holds some works at several members).
+Indexes ~2,000 demo records (``app.demo.generator``), picks ~200 known items and types the shortest
+run of 3-6 consecutive title words naming only that title four ways (as written, without diacritics,
+decomposed NFD, lower-case), and once more without diacritics with one slip of the finger in one word
+(a swap of neighbours, an inserted or a substituted keyboard neighbour, a deleted letter). Prints
+success@1 and success@10 per backend beside a naive baseline (exact raw tokens, no Unicode
+normalisation or folding), how often the exact-diacritic queries put their own spelling first, and how
+often ``corrected_query`` or ``suggestion`` is the intended query (diacritics aside). A hit counts when
+its title equals the known item's title (the demo holds some works at several members).
 
     .venv/bin/python bench/quality.py [--es URL | --start-node] [--records 2000] [--items 200]
+    .venv/bin/python bench/quality.py --latency 100000 [--es URL] [--items 300]
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import random
 import re
 import sys
 import tempfile
+import time
 import unicodedata
 import uuid
 from collections.abc import Callable, Sequence
@@ -30,6 +35,7 @@ from app.demo.members import DEMO_MEMBERS
 from schemas.search import IndexDocument, SearchRequest
 from search.analysis import (
     analyse_field,
+    exact_text,
     fold,
     folded_text,
     normalise,
@@ -50,6 +56,48 @@ VARIANTS: dict[str, Callable[[str], str]] = {
     "decomposed NFD": lambda s: unicodedata.normalize("NFD", s),
     "lower-case": str.lower,
 }
+
+
+#: Neighbouring keys of a QWERTY keyboard (what a slipped finger types instead, or as well).
+_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+KEYBOARD: dict[str, str] = {}
+for _r, _row in enumerate(_ROWS):
+    for _c, _ch in enumerate(_row):
+        near = [_row[_c - 1] if _c else "", _row[_c + 1] if _c + 1 < len(_row) else ""]
+        for _other in (_r - 1, _r + 1):
+            if 0 <= _other < len(_ROWS):
+                near += [_ROWS[_other][k] for k in (_c - 1, _c, _c + 1) if 0 <= k < len(_ROWS[_other])]
+        KEYBOARD[_ch] = "".join(n for n in near if n)
+
+SLIPS = ("swap", "insertion", "deletion", "substitution")
+
+
+def slip(word: str, kind: str, rng: random.Random) -> str:
+    """``word`` (folded, 2+ letters) with one slip of the finger of ``kind``."""
+    i = rng.randrange(len(word))
+    if kind == "swap":
+        i = rng.randrange(len(word) - 1)
+        return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
+    if kind == "deletion":
+        return word[:i] + word[i + 1 :]
+    near = KEYBOARD.get(word[i], "") or "aeiou"
+    if kind == "insertion":  # a neighbour of the key meant, pressed with it
+        return word[: i + 1] + rng.choice(near) + word[i + 1 :]
+    return word[:i] + rng.choice(near) + word[i + 1 :]
+
+
+def slipped(words: str, kind: str, rng: random.Random) -> str:
+    """The words typed without diacritics, one of them (2+ letters) with one slip of ``kind``."""
+    folded = folded_text(words).split()
+    long_enough = [i for i, w in enumerate(folded) if len(w) >= 2]
+    if not long_enough:
+        return " ".join(folded)
+    i = rng.choice(long_enough)
+    while True:
+        changed = slip(folded[i], kind, rng)
+        if changed != folded[i]:
+            folded[i] = changed
+            return " ".join(folded)
 
 
 def demo_documents(limit: int) -> list[IndexDocument]:
@@ -100,21 +148,25 @@ def demo_documents(limit: int) -> list[IndexDocument]:
 
 
 def known_items(docs: Sequence[IndexDocument], count: int, rng: random.Random) -> list[tuple[str, str]]:
-    """(doc id, 3-4 consecutive title words as written) for ``count`` random records.
+    """(doc id, 3-6 consecutive title words as written) for ``count`` random records.
 
-    Researchers remember the distinctive part of a title, not "tại tỉnh ...": of all windows, the one
-    shared by the fewest titles is typed (ties broken at random).
+    Researchers remember the distinctive part of a title, not "tại tỉnh ...": the shortest window of
+    3 to 6 words found in no other title is typed (ties broken at random). Records whose every such
+    window is also part of another title (demo titles nest: "Ảnh hưởng ... tại Hà Nội" within "Báo
+    cáo ...: Ảnh hưởng ... tại Hà Nội") are not known items: no query of their words names them.
     """
-    titles = [f" {d.title_folded} " for d in docs]
+    titles = sorted({f" {d.title_folded} " for d in docs})
     out: list[tuple[str, str]] = []
-    for doc in rng.sample(list(docs), min(count, len(docs))):
+    for doc in rng.sample(list(docs), len(docs)):
+        if len(out) >= count:
+            break
         words = unicodedata.normalize("NFC", doc.title or "").split()
-        if len(words) < 2:
-            continue
-        windows = [" ".join(words[i : i + w]) for w in (3, 4) for i in range(max(1, len(words) - w + 1))]
-        rng.shuffle(windows)
-        best = min(windows, key=lambda q: sum(f" {folded_text(q)} " in t for t in titles))
-        out.append((doc.id, best))
+        for width in (3, 4, 5, 6):
+            windows = [" ".join(words[i : i + width]) for i in range(max(1, len(words) - width + 1))]
+            unique = [q for q in windows if sum(f" {folded_text(q)} " in t for t in titles) == 1]
+            if unique:
+                out.append((doc.id, rng.choice(unique)))
+                break
     return out
 
 
@@ -174,11 +226,56 @@ async def evaluate(
     return out
 
 
+async def own_spelling_first(service: SearchService, items: list[tuple[str, str]]) -> float:
+    """Share of queries typed with their diacritics whose first hit's title holds those exact words."""
+    good = 0
+    for _, words in items:
+        response = await service.search(SearchRequest(q=words, size=1, facets=[], highlight=False))
+        top = response.hits[0] if response.hits else None
+        title = f" {exact_text(' '.join(t for t in (top.title, top.subtitle) if t))} " if top else ""
+        good += f" {exact_text(words)} " in title
+    return good / len(items)
+
+
+async def evaluate_slips(
+    service: SearchService | Naive,
+    docs: dict[str, IndexDocument],
+    slips: list[tuple[str, str, str, str]],
+    timings: list[float] | None = None,
+) -> dict[str, tuple[float, float, float]]:
+    """success@1, success@10 and correction accuracy per kind of slip (and over all of them)."""
+    counts: dict[str, list[int]] = {kind: [0, 0, 0, 0] for kind in (*SLIPS, "all slips")}
+    for doc_id, words, kind, typed in slips:
+        if isinstance(service, Naive):
+            hits: Sequence[object] = service.search(typed, 10)
+            told = None
+        else:
+            started = time.perf_counter()
+            response = await service.search(SearchRequest(q=typed, size=10, facets=[], highlight=False))
+            if timings is not None:
+                timings.append(time.perf_counter() - started)
+            hits = response.hits
+            told = response.corrected_query or response.suggestion
+        right = told is not None and folded_text(told) == folded_text(words)
+        for key in (kind, "all slips"):
+            c = counts[key]
+            c[0] += _found(docs[doc_id], hits, 1)
+            c[1] += _found(docs[doc_id], hits, 10)
+            c[2] += right
+            c[3] += 1
+    return {k: (c[0] / c[3], c[1] / c[3], c[2] / c[3]) for k, c in counts.items() if c[3]}
+
+
 async def run(es_url: str | None, records: int, items: int, seed: int) -> None:
     docs = demo_documents(records)
     by_id = {d.id: d for d in docs}
-    known = known_items(docs, items, random.Random(seed))
+    rng = random.Random(seed)
+    known = known_items(docs, items, rng)
+    slips = [(doc_id, words, kind, slipped(words, kind, rng)) for doc_id, words in known for kind in SLIPS]
     results: dict[str, dict[str, tuple[float, float]]] = {"naive": await evaluate(Naive(docs), by_id, known)}
+    slip_results = {"naive": await evaluate_slips(Naive(docs), by_id, slips)}
+    own_first: dict[str, float] = {}
+    timings: dict[str, list[float]] = {}
     backends: list[tuple[str, SearchBackend]] = []
     es: ElasticBackend | None = None
     with tempfile.TemporaryDirectory() as tmp:
@@ -195,14 +292,20 @@ async def run(es_url: str | None, records: int, items: int, seed: int) -> None:
             for name, backend in backends:
                 await backend.bulk(docs)
                 await backend.refresh()
-                results[name] = await evaluate(SearchService(backend), by_id, known)
+                service = SearchService(backend)
+                results[name] = await evaluate(service, by_id, known)
+                timings[name] = []
+                slip_results[name] = await evaluate_slips(service, by_id, slips, timings[name])
+                own_first[name] = await own_spelling_first(service, known)
         finally:
             if es is not None:
                 for index in await es.list_indexes():
                     await es.client.indices.delete(index=index)
             for _, backend in backends:
                 await backend.close()
-    print(f"{len(docs)} records, {len(known)} known items (3-4 title words each)\n")
+    print(
+        f"{len(docs)} records, {len(known)} known items (3-6 words naming one title), {len(slips)} slipped\n"
+    )
     header = f"{'typed':<16}" + "".join(f"{n + ' @1':>20}{n + ' @10':>20}" for n in results)
     print(header)
     print("-" * len(header))
@@ -212,6 +315,84 @@ async def run(es_url: str | None, records: int, items: int, seed: int) -> None:
             at1, at10 = scores[variant]
             row += f"{at1:>20.1%}{at10:>20.1%}"
         print(row)
+    print()
+    header = f"{'one slip':<16}" + "".join(
+        f"{n + ' @1':>20}{n + ' @10':>20}{n + ' told':>20}" for n in slip_results
+    )
+    print(header)
+    print("-" * len(header))
+    for kind in (*SLIPS, "all slips"):
+        row = f"{kind:<16}"
+        for scores in slip_results.values():
+            at1, at10, told = scores[kind]
+            row += f"{at1:>20.1%}{at10:>20.1%}{told:>20.1%}"
+        print(row)
+    print("\n('told': corrected_query or suggestion equals the intended words, diacritics aside)")
+    for name, share in own_first.items():
+        ms = sorted(timings[name])
+        p50, p99 = ms[len(ms) // 2] * 1000, ms[min(len(ms) - 1, int(len(ms) * 0.99))] * 1000
+        print(
+            f"{name}: exact-diacritic queries with their own spelling first {share:.1%}; "
+            f"slipped queries p50 {p50:.1f} ms, p99 {p99:.1f} ms"
+        )
+
+
+async def latency(es_url: str | None, records: int, count: int, seed: int) -> None:
+    """p50/p99 (concurrency 1, through ``SearchService``, every facet as the API asks) of correct and
+    slipped title words and of autocomplete, over ``records`` records of ``bench/search.py``."""
+    from bench.search import batched, generate
+
+    rng = random.Random(seed)
+    titles: list[str] = []
+    backends: list[tuple[str, SearchBackend]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tantivy = TantivyBackend(Path(tmp) / "tantivy")
+        await tantivy.open()
+        backends.append(("tantivy", tantivy))
+        if es_url:
+            from search.elastic import ElasticBackend
+
+            backends.append(
+                ("elasticsearch", ElasticBackend(es_url, alias=f"latency-{uuid.uuid4().hex[:8]}"))
+            )
+            await backends[-1][1].open()
+        started = time.perf_counter()
+        for batch in batched(generate(records), 5000):
+            titles.extend(d.title for d in batch[:20] if d.title)
+            for _, backend in backends:
+                await backend.bulk(batch)
+        for _, backend in backends:
+            await backend.refresh()
+        print(f"{records} records indexed in {time.perf_counter() - started:.0f} s")
+        words = [t.split() for t in rng.sample(titles, min(count, len(titles))) if len(t.split()) >= 3]
+        correct = [" ".join(w[i : i + 3]) for w in words for i in [rng.randrange(len(w) - 2)]]
+        slipped_queries = [slipped(q, rng.choice(SLIPS), rng) for q in correct]
+        typed = [folded_text(w[rng.randrange(1, len(w))])[: rng.randint(2, 4)] for w in words]
+        try:
+            for name, backend in backends:
+                service = SearchService(backend)
+                rows: dict[str, list[float]] = {"correct": [], "one slip": [], "autocomplete": []}
+                for kind, queries in (("correct", correct), ("one slip", slipped_queries)):
+                    for q in queries:
+                        t0 = time.perf_counter()
+                        await service.search(SearchRequest(q=q))
+                        rows[kind].append(time.perf_counter() - t0)
+                for prefix in typed:
+                    t0 = time.perf_counter()
+                    await service.autocomplete(prefix)
+                    rows["autocomplete"].append(time.perf_counter() - t0)
+                for kind, times in rows.items():
+                    times.sort()
+                    p50, p99 = times[len(times) // 2] * 1000, times[int(len(times) * 0.99)] * 1000
+                    print(
+                        f"{name:<14}{kind:<14}p50 {p50:7.1f} ms   p99 {p99:7.1f} ms   ({len(times)} queries)"
+                    )
+        finally:
+            for name, backend in backends:
+                if name == "elasticsearch":
+                    for index in await backend.list_indexes():
+                        await backend.client.indices.delete(index=index)  # type: ignore[attr-defined]
+                await backend.close()
 
 
 def main() -> None:
@@ -224,7 +405,13 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=2000)
     parser.add_argument("--items", type=int, default=200)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--latency", type=int, metavar="RECORDS", help="instead: latency of slipped queries and autocomplete"
+    )
     args = parser.parse_args()
+    if args.latency:
+        asyncio.run(latency(args.es, args.latency, args.items, args.seed))
+        return
     if args.start_node and not args.es:
         from tests.search_node import start_node
 

@@ -53,6 +53,9 @@ class SearchRequest(BaseModel):
     facets: list[FacetName] = Field(default_factory=lambda: list(FACETS))
     facet_size: int = Field(10, ge=1, le=200)
     highlight: bool = True
+    #: Typo tolerance: when the query as typed finds fewer than 5 hits, also match words within a small
+    #: edit distance (``search.fuzzy``); ``False`` searches exactly as typed.
+    correct: bool = True
 
     @field_validator("facets", mode="before")
     @classmethod
@@ -80,6 +83,7 @@ class SearchRequest(BaseModel):
         year_from: int | None = None,
         year_to: int | None = None,
         facets: str | None = None,
+        correct: bool = True,
     ) -> SearchRequest:
         """A request from flat parameters, as the API's query string and the CLI's options give them.
 
@@ -94,6 +98,7 @@ class SearchRequest(BaseModel):
                 "page": page,
                 "cursor": cursor,
                 "sort": sort,
+                "correct": correct,
                 "facets": list(FACETS) if facets is None else split_values([facets]),
                 "filters": {
                     "member": [m.upper() for m in split_values(member)],
@@ -148,7 +153,11 @@ class SearchResponse(BaseModel):
     facets: dict[str, list[FacetValue]] = Field(default_factory=dict)
     took_ms: int = 0
     next_cursor: str | None = None
+    #: Did you mean: the query with its slipped words replaced by indexed ones (fewer than 5 hits).
     suggestion: str | None = None
+    #: The hits were found by correcting slipped words: the query searched, as the index spells it
+    #: (``correct=false`` searches exactly as typed).
+    corrected_query: str | None = None
 
 
 #: The pre-analysed text fields of an IndexDocument, in the order the embedded indexes store them.

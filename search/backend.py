@@ -89,7 +89,11 @@ class SearchBackend(Protocol):
         """Run a parsed query with the request's filters, facets, sort and paging."""
 
     async def autocomplete(self, field: str, prefix: ParsedQuery, size: int) -> list[str]:
-        """Titles or author names whose words start with the typed words."""
+        """Completions from titles, subjects or author names (``field``) having a run of words that
+        starts with the typed words (``search.semantics.rank_completions``)."""
 
     async def vocabulary(self, folded_prefix: str, limit: int) -> list[tuple[str, int]]:
         """Indexed folded terms starting with a prefix, with document frequency (spelling suggestions)."""
+
+    async def frequencies(self, words: Sequence[str]) -> dict[str, int]:
+        """Document frequency in ``text_folded`` of each of ``words`` the index holds (typo tolerance)."""

@@ -26,6 +26,9 @@ class Term:
     folded: tuple[str, ...]
     phrase: bool = False
     prefix: bool = False  # last token is a prefix (``comput*``)
+    #: Typo tolerance (``search.fuzzy``): per folded token, how many edits (Damerau: a swap of two
+    #: neighbours is one) a matching indexed token may be away; empty (as parsed) means none.
+    fuzzy: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -74,3 +77,6 @@ class ParsedQuery:
     root: Node
     text: str
     positive_terms: tuple[Term, ...] = field(default=())
+    #: A corrected query (``search.fuzzy``) keeps the query as typed here: documents matching it rank
+    #: above every document matched only by correction (``semantics.AS_TYPED_BOOST``).
+    as_typed: Node | None = None

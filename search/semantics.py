@@ -54,11 +54,24 @@ Paging
     last hit of the previous page, ignoring ``page``. ``next_cursor`` is set iff more hits follow.
     The service signs the cursors it hands out (HMAC, when given a key) and refuses any other.
 
+Typo tolerance (``search.fuzzy``, ``search.suggest``; requests with ``correct``, the default)
+    When the query as typed finds fewer than ``fuzzy.FEW_HITS`` hits, it runs again corrected: each
+    word of an unquoted positive term (not a ``*`` prefix) matches any indexed folded word within its
+    ``fuzzy.edit_budget`` (Damerau: insert, delete, substitute, or swap two neighbours, each one
+    edit; ``Term.fuzzy``); a word with no indexed word within its budget is left out. Ranking: the
+    documents matching the query as typed get ``AS_TYPED_BOOST`` (so they keep their order, first),
+    then the usual clauses of each term with its unknown words replaced by each of their
+    alternatives (``fuzzy.MAX_ALTERNATIVES`` closest, then most frequent, indexed words; folded only,
+    no exact boost), plus the exact clauses of the words typed right. The corrected result is kept
+    when it finds more; ``corrected_query`` then says what was searched, spelled as the hits spell it.
+    Otherwise ``suggestion`` (did-you-mean) offers the alternative whose words occur together most.
+
 Highlights, autocomplete, spelling
     Computed by the pure functions below so both backends give identical output:
     ``highlight_fields`` (service), ``rank_completions`` (each backend's ``autocomplete`` after picking
-    its candidates), ``choose_correction`` (service, over ``backend.vocabulary``: terms of
-    ``text_folded`` starting with a prefix, by document frequency desc then term asc).
+    its candidates: any word of a title, subject or author name), ``search.fuzzy`` and
+    ``search.suggest`` (service, over ``backend.frequencies`` and ``backend.vocabulary``: document
+    frequencies of ``text_folded`` terms).
 """
 
 from __future__ import annotations
@@ -83,9 +96,10 @@ FIELD_WEIGHTS = {"title": 3.0, "author": 2.0, "subject": 1.5, "text": 1.0}
 EXACT_BOOST = 1000.0
 PHRASE_BOOST = 500.0
 PHRASE_EXACT_BOOST = 500.0
+#: A corrected query (``search.fuzzy``): the documents matching the query as typed, above all others.
+AS_TYPED_BOOST = 100_000.0
 MAX_WINDOW = 10_000
 SNIPPET_CHARS = 240
-MAX_EDITS = 2
 
 _TOKEN = re.compile(r"[^\W_]+")
 
@@ -297,6 +311,10 @@ def highlight_fields(
 
 
 # -- autocomplete ------------------------------------------------------------------------------------
+#: Words of a title or subject a completion shows from the completed word on.
+COMPLETION_WORDS = 8
+
+
 def starts_with(words: Sequence[str], typed: Sequence[str]) -> bool:
     """Whether ``words`` begins with ``typed``: all but the last equal, the last a prefix."""
     if not typed or len(words) < len(typed):
@@ -305,62 +323,80 @@ def starts_with(words: Sequence[str], typed: Sequence[str]) -> bool:
     return list(words[: len(full)]) == full and words[len(full)].startswith(last)
 
 
-def rank_completions(candidates: Iterable[str], term: Term, size: int) -> list[str]:
-    """Completions among ``candidates``: strings whose folded words start with the typed folded words.
+def _match_at(words: Sequence[str], typed: Sequence[str]) -> int:
+    """The first word of ``words`` from which they start with ``typed`` (``-1``: none)."""
+    return next((i for i in range(len(words)) if starts_with(words[i:], typed)), -1)
 
-    Order: strings whose EXACT words start with the typed exact words first, then shorter strings,
-    then code-point order; duplicates (same NFC casefold) removed; NFC strings returned.
+
+def completion_key(text: str, term: Term) -> tuple[int, int, int, str] | None:
+    """How a completion ranks: exact-diacritic match first, then a match at its first word, then
+    shorter, then code-point order; ``None`` when its words do not contain the typed ones."""
+    exact = tokens(text)
+    at = _match_at([fold(t) for t in exact], term.folded)
+    if at < 0:
+        return None
+    diacritics = 0 if term.exact and _match_at(exact, term.exact) >= 0 else 1
+    return (diacritics, 0 if at == 0 else 1, len(text), text)
+
+
+def completion_of(text: str, term: Term, whole: bool) -> tuple[str, int] | None:
+    """The completion a title, subject or name gives for ``term``, and the word of ``text`` it starts
+    at: the text from the first word whose folded words start with the typed ones,
+    ``COMPLETION_WORDS`` words at most (``whole``: all of it, for names); ``None`` without such a word."""
+    text = unicodedata.normalize("NFC", text).strip()
+    spans = list(_TOKEN.finditer(text))
+    at = _match_at([_fold_lower(m.group()) for m in spans], term.folded)
+    if at < 0:
+        return None
+    if whole:
+        return text, at
+    end = spans[min(len(spans), at + COMPLETION_WORDS) - 1].end()
+    return text[spans[at].start() : end], at
+
+
+def rank_completions(candidates: Iterable[str], term: Term, size: int, whole: bool = False) -> list[str]:
+    """Completions of the typed words among ``candidates`` (titles; or, ``whole``, subjects and names).
+
+    Any word may be completed (``nong`` -> ``nông nghiệp ...`` from the middle of a title), without
+    diacritics. Order: exact-diacritic matches first, then matches at the first word of a title,
+    subject or name, then shorter, then code-point order; duplicates (same NFC casefold) removed.
     """
-    scored: list[tuple[int, int, str]] = []
+    scored: list[tuple[tuple[int, int, int, str], str]] = []
     for cand in candidates:
-        text = unicodedata.normalize("NFC", cand).strip()
-        exact = tokens(text)
-        if not starts_with([fold(t) for t in exact], term.folded):
-            continue
-        scored.append((0 if starts_with(exact, term.exact) else 1, len(text), text))
+        found = completion_of(cand, term, whole) if cand else None
+        key = completion_key(found[0], term) if found else None
+        if found is not None and key is not None:
+            scored.append(((key[0], 0 if found[1] == 0 else 1, key[2], key[3]), found[0]))
+    return _deduped(scored, size)
+
+
+def merge_completions(lists: Iterable[Iterable[str]], term: Term, size: int) -> list[str]:
+    """Completions of several fields in one list, ordered by ``completion_key``, duplicates removed."""
+    scored: list[tuple[tuple[int, int, int, str], str]] = []
+    for items in lists:
+        for text in items:
+            key = completion_key(text, term)
+            if key is not None:
+                scored.append((key, text))
+    return _deduped(scored, size)
+
+
+def _deduped(scored: list[tuple[tuple[int, int, int, str], str]], size: int) -> list[str]:
+    """The texts of ``scored`` in key order, the first of each NFC casefold, ``size`` at most."""
     scored.sort()
     seen: set[str] = set()
     out: list[str] = []
-    for _, _, text in scored:
-        key = normalise(text)
-        if key not in seen:
-            seen.add(key)
+    for _, text in scored:
+        folded = normalise(text)
+        if folded not in seen:
+            seen.add(folded)
             out.append(text)
             if len(out) >= size:
                 break
     return out
 
 
-# -- spelling ----------------------------------------------------------------------------------------
-def edit_distance(a: str, b: str, limit: int = MAX_EDITS) -> int:
-    """Levenshtein distance, or ``limit + 1`` as soon as it must exceed ``limit``."""
-    if abs(len(a) - len(b)) > limit:
-        return limit + 1
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        if min(cur) > limit:
-            return limit + 1
-        prev = cur
-    return prev[-1]
-
-
-def choose_correction(token: str, vocabulary: Iterable[tuple[str, int]]) -> str | None:
-    """The closest term (edit distance <= 2), then highest document frequency, then code-point order."""
-    best: tuple[int, int, str] | None = None
-    for term, df in vocabulary:
-        if term == token:
-            continue
-        dist = edit_distance(token, term)
-        if dist <= MAX_EDITS:
-            key = (dist, -df, term)
-            if best is None or key < best:
-                best = key
-    return best[2] if best else None
-
-
+# -- corrections ----------------------------------------------------------------------------------------
 def apply_corrections(query: str, corrections: dict[str, str]) -> str:
     """``query`` (NFC) with every word whose fold is a key of ``corrections`` replaced by its value."""
     text = unicodedata.normalize("NFC", query)

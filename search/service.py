@@ -1,4 +1,5 @@
-"""The search service: parse, validate paging, ask the backend, then add highlights and a suggestion.
+"""The search service: parse, validate paging, ask the backend (again, corrected, when the query as
+typed finds too little), then add highlights and a suggestion.
 
 Highlights and spelling suggestions are computed here, in Python, from what every backend returns, so
 they are identical whichever backend answers (see ``search.semantics``).
@@ -10,6 +11,7 @@ layer cannot read (``search`` does not import the store): the application hands 
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -19,22 +21,30 @@ from schemas.errors import InvalidInput
 from schemas.search import Hit, IndexDocument, SearchRequest, SearchResponse
 from schemas.work import MemberHolding
 
-from .analysis import fold, tokens
-from .backend import BackendHit, SearchBackend
+from . import fuzzy
+from .analysis import fold, folded_tokens, tokens
+from .backend import BackendHit, BackendResult, SearchBackend
+from .fuzzy import FEW_HITS, Correction, in_titles, meant_run, with_run
+from .known_items import known_item_query
 from .query import parse_query
 from .query_ast import TEXT_FIELD, ParsedQuery, Term
 from .semantics import (
     MAX_WINDOW,
-    apply_corrections,
-    choose_correction,
     decode_cursor,
     highlighter,
+    merge_completions,
     sign_cursor,
     verify_cursor,
 )
+from .suggest import chosen_words, respelled
 
-AUTOCOMPLETE_FIELDS = ("title", "author")
-_VOCABULARY_SCAN = 5000  # candidate terms per misspelled word (those sharing its first letter)
+AUTOCOMPLETE_FIELDS = ("title", "author", "subject")
+#: Hits of the corrected query whose titles say which words were meant (``fuzzy.meant_run``).
+_PROBE = 30
+#: Query fields whose slips the titles can tell (``fuzzy.meant_run``).
+TITLED = ("any", "title")
+#: Hits of the corrected query asked when not correcting: the suggestion is spelled as they spell it.
+_SUGGESTION_HITS = 5
 
 # Parsing is pure and its result immutable (frozen dataclasses), and the same queries come back again
 # and again: memoised (errors are not cached, so a bad query raises every time).
@@ -66,6 +76,19 @@ def _trusted_hit(values: dict[str, Any]) -> Hit:
     return hit
 
 
+def _probe(request: SearchRequest, size: int) -> SearchRequest:
+    """``request``'s query and filters asked for its first ``size`` hits by relevance, nothing else."""
+    update: dict[str, object] = {
+        "size": size,
+        "page": 1,
+        "cursor": None,
+        "facets": [],
+        "highlight": False,
+        "sort": "relevance",
+    }
+    return request.model_copy(update=update)
+
+
 class SearchService:
     """Search and autocomplete over one backend."""
 
@@ -83,13 +106,33 @@ class SearchService:
         self.holdings = holdings
 
     async def search(self, request: SearchRequest) -> SearchResponse:
-        """Run a search request; ``QuerySyntaxError`` / ``InvalidInput`` for bad queries or paging."""
+        """Run a search request; ``QuerySyntaxError`` / ``InvalidInput`` for bad queries or paging.
+
+        A whole query that is an ISBN, ISSN or DOI finds the items carrying it (``search.known_items``);
+        a query finding fewer than ``FEW_HITS`` hits as typed is corrected (``search.fuzzy``) unless
+        ``request.correct`` is off, and otherwise gets a did-you-mean ``suggestion``.
+        """
         started = time.perf_counter()
-        parsed = _parse(request.q)
+        known = known_item_query(request.q)
+        parsed = known if known is not None else _parse(request.q)
         request = self._validated(request)
         result = await self.backend.search(parsed, request)
+        if known is not None and result.total == 0:  # a number that only looks like an identifier
+            parsed = _parse(request.q)
+            result = await self.backend.search(parsed, request)
         terms = parsed.positive_terms
-        highlight = highlighter(terms) if request.highlight and terms and result.hits else None
+        marked = terms
+        suggestion = corrected = None
+        if terms and result.total < FEW_HITS:
+            found = await self._correct(parsed, request, result.total)
+            if found is not None:
+                fixed, correction, told = found
+                if request.correct:
+                    result, corrected = fixed, told
+                    marked = terms + correction.query.positive_terms
+                else:
+                    suggestion = told
+        highlight = highlighter(marked) if request.highlight and marked and result.hits else None
         held: Sequence[list[MemberHolding]] = ()
         if self.holdings is not None and result.hits:
             held = await self.holdings([h.doc for h in result.hits], request.filters.member)
@@ -97,9 +140,6 @@ class SearchService:
             _trusted_hit(self._hit(h, highlight, held[i] if held else None))
             for i, h in enumerate(result.hits)
         ]
-        suggestion = None
-        if result.total == 0 and terms:
-            suggestion = await self.suggest(parsed)
         return SearchResponse(
             query=request.q,
             total=result.total,
@@ -108,6 +148,7 @@ class SearchService:
             took_ms=round((time.perf_counter() - started) * 1000),
             next_cursor=self._signed(result.next_cursor),
             suggestion=suggestion,
+            corrected_query=corrected,
         )
 
     def _validated(self, request: SearchRequest) -> SearchRequest:
@@ -157,35 +198,61 @@ class SearchService:
             "highlights": highlight(doc.title, doc.abstract, doc.authors) if highlight else {},
         }
 
-    async def suggest(self, parsed: ParsedQuery) -> str | None:
-        """The query with each word unknown to the index replaced by its closest frequent neighbour."""
-        corrections: dict[str, str] = {}
-        for term in parsed.positive_terms:
-            for i, token in enumerate(term.folded):
-                if token in corrections or (term.prefix and i == len(term.folded) - 1):
-                    continue
-                if await self._is_known(token):
-                    continue
-                candidates = await self.backend.vocabulary(token[:1], _VOCABULARY_SCAN)
-                fixed = choose_correction(token, candidates)
-                if fixed is not None:
-                    corrections[token] = fixed
-        if not corrections:
+    async def _correct(
+        self, parsed: ParsedQuery, request: SearchRequest, found: int
+    ) -> tuple[BackendResult, Correction, str] | None:
+        """The corrected search of a query that found ``found`` (fewer than ``FEW_HITS``) as typed, its
+        correction, and what the user is told it searched (``None``: no correction).
+
+        Without ``request.correct`` the corrected search only says what to suggest: a few hits.
+        Corrected hits are only ever shown with the correction the user is told of, and when they are
+        more than those found as typed.
+        """
+        correction = await fuzzy.plan(parsed, self.backend)
+        if correction is None:
             return None
-        return apply_corrections(parsed.text, corrections)
+        slipped = found == 0 or correction.slipped
+        correction, run = await self._meant(parsed, correction, request)
+        if not (slipped or run):  # hits as typed, every word known: a rare query, not a slip
+            return None
+        asked = request if request.correct else _probe(request, _SUGGESTION_HITS)
+        fixed = await self.backend.search(correction.query, asked)
+        docs = [h.doc for h in fixed.hits]
+        told = respelled(parsed, chosen_words(parsed, correction, docs[0] if docs else None), docs)
+        if fixed.total <= found or told is None:
+            return None
+        return fixed, correction, told
 
-    async def _is_known(self, token: str) -> bool:
-        # Terms starting with ``token`` come by frequency, so look for the token itself among them.
-        return any(term == token for term, _ in await self.backend.vocabulary(token, 1000))
+    async def _meant(
+        self, parsed: ParsedQuery, correction: Correction, request: SearchRequest
+    ) -> tuple[Correction, bool]:
+        """``correction`` ranking first by the run of words the first hits' titles say was meant
+        (``fuzzy.meant_run``), for a query of one term of several words; and whether there was one."""
+        terms = parsed.positive_terms
+        if len(terms) != 1 or len(terms[0].folded) < 2 or terms[0].phrase or terms[0].field not in TITLED:
+            return correction, False
+        answer = await self.backend.search(in_titles(correction.query), _probe(request, _PROBE))
+        titles = [folded_tokens(" ".join(t for t in (h.doc.title, h.doc.subtitle) if t)) for h in answer.hits]
+        run = meant_run(terms[0].folded, titles)
+        return (correction, False) if run is None else (with_run(correction, terms[0], run), True)
 
-    async def autocomplete(self, prefix: str, field: str = "title", size: int = 10) -> list[str]:
-        """Titles or author names starting with the typed words (diacritics optional)."""
-        if field not in AUTOCOMPLETE_FIELDS:
+    async def autocomplete(self, prefix: str, field: str | None = None, size: int = 10) -> list[str]:
+        """Completions of the typed words: any word of a title, subject or author name (``field``, or
+        all three), diacritics optional, exact-diacritic matches first."""
+        if field is not None and field not in AUTOCOMPLETE_FIELDS:
             raise InvalidInput(f"autocomplete field must be one of {', '.join(AUTOCOMPLETE_FIELDS)}")
         exact = tuple(tokens(prefix))
         if not exact or size <= 0:
             return []
         size = min(size, self.max_size)
-        term = Term(TEXT_FIELD[field], exact, tuple(fold(t) for t in exact), phrase=True, prefix=True)
-        parsed = ParsedQuery(root=term, text=prefix, positive_terms=(term,))
-        return await self.backend.autocomplete(field, parsed, size)
+        fields = [field] if field is not None else list(AUTOCOMPLETE_FIELDS)
+        asked = []
+        for name in fields:
+            term = Term(TEXT_FIELD[name], exact, tuple(fold(t) for t in exact), phrase=True, prefix=True)
+            parsed = ParsedQuery(root=term, text=prefix, positive_terms=(term,))
+            asked.append(self.backend.autocomplete(name, parsed, size))
+        found = await asyncio.gather(*asked)  # the fields side by side
+        if len(found) == 1:
+            return found[0]
+        term = Term("any", exact, tuple(fold(t) for t in exact), phrase=True, prefix=True)
+        return merge_completions(found, term, size)

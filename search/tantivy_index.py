@@ -50,6 +50,7 @@ from .alias_file import PREFIX, AliasFile, new_index_name
 from .backend import BackendHit, BackendResult, BulkReport
 from .query_ast import And, Keyword, Node, Not, Or, ParsedQuery, Term, YearRange
 from .semantics import (
+    AS_TYPED_BOOST,
     EXACT_BOOST,
     FIELD_WEIGHTS,
     PHRASE_BOOST,
@@ -80,6 +81,14 @@ _FACET_FIELD = {
     "subject": "subjects",
     "year": "year",
 }
+#: Autocomplete field -> (stem of the analysed fields searched, stored fields its completions come from).
+_COMPLETED = {
+    "title": ("title", ("title", "subtitle")),
+    "author": ("author", ("authors",)),
+    "subject": ("subject", ("subjects",)),
+}
+#: Documents read per autocomplete field and variant (exact, folded): one title is often held by many.
+_COMPLETION_CANDIDATES = 60
 _MAX_BOOSTED_TERMS = 8  # bound the work per query; later terms still match
 _MAX_TIE_WINDOW = 200_000  # largest window fetched to order a group of equal scores by id
 _STARTS_MAX = 1000  # characters of a title kept in the autocomplete "starts" fields
@@ -171,7 +180,10 @@ def to_tantivy(doc: IndexDocument) -> tantivy.Document:
 # Compiling a regex query builds its automaton: the costliest query part, and the same prefixes come
 # back query after query. tantivy query objects are immutable and shared safely between threads.
 @functools.lru_cache(maxsize=4096)
-def _token(fld: str, tok: str, prefix: bool) -> Q:
+def _token(fld: str, tok: str, prefix: bool, edits: int = 0) -> Q:
+    if edits:
+        # Damerau (a swap of neighbours costs one edit), as the other backends' fuzzy queries.
+        return Q.fuzzy_term_query(SCHEMA, fld, tok, edits, True, False)
     return Q.regex_query(SCHEMA, fld, _escape(tok) + ".*") if prefix else Q.term_query(SCHEMA, fld, tok)
 
 
@@ -179,8 +191,12 @@ def _all(queries: Sequence[Q]) -> Q:
     return queries[0] if len(queries) == 1 else Q.boolean_query([(Occur.Must, q) for q in queries])
 
 
-def words_query(fld: str, toks: Sequence[str], phrase: bool, prefix: bool) -> Q:
-    """Tokens in one field: all of them (any order), or adjacent in order; the last may be a prefix."""
+def words_query(fld: str, toks: Sequence[str], phrase: bool, prefix: bool, fuzzy: Sequence[int] = ()) -> Q:
+    """Tokens in one field: all of them (any order), or adjacent in order; the last may be a prefix;
+    ``fuzzy``: per token, the edits it may be away from an indexed token (unquoted words only)."""
+    if fuzzy and not phrase:
+        last = len(toks) - 1
+        return _all([_token(fld, t, prefix and i == last, fuzzy[i]) for i, t in enumerate(toks)])
     if not toks:
         return Q.empty_query()
     if phrase and len(toks) >= 2:
@@ -208,6 +224,9 @@ def _everything_but(queries: Sequence[Q]) -> Q:
 def node_query(node: Node) -> Q:
     """The matching query of any node (scores of the result are not used)."""
     if isinstance(node, Term):
+        if node.fuzzy:
+            fld = f"{_STEM[node.field]}_folded"
+            return words_query(fld, node.folded, node.phrase, node.prefix, node.fuzzy)
         return term_query(node)
     if isinstance(node, Keyword):
         return Q.term_query(SCHEMA, _KEYWORD_FIELD[node.field], node.value)
@@ -259,26 +278,35 @@ def rank_queries(terms: Sequence[Term]) -> list[Q]:
     for term in terms[:_MAX_BOOSTED_TERMS]:
         for stem in _SCORED[term.field]:
             out.append(Q.boost_query(term_query(term, stem=stem), FIELD_WEIGHTS[stem]))
-        out.append(Q.const_score_query(term_query(term, exact=True), EXACT_BOOST))
+        if term.exact:  # a corrected word has no diacritics to reward (``search.fuzzy``)
+            out.append(Q.const_score_query(term_query(term, exact=True), EXACT_BOOST))
         if len(term.folded) >= 2:
             out.append(Q.const_score_query(term_query(term, stem="title", phrase=True), PHRASE_BOOST))
-            out.append(
-                Q.const_score_query(
-                    term_query(term, exact=True, stem="title", phrase=True), PHRASE_EXACT_BOOST
+            if term.exact:
+                out.append(
+                    Q.const_score_query(
+                        term_query(term, exact=True, stem="title", phrase=True), PHRASE_EXACT_BOOST
+                    )
                 )
-            )
     return out
 
 
 @functools.lru_cache(maxsize=1024)
-def compiled(root: Node, terms: tuple[Term, ...], filters: _FilterKey, ranked: bool) -> tuple[Q, Q]:
+def compiled(
+    root: Node, terms: tuple[Term, ...], filters: _FilterKey, ranked: bool, as_typed: Node | None = None
+) -> tuple[Q, Q]:
     """``(matching, scored)`` queries of a parsed query and filters; memoised, as queries recur.
 
     ``matching`` selects the hits (and facets); ``scored`` ranks them when ``ranked``, else is ``matching``.
+    ``as_typed``: the query as typed of a corrected one, whose matches rank above the others.
     """
     matching = _all([node_query(root), *_filter_queries(filters)])
     if not ranked:
         return matching, matching
+    if as_typed is not None:
+        ranks = [*rank_queries(terms), Q.const_score_query(node_query(as_typed), AS_TYPED_BOOST)]
+        clauses = [(Occur.Must, Q.const_score_query(matching, 0.0))] + [(Occur.Should, q) for q in ranks]
+        return matching, Q.boolean_query(clauses)
     return matching, scored_query(root, terms, filters, matching)
 
 
@@ -659,7 +687,9 @@ class TantivyBackend:
     def _search(self, handle: _Index, query: ParsedQuery, request: SearchRequest) -> BackendResult:
         searcher = handle.index.searcher()  # one snapshot for hits, total and facets
         ranked = request.sort == "relevance" and bool(query.positive_terms)
-        matching, scored = compiled(query.root, query.positive_terms, _filter_key(request), ranked)
+        matching, scored = compiled(
+            query.root, query.positive_terms, _filter_key(request), ranked, query.as_typed
+        )
         pending: Future[dict[str, list[FacetValue]]] | None = None
         if request.facets and parallel_facets(searcher):
             pending = _FACET_POOL.submit(_facets, searcher, matching, request.facets, request.facet_size)
@@ -709,35 +739,46 @@ class TantivyBackend:
 
     # -- autocomplete and vocabulary ----------------------------------------------------------------
     async def autocomplete(self, field: str, prefix: ParsedQuery, size: int) -> list[str]:
-        """Titles starting with, or author names containing, the typed words; ranked by the semantics."""
+        """Completions from any word of titles, subjects or author names; ranked by the semantics."""
         term = prefix.root
         if not isinstance(term, Term) or not term.folded or size <= 0:
             return []
-        if field not in {"title", "author"}:
-            raise InvalidInput(f"autocomplete field must be title or author, not {field!r}")
+        if field not in _COMPLETED:
+            raise InvalidInput(f"autocomplete field must be title, author or subject, not {field!r}")
         handle = self._handle(self._alias.target(None))
         return await self._run(self._autocomplete, handle, field, term, size)
 
     @staticmethod
     def _autocomplete(handle: _Index, field: str, term: Term, size: int) -> list[str]:
         searcher = handle.index.searcher()
-        cap = max(200, size * 20)
+        cap = max(_COMPLETION_CANDIDATES, size * 10)
+        stem, names = _COMPLETED[field]
         candidates: list[str] = []
-        for exact in (True, False):  # exact-diacritic candidates first, so a cap keeps them
+        # Exact-diacritic candidates first, so a cap keeps them; typed without diacritics, the folded
+        # candidates hold them too (they are ranked exact first all the same).
+        for exact in (True, False) if term.exact != term.folded else (False,):
             variant = "exact" if exact else "folded"
             toks = term.exact if exact else term.folded
-            if field == "title":
-                # A title must START with the typed words: a prefix regex on the whole analysed title.
-                q = Q.regex_query(SCHEMA, f"title_start_{variant}", _escape(" ".join(toks)) + ".*")
-            else:
-                q = words_query(f"author_{variant}", toks, phrase=True, prefix=True)
+            # The typed words anywhere in the field (a phrase whose last word is a prefix).
+            q = words_query(f"{stem}_{variant}", toks, phrase=True, prefix=True)
             for _, addr in searcher.search(q, cap, count=False).hits:
-                doc = _load(searcher, addr)
-                if field == "title":
-                    candidates.extend([doc.title] if doc.title else [])
-                else:
-                    candidates.extend(doc.authors)
-        return rank_completions(candidates, term, size)
+                # Only the strings completed are read from the stored body (no model validation).
+                body = json.loads(cast(str, searcher.doc(addr).get_first("body")))
+                for name in names:
+                    value = body.get(name)
+                    candidates.extend([value] if isinstance(value, str) else value or [])
+        return rank_completions(candidates, term, size, whole=field != "title")
+
+    async def frequencies(self, words: Sequence[str]) -> dict[str, int]:
+        """Document frequency in ``text_folded`` of each of ``words`` the index holds."""
+        handle = self._handle(self._alias.target(None))
+
+        def read() -> dict[str, int]:
+            searcher = handle.index.searcher()
+            counts = ((w, int(searcher.doc_freq("text_folded", w))) for w in dict.fromkeys(words))
+            return {w: n for w, n in counts if n > 0}
+
+        return await self._run(read)
 
     async def vocabulary(self, folded_prefix: str, limit: int) -> list[tuple[str, int]]:
         """Terms of ``text_folded`` starting with ``folded_prefix``: document frequency desc, then term."""

@@ -24,8 +24,12 @@ async def search(request: SearchRequestDep, service: SearchDep) -> SearchRespons
 async def autocomplete(
     service: SearchDep,
     q: Annotated[str, Query(min_length=1, max_length=200)],
-    field: Annotated[Literal["title", "author"], Query()] = "title",
+    field: Annotated[
+        Literal["title", "author", "subject"] | None,
+        Query(description="Complete from titles, author names or subjects only (all three when absent)"),
+    ] = None,
     size: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> list[str]:
-    """Titles or author names whose words start with what was typed (diacritics optional)."""
+    """Completions of what was typed from any word of titles, author names and subjects (diacritics
+    optional; exact-diacritic matches first)."""
     return await service.autocomplete(q, field=field, size=size)

@@ -24,7 +24,7 @@ from ..backend import BackendResult, BulkReport
 from ..query_ast import ParsedQuery
 from ..semantics import decode_cursor, rank_completions
 from .client import ElasticConnection, body_of, failure_reason
-from .compile import autocomplete_body, prefix_term, vocabulary_body
+from .compile import COMPLETED, autocomplete_body, frequencies_body, prefix_term, vocabulary_body
 from .mapping import FACET_TUPLE_FIELD, bulk_lines, from_source, index_body, version_name, versions_of
 from .plan import search_plan
 from .plan.run import run_plan
@@ -304,11 +304,11 @@ class ElasticBackend(ElasticConnection):
         return result_from_answers(answered.answers, answered.plan, request)
 
     async def autocomplete(self, field: str, prefix: ParsedQuery, size: int) -> list[str]:
-        """Titles or author names whose folded words start with the typed ones.
+        """Completions from any word of titles, subjects or author names.
 
-        The engine finds candidates with anchored prefix queries (exact-diacritic ones and shorter
-        titles first); ``search.semantics.rank_completions`` orders and dedupes them, as in every
-        backend. Candidates are over-fetched because one title is often held by many members.
+        The engine finds candidates with phrase-prefix queries (exact-diacritic ones first);
+        ``search.semantics.rank_completions`` picks the run of words, orders and dedupes them, as in
+        every backend. Candidates are over-fetched because one title is often held by many members.
         """
         term = prefix_term(prefix)
         if term is None or size <= 0:
@@ -318,11 +318,18 @@ class ElasticBackend(ElasticConnection):
         values: list[str] = []
         for hit in answer["hits"]["hits"]:
             source = hit.get("_source", {})
-            if field == "title":
-                values.extend([source["title"]] if source.get("title") else [])
-            else:
-                values.extend(name for name in source.get("authors") or [] if name)
-        return rank_completions(values, term, size)
+            for name in COMPLETED[field][1]:
+                value = source.get(name)
+                values.extend([value] if isinstance(value, str) else [v for v in value or [] if v])
+        return rank_completions(values, term, size, whole=field != "title")
+
+    async def frequencies(self, words: Sequence[str]) -> dict[str, int]:
+        """Document frequency in ``text_folded`` of each of ``words`` the index holds."""
+        if not words:
+            return {}
+        answer = await self.raw_search(frequencies_body(sorted(set(words))))
+        buckets = answer.get("aggregations", {}).get("words", {}).get("buckets", [])
+        return {str(b["key"]): int(b["doc_count"]) for b in buckets}
 
     async def vocabulary(self, folded_prefix: str, limit: int) -> list[tuple[str, int]]:
         """Folded words of the live index starting with ``folded_prefix``, with document frequency."""

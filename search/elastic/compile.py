@@ -23,7 +23,14 @@ from schemas.search import SearchFilters, SearchRequest
 
 from ..query import positive_terms
 from ..query_ast import And, Keyword, MatchAll, Node, Not, Or, ParsedQuery, Term, YearRange
-from ..semantics import EXACT_BOOST, FIELD_WEIGHTS, MAX_WINDOW, PHRASE_BOOST, PHRASE_EXACT_BOOST
+from ..semantics import (
+    AS_TYPED_BOOST,
+    EXACT_BOOST,
+    FIELD_WEIGHTS,
+    MAX_WINDOW,
+    PHRASE_BOOST,
+    PHRASE_EXACT_BOOST,
+)
 from .mapping import HIT_SOURCE_FIELDS
 
 Query = dict[str, Any]
@@ -78,11 +85,33 @@ def term_query(term: Term, tokens: Sequence[str], field: str, boost: float | Non
     return {"match": {field: options}}
 
 
+def fuzzy_query(token: str, field: str, edits: int) -> Query:
+    """A folded token within ``edits`` of an indexed one (Damerau: transpositions on), unscored.
+
+    The constant-score rewrite expands to every such term (the default keeps the top 50), as
+    tantivy's fuzzy term query does.
+    """
+    options = {"value": token, "fuzziness": edits, "transpositions": True, "prefix_length": 0}
+    return {"fuzzy": {field: {**options, "rewrite": "constant_score"}}}
+
+
 def compile_term(term: Term) -> Query:
     """Which documents a text term matches: its folded tokens in the folded field of its field."""
     if not term.folded:
         return {"match_all": {}}
-    return term_query(term, term.folded, f"{TEXT_FIELDS[term.field]}_folded")
+    field = f"{TEXT_FIELDS[term.field]}_folded"
+    if term.fuzzy and not term.phrase:  # typo tolerance (``search.fuzzy``): each word on its own
+        last = len(term.folded) - 1
+        words: list[Query] = []
+        for i, (token, edits) in enumerate(zip(term.folded, term.fuzzy, strict=True)):
+            if term.prefix and i == last:
+                words.append({"prefix": {field: token}})
+            elif edits:
+                words.append(fuzzy_query(token, field, edits))
+            else:
+                words.append({"term": {field: token}})
+        return words[0] if len(words) == 1 else {"bool": {"filter": words}}
+    return term_query(term, term.folded, field)
 
 
 def compile_node(node: Node) -> Query:
@@ -149,15 +178,27 @@ def relevance_clauses(terms: Sequence[Term]) -> list[Query]:
     for term in terms:
         if not term.folded:
             continue
-        exact = term.exact or term.folded
+        # A corrected term (``search.fuzzy``) has no exact words: no diacritics to reward.
+        exact = term.exact
         for stem in SCORED_FIELDS[term.field]:
             clauses.append(term_query(term, term.folded, f"{stem}_folded", boost=FIELD_WEIGHTS[stem]))
         stem = TEXT_FIELDS[term.field]
-        clauses.append(_constant(term_query(term, exact, f"{stem}_exact"), EXACT_BOOST))
+        if exact:
+            clauses.append(_constant(term_query(term, exact, f"{stem}_exact"), EXACT_BOOST))
         if len(term.folded) > 1:
             as_phrase = Term(term.field, term.exact, term.folded, phrase=True, prefix=term.prefix)
             clauses.append(_constant(term_query(as_phrase, term.folded, "title_folded"), PHRASE_BOOST))
-            clauses.append(_constant(term_query(as_phrase, exact, "title_exact"), PHRASE_EXACT_BOOST))
+            if exact:
+                clauses.append(_constant(term_query(as_phrase, exact, "title_exact"), PHRASE_EXACT_BOOST))
+    return clauses
+
+
+def ranking_clauses(query: ParsedQuery) -> list[Query]:
+    """``relevance_clauses`` of the query's terms, and for a corrected query (``search.fuzzy``) the
+    ``AS_TYPED_BOOST`` of the documents matching it as typed."""
+    clauses = relevance_clauses(query.positive_terms)
+    if query.as_typed is not None:
+        clauses.append(_constant(compile_node(query.as_typed), AS_TYPED_BOOST))
     return clauses
 
 
@@ -207,7 +248,7 @@ def search_body(
         "query": {
             "bool": {
                 "filter": [compile_node(query.root), *filter_clauses(request.filters)],
-                "should": relevance_clauses(query.positive_terms),
+                "should": ranking_clauses(query),
             }
         },
         "sort": sort_clause(request.sort),
@@ -255,6 +296,8 @@ def _self_covering(node: Node) -> bool:
     capped per field, so another field may expand to a word the matching field does not).
     """
     if isinstance(node, Term):
+        if node.fuzzy:  # matched within edits, ranked by the corrected words: the clauses cover less
+            return False
         return len(node.folded) == 1 or (node.phrase and not node.prefix)
     if isinstance(node, Or):
         # Alternatives matching alike ("cơ OR có": both "co") are merged by Lucene with the scoring
@@ -327,7 +370,7 @@ def hits_query(query: ParsedQuery, filters: SearchFilters) -> Query:
     becomes a disjunction with ``minimum_should_match: 1`` that MaxScore can skip through. Same
     matches, and the same scores to the last bit (``_summed_as_before``).
     """
-    should = relevance_clauses(query.positive_terms)
+    should = ranking_clauses(query)
     extra = filter_clauses(filters)
     root = query.root
     items = list(root.items) if isinstance(root, And) else [root]
@@ -337,6 +380,7 @@ def hits_query(query: ParsedQuery, filters: SearchFilters) -> Query:
     if (
         should
         and len(core) == 1
+        and query.as_typed is None
         and _self_covering(core[0])
         and tuple(positive_terms(core[0])) == tuple(query.positive_terms)
     ):
@@ -376,34 +420,43 @@ def prefix_term(query: ParsedQuery) -> Term | None:
     return Term(terms[0].field, exact, folded, phrase=True, prefix=True)
 
 
-def autocomplete_body(field: str, term: Term, size: int) -> dict[str, Any]:
-    """Candidates for autocomplete: documents with a ``field`` string starting with the typed words.
+#: Autocomplete field -> (stem of its analysed fields, ``_source`` field its values come from).
+COMPLETED: dict[str, tuple[str, tuple[str, ...]]] = {
+    "title": ("title", ("title", "subtitle")),
+    "author": ("author", ("authors",)),
+    "subject": ("subject", ("subjects",)),
+}
 
-    Anchored prefix queries on keyword twins (the space-joined tokens of each title / author name):
-    the string's first words equal the typed ones, its next word starts with the last typed one.
-    Score 1 when the exact (diacritic) tokens match too, else 0; titles then go shortest first.
+
+def autocomplete_body(field: str, term: Term, size: int) -> dict[str, Any]:
+    """Candidates for autocomplete: documents whose ``field`` holds the typed words anywhere, as a
+    phrase whose last word is a prefix (``search.semantics.rank_completions`` then picks the run).
+
+    Score 1 when the exact (diacritic) words match too, else 0; then by id.
     """
-    if field == "title":
-        folded_field, exact_field, source = "title_folded.starts", "title_exact.starts", ["title"]
-    elif field == "author":
-        folded_field, exact_field, source = "author_starts_folded", "author_starts_exact", ["authors"]
-    else:
-        raise InvalidInput(f"autocomplete works on title or author, not {field!r}")
-    sort: list[Any] = [{"_score": {"order": "desc"}}]
-    if field == "title":
-        sort.append({"title_len": {"order": "asc"}})
-    sort.append({"id": {"order": "asc"}})
+    if field not in COMPLETED:
+        raise InvalidInput(f"autocomplete works on title, author or subject, not {field!r}")
+    stem, source = COMPLETED[field]
+    as_phrase = Term(term.field, term.exact, term.folded, phrase=True, prefix=True)
+    folded = term_query(as_phrase, term.folded, f"{stem}_folded")
+    exact = term_query(as_phrase, term.exact or term.folded, f"{stem}_exact")
     return {
         "size": size,
-        "_source": source,
+        "_source": list(source),
         "track_total_hits": False,
-        "query": {
-            "bool": {
-                "filter": [{"prefix": {folded_field: " ".join(term.folded)}}],
-                "should": [_constant({"prefix": {exact_field: " ".join(term.exact)}}, 1.0)],
-            }
+        "query": {"bool": {"filter": [folded], "should": [_constant(exact, 1.0)]}},
+        "sort": [{"_score": {"order": "desc"}}, {"id": {"order": "asc"}}],
+    }
+
+
+def frequencies_body(words: Sequence[str]) -> dict[str, Any]:
+    """The document frequency of each of ``words`` in ``text_folded`` (one keyword per distinct word)."""
+    return {
+        "size": 0,
+        "track_total_hits": False,
+        "aggs": {
+            "words": {"terms": {"field": "text_words", "include": list(words), "size": max(1, len(words))}}
         },
-        "sort": sort,
     }
 
 

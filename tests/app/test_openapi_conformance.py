@@ -1,7 +1,7 @@
 """The OpenAPI document tells the truth: schemathesis, with every check, over the JSON API of a real
 server on loopback (harvested demo data), finds nothing.
 
-Left out: the library protocols (``/oai``, ``/sru``, ``/openurl``, ``/opensearch.xml``), which their own
+Left out: the library protocols (``/oai``, ``/sru``, ``/openurl``, ``/sushi``, ``/opensearch.xml``), which their own
 clients test, and the admin routes that start jobs or register members (their answers are declared in
 the same document); ``/admin/jobs`` is in.
 """
@@ -45,7 +45,7 @@ CONFIG = SchemathesisConfig.from_dict(
 # The document does not depend on the data, so it is read from an app that is never started.
 schema = schemathesis.openapi.from_dict(
     create_app(Settings(demo_provider=False)).openapi(), config=CONFIG
-).exclude(path_regex=r"^/(oai|sru|openurl|opensearch\.xml)(/|$)|^/admin/(?!jobs)")
+).exclude(path_regex=r"^/(oai|sru|openurl|sushi|opensearch\.xml)(/|$)|^/admin/(?!jobs)")
 
 
 @schema.parametrize()

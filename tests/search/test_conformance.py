@@ -42,6 +42,7 @@ async def service(backend: SearchBackend) -> SearchService:
 
 
 async def ids(service: SearchService, q: str = "", **kwargs: object) -> list[str]:
+    """Ids of every hit of ``q`` (``kwargs``: more request fields)."""
     response = await service.search(SearchRequest.model_validate({"q": q, "size": 100, **kwargs}))
     return [h.work_id for h in response.hits]
 
@@ -113,7 +114,8 @@ QUERIES = [
 async def test_match_sets_totals_and_facets_follow_the_semantics(service: SearchService) -> None:
     for q in QUERIES:
         expected = reference(q)
-        response = await service.search(SearchRequest(q=q, size=100, facet_size=50))
+        # As typed: the reference model has no typo tolerance (``test_slipped_*`` cover it).
+        response = await service.search(SearchRequest(q=q, size=100, facet_size=50, correct=False))
         assert response.total == len(expected), q
         assert {h.work_id for h in response.hits} == {d.id for d in expected}, q
         assert response.facets == ref_facets(expected, size=50), q
@@ -210,7 +212,9 @@ async def test_filters_and_facets(service: SearchService) -> None:
     for filters in cases:
         for q in ("", "học", "computer OR dữ liệu"):
             expected = reference(q, filters)
-            response = await service.search(SearchRequest(q=q, filters=filters, size=100, facet_size=3))
+            response = await service.search(
+                SearchRequest(q=q, filters=filters, size=100, facet_size=3, correct=False)
+            )
             assert response.total == len(expected), (q, filters)
             assert {h.work_id for h in response.hits} == {d.id for d in expected}, (q, filters)
             assert response.facets == ref_facets(expected, size=3), (q, filters)
@@ -246,9 +250,14 @@ async def test_highlights(service: SearchService) -> None:
 
 @pytest.mark.asyncio
 async def test_autocomplete(service: SearchService) -> None:
-    assert await service.autocomplete("khoa h") == ["Khoa học máy tính", "Khóa học tiếng Anh cấp tốc"]
-    assert await service.autocomplete("khóa h") == ["Khóa học tiếng Anh cấp tốc", "Khoa học máy tính"]
-    assert await service.autocomplete("KHOA HOC M") == ["Khoa học máy tính"]
+    # Titles: exact-diacritic matches first, then a title's start, then shorter ones.
+    assert await service.autocomplete("khoa h", field="title") == [
+        "Khoa học máy tính",
+        "khoa học dữ liệu trong tính toán",  # the middle of "Máy học và khoa học dữ liệu ..."
+        "Khóa học tiếng Anh cấp tốc",
+    ]
+    assert (await service.autocomplete("khóa h", field="title"))[0] == "Khóa học tiếng Anh cấp tốc"
+    assert await service.autocomplete("KHOA HOC M", field="title") == ["Khoa học máy tính"]
     assert await service.autocomplete("nguyen van", field="author") == [
         "Nguyen, Van Bao",  # exact-diacritic prefix first
         "Nguyễn Văn An",  # then shorter; the two records of An give one suggestion
@@ -262,14 +271,93 @@ async def test_autocomplete(service: SearchService) -> None:
 
 
 @pytest.mark.asyncio
+async def test_autocomplete_completes_any_word(service: SearchService) -> None:
+    # A word in the middle of a title, without diacritics: the title from that word on.
+    assert await service.autocomplete("ky ng", field="title") == ["kỷ nguyên số"]
+    assert await service.autocomplete("quan l") == ["quản lý thông tin"]
+    # The middle word of a subject or an author name: the whole subject or name.
+    assert await service.autocomplete("du lieu", field="subject") == ["Khoa học dữ liệu"]
+    assert await service.autocomplete("van a", field="author") == ["Nguyễn Văn An"]
+    # Every field when none is named: titles, subjects and names together, exact diacritics first.
+    found = await service.autocomplete("tin")
+    assert {"Tin học", "tính toán"} <= set(found)
+    assert found.index("Tin học") < found.index("tính toán")
+
+
+@pytest.mark.asyncio
 async def test_spelling_suggestion(service: SearchService) -> None:
-    response = await service.search(SearchRequest(q="lap trinh pythn"))
-    assert response.total == 0
-    assert response.suggestion == "lap trinh python"
-    response = await service.search(SearchRequest(q="title:algoritms"))
+    # Searched exactly as typed: nothing, and a suggestion spelled as the index spells it.
+    response = await service.search(SearchRequest(q="lap trinh pythn", correct=False))
+    assert response.total == 0 and response.corrected_query is None
+    assert response.suggestion == "lập trình python"
+    response = await service.search(SearchRequest(q="title:algoritms", correct=False))
     assert response.suggestion == "title:algorithms"
+    # A swap of two letters is one slip; a suggestion comes with any query finding fewer than 5.
+    response = await service.search(SearchRequest(q="lich su da nan", correct=False))
+    assert response.suggestion == "lịch sử đà nẵng"
     assert (await service.search(SearchRequest(q="python"))).suggestion is None
     assert (await service.search(SearchRequest(q="qqqqqqqq"))).suggestion is None
+
+
+#: Slipped queries: (typed, the record first, corrected_query).
+SLIPPED = [
+    ("lap trinh pythn", "k03", "lập trình python"),  # deletion
+    ("thu vein so", "n01", "thư viện số"),  # swap of neighbours
+    ("leanring deep", "e02", "learning deep"),  # swap in a long word
+    ("lich su da nan", "n03", "lịch sử đà nẵng"),  # deletion in a short syllable
+    ("kinh te viet nam sau doi mio", "n05", "kinh tế việt nam sau đổi mới"),
+    ("thu vien dia hoc", "n02", "thư viện đại học"),  # a swap that makes another real word
+    ("may tinh va xa hi", "v03", "máy tính và xã hội"),
+    ("title:algoritms", "e01", "title:algorithms"),
+    ("author:cormne", "e01", "author:cormen"),
+    ("thư viện số qqqq", "n01", "thư viện số"),  # a word matching nothing is left out
+]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("typed", "first", "corrected"), SLIPPED)
+async def test_slipped_queries_find_the_record(
+    service: SearchService, typed: str, first: str, corrected: str
+) -> None:
+    response = await service.search(SearchRequest(q=typed, size=10))
+    assert response.hits and response.hits[0].work_id == first
+    assert response.corrected_query == corrected and response.suggestion is None
+    exactly = await service.search(SearchRequest(q=typed, size=10, correct=False))
+    assert exactly.total < response.total and exactly.corrected_query is None
+
+
+@pytest.mark.asyncio
+async def test_corrections_rank_below_exact_and_folded_matches(service: SearchService) -> None:
+    # Typed right, a query ranks and matches as before, even when it finds fewer than 5.
+    assert await ids(service, "củng cố") == await ids(service, "củng cố", correct=False)
+    assert (await service.search(SearchRequest(q="củng cố"))).corrected_query is None
+    assert await ids(service, "thu vien so") == await ids(service, "thu vien so", correct=False)
+    # A slipped word: the documents matching the query as typed still come first.
+    typed = await ids(service, "củng cố qqqq")
+    assert typed[:3] == await ids(service, "củng cố", correct=False)
+    # Highlights mark the corrected words.
+    response = await service.search(SearchRequest(q="thu vein so"))
+    assert response.hits[0].highlights["title"] == [
+        "<mark>Thư</mark> <mark>viện</mark> <mark>số</mark> và quản lý thông tin"
+    ]
+
+
+@pytest.mark.asyncio
+async def test_known_items_typed_in_the_box(service: SearchService) -> None:
+    for typed in (
+        "978-0-262-03384-8",
+        "9780262033848",
+        "0-262-03384-4",
+        "978 0 262 03384 8",
+        "ISBN 0262033844",
+    ):
+        assert await ids(service, typed) == ["e01"], typed
+    for typed in ("0028-0836", "1859-3100"):
+        assert len(await ids(service, typed)) == 1, typed
+    for typed in ("10.1038/nature14539", "doi:10.1038/NATURE14539", "https://doi.org/10.1038/nature14539"):
+        assert await ids(service, typed) == ["e02"], typed
+    # A wrong check digit is no ISBN: searched as words, it finds nothing.
+    assert await ids(service, "978-0-262-03384-9") == []
 
 
 @pytest.mark.asyncio
@@ -388,6 +476,7 @@ def _comparable(response: SearchResponse, ordered: bool) -> tuple[object, ...]:
         response.facets,
         [h.highlights for h in sorted(response.hits, key=lambda h: h.work_id)],
         response.suggestion,
+        response.corrected_query,
     )
 
 
@@ -396,7 +485,8 @@ async def test_backends_give_identical_answers(both: list[SearchService]) -> Non
     for service in both:
         assert await service.backend.count() == len(BY_ID)  # each holds the whole corpus
     compared = answered = 0
-    for q in [*QUERIES, "lap trinh pythn"]:
+    slipped = [typed for typed, _, _ in SLIPPED]
+    for q in [*QUERIES, *slipped, "978 0 262 03384 8", "https://doi.org/10.1038/nature14539"]:
         for sort in ("relevance", "year_desc", "title"):
             answers = [await s.search(SearchRequest(q=q, sort=sort, size=100)) for s in both]
             first, second = (_comparable(a, ordered=sort != "relevance") for a in answers)
@@ -405,7 +495,15 @@ async def test_backends_give_identical_answers(both: list[SearchService]) -> Non
             answered += answers[0].total > 0
     # Identical answers prove little if they are empty: most of the queries must find something.
     assert answered >= compared * 3 // 4, (answered, compared)
-    for prefix, field in (("khoa h", "title"), ("nguyen v", "author"), ("comp", "title"), ("d", "author")):
+    for prefix, field in (
+        ("khoa h", "title"),
+        ("nguyen v", "author"),
+        ("comp", "title"),
+        ("d", "author"),
+        ("du lieu", None),  # words in the middle of titles and subjects
+        ("van a", "author"),
+        ("hoc", "subject"),
+    ):
         completions = [await s.autocomplete(prefix, field) for s in both]
         assert completions[0] == completions[1] and completions[0], (prefix, field)
 

@@ -228,9 +228,12 @@ def test_vocabulary_and_autocomplete_bodies() -> None:
     typed = prefix_term(parse_query("lập tr"))
     assert typed is not None and typed.folded == ("lap", "tr")
     body = autocomplete_body("title", typed, 30)
-    assert body["query"]["bool"]["filter"] == [{"prefix": {"title_folded.starts": "lap tr"}}]
+    # the typed words anywhere in the title: a phrase whose last word is a prefix
+    (anywhere,) = body["query"]["bool"]["filter"]
+    assert anywhere["match_phrase_prefix"]["title_folded"]["query"] == "lap tr"
+    assert autocomplete_body("subject", typed, 10)["_source"] == ["subjects"]
     with pytest.raises(InvalidInput):
-        autocomplete_body("subject", typed, 10)
+        autocomplete_body("isbn", typed, 10)
 
 
 def test_index_mapping_and_stored_source() -> None:
@@ -444,13 +447,17 @@ async def test_cursor_paging_walks_every_hit_once(filled: ElasticBackend) -> Non
 
 @pytest.mark.asyncio
 async def test_autocomplete_and_vocabulary(filled: ElasticBackend) -> None:
-    assert await filled.autocomplete("title", parse_query("lap tr"), 5) == ["Lập trình Python cơ bản"]
+    assert await filled.autocomplete("title", parse_query("lap tr"), 5) == [
+        "Lập trình Python cơ bản",  # a title's start first
+        "lập trình C",  # then any other word: "Giáo trình lập trình C"
+    ]
     assert await filled.autocomplete("title", parse_query("cũng c"), 5) == [
         "Cũng có thể là tình yêu",
         "Củng cố kiến thức toán học",
     ]
     assert await filled.autocomplete("author", parse_query("nguyen"), 5) == ["Nguyễn An", "Nguyễn Văn An"]
-    assert await filled.autocomplete("author", parse_query("van"), 5) == []  # anchored at the start
+    # any word of a name, not only its first
+    assert await filled.autocomplete("author", parse_query("van"), 5) == ["Lê Văn Cường", "Nguyễn Văn An"]
     vocabulary = await filled.vocabulary("kh", 10)
     assert vocabulary == [("khoa", 2)]
     assert (await filled.vocabulary("t", 2))[0] == ("tin", 4)

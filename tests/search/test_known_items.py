@@ -1,4 +1,5 @@
-"""Known-item search over the harvested demo consortium, typed the four ways researchers type.
+"""Known-item search over the harvested demo consortium, typed the four ways researchers type, and
+identifiers typed in the search box.
 
 The demo members are harvested over real HTTP into the store and indexed by the real indexer; then a
 few distinctive syllables of Vietnamese titles are typed exactly, without diacritics, decomposed (NFD)
@@ -19,11 +20,11 @@ from indexer.pipeline import Indexer
 from schemas.search import SearchRequest
 from schemas.settings import Settings
 from search.analysis import fold, tokens
+from search.known_items import known_item
+from search.query_ast import Keyword
 from search.service import SearchService
 from store.front import RecordStore
 from tests.servers import serve_in_thread
-
-pytestmark = pytest.mark.asyncio
 
 MEMBERS = ["HUE", "TVU", "VNUA"]
 
@@ -37,6 +38,7 @@ def _four_ways(words: str) -> dict[str, str]:
     }
 
 
+@pytest.mark.asyncio
 async def test_vietnamese_titles_are_found_typed_four_ways(
     settings: Settings, store: RecordStore, backend
 ) -> None:
@@ -64,3 +66,27 @@ async def test_vietnamese_titles_are_found_typed_four_ways(
             assert work in works, f"{rec.title!r} not in the top 10 for {typed!r} ({way})"
         checked += 1
     assert checked >= 8
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("978-604-908-641-0", Keyword("isbn", "9786049086410")),
+        ("604-908-641-9", Keyword("isbn", "9786049086410")),  # ISBN-10: searched as its ISBN-13
+        ("978 604 908 641 0", Keyword("isbn", "9786049086410")),
+        (" 9786049086410 ", Keyword("isbn", "9786049086410")),
+        ("ISBN 604-908-641-9", Keyword("isbn", "9786049086410")),
+        ("1859-218X", Keyword("issn", "1859-218X")),
+        ("1859218x", Keyword("issn", "1859-218X")),
+        ("10.31817/VJAS.2014.nasati0201", Keyword("doi", "10.31817/vjas.2014.nasati0201")),
+        ("doi:10.1038/nature14539", Keyword("doi", "10.1038/nature14539")),
+        ("https://doi.org/10.1038/nature14539", Keyword("doi", "10.1038/nature14539")),
+        # not identifiers: a wrong check digit, words, a year range, a number
+        ("978-604-908-641-1", None),
+        ("thu vien 978", None),
+        ("2015-2020", None),
+        ("12345", None),
+    ],
+)
+def test_identifiers_typed_in_the_box(typed: str, expected: Keyword | None) -> None:
+    assert known_item(typed) == expected

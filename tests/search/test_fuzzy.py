@@ -1,0 +1,64 @@
+"""Typo tolerance rules: edit budgets, the Damerau distance, and reading the meant words from titles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from schemas.search import SearchRequest
+from search.fuzzy import FEW_HITS, damerau, edit_budget, edits1, meant_run, plan
+from search.query import parse_query
+from search.service import SearchService
+from search.tantivy_index import TantivyBackend
+
+from .corpus import CORPUS
+
+
+def test_edit_budget_forgives_one_slip_in_a_syllable() -> None:
+    assert [edit_budget(w) for w in ("a", "so", "thu", "nghiep", "nghieng")] == [0, 1, 1, 1, 1]
+    assert edit_budget("algorithms") == 2  # longer than any Vietnamese syllable
+
+
+def test_a_swap_of_neighbours_is_one_edit() -> None:
+    assert damerau("ngheip", "nghiep") == 1
+    assert damerau("vein", "vien") == 1
+    assert damerau("nghiep", "nghiep") == 0
+    assert damerau("hcoj", "hoc") == 2
+    assert damerau("abcdef", "xyz", limit=2) == 3  # beyond the limit: limit + 1
+    assert "nghiep" in edits1("ngheip") and "thu" in edits1("th") and "so" in edits1("os")
+
+
+def test_meant_run_reads_word_runs_from_titles() -> None:
+    titles = [
+        ["nghien", "cuu", "nong", "nghiep", "hien", "dai"],
+        ["lich", "su", "dia", "ly", "viet", "nam"],
+        ["nong", "nghiep", "hien", "dai", "tai", "tay", "nguyen"],
+    ]
+    # "dai" swapped into "dia", another real word: the titles say which run was meant.
+    assert meant_run(("nghiep", "hien", "dia"), titles) == ("nghiep", "hien", "dai")
+    assert meant_run(("nong", "ngheip"), titles) == ("nong", "nghiep")
+    assert meant_run(("su", "dia", "ly"), titles) is None  # a title holds it as typed
+    assert meant_run(("qqq", "zzz"), titles) is None
+    assert meant_run(("lich", "s"), titles) == ("lich", "su")  # a lone letter: one edit
+
+
+@pytest.mark.asyncio
+async def test_plan_matches_within_budgets_and_leaves_out_what_matches_nothing(tmp_path: Path) -> None:
+    backend = TantivyBackend(tmp_path / "tantivy")
+    await backend.open()
+    try:
+        await backend.bulk(CORPUS)
+        await backend.refresh()
+        correction = await plan(parse_query("thu vein so qqqq NOT python"), backend)
+        assert correction is not None
+        assert correction.alternatives["vein"][0] == "vien"
+        assert correction.dropped == {"qqqq"}
+        assert correction.query.as_typed == parse_query("thu vein so qqqq NOT python").root
+        assert await plan(parse_query('"thu vein"'), backend) is None  # quoted: as typed
+        service = SearchService(backend)
+        # fewer than FEW_HITS as typed, every word known and a title holding them: not corrected
+        answer = await service.search(SearchRequest(q="củng cố"))
+        assert answer.total < FEW_HITS and answer.corrected_query is None
+    finally:
+        await backend.close()
