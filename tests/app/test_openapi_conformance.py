@@ -1,9 +1,9 @@
 """The OpenAPI document tells the truth: schemathesis, with every check, over the JSON API of a real
 server on loopback (harvested demo data), finds nothing.
 
-Left out: the library protocols (``/oai``, ``/sru``, ``/openurl``, ``/sushi``, ``/opensearch.xml``), which their own
-clients test, and the admin routes that start jobs or register members (their answers are declared in
-the same document); ``/admin/jobs`` is in.
+Left out: the library protocols (``/oai``, ``/sru``, ``/openurl``, ``/sushi``, ``/opensearch.xml``),
+which their own clients test, and the admin routes that start jobs or register members (their answers
+are declared in the same document); ``/admin/jobs`` is in.
 """
 
 from __future__ import annotations
