@@ -18,6 +18,8 @@ from .demo.oai_provider import make_router as demo_oai_router
 from .errors import install_error_handlers
 from .protocols import opensearch
 from .protocols.oai import router as oai
+from .protocols.openurl import router as openurl
+from .protocols.sru import router as sru
 from .routes import admin, health, lookup, members, records, search, web, widget, works
 from .routes import usage as usage_routes
 from .scheduler import run as scheduler_loop
@@ -65,7 +67,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Member OPACs on other origins call /lookup from the widget; only reads are shared.
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET"], allow_headers=["*"])
     install_error_handlers(app)
-    for module in (health, members, search, records, works, lookup, admin, widget, web, oai, opensearch):
+    for module in (
+        health,
+        members,
+        search,
+        records,
+        works,
+        lookup,
+        admin,
+        widget,
+        web,
+        oai,
+        opensearch,
+        openurl,
+        sru,
+    ):
         app.include_router(module.router)
     app.include_router(usage_routes.router)
     if settings.demo_provider:
