@@ -58,9 +58,11 @@ async def resolve(store: RecordStore, search: SearchService | None, citation: Ci
     for title in (citation.title, citation.journal):
         if not title:
             continue
-        work_ids = await _by_title(store, search, title)
         # a journal is cited by its own title: its records' years are not the article's year
-        kept = await _matching(store, work_ids, citation, check_year=title is citation.title)
+        check_year = title is citation.title
+        kept = await _matching(store, await store.find_works_by_title(title), citation, check_year)
+        if not kept and search is not None:
+            kept = await _matching(store, await _by_title_search(store, search, title), citation, check_year)
         if kept:
             return await _answer(store, citation, "title", kept)
     return Resolution(citation=citation)
@@ -71,10 +73,8 @@ async def _answer(store: RecordStore, citation: Citation, by: ResolvedBy, work_i
     return Resolution(citation=citation, resolved_by=by, works=[held[w] for w in work_ids if w in held])
 
 
-async def _by_title(store: RecordStore, search: SearchService | None, title: str) -> list[str]:
-    exact = await store.find_works_by_title(title)
-    if exact or search is None:
-        return exact
+async def _by_title_search(store: RecordStore, search: SearchService, title: str) -> list[str]:
+    """Works whose title alone (without its subtitle) is the one cited, from a phrase search."""
     wanted = folded_text(title)
     phrase = " ".join(folded_tokens(title))
     if not phrase:
