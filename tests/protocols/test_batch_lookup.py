@@ -57,7 +57,7 @@ def test_a_mixed_list_is_answered_in_order_with_each_holder(http: httpx.Client, 
 
 
 def test_plain_text_one_identifier_a_line_answers_as_json_does(http: httpx.Client, known: Catalogue) -> None:
-    values = known.shared("isbn")[:3] + ["doi:10.9999/none"]
+    values = [*known.shared("isbn")[:3], "doi:10.9999/none"]
     as_json = http.post("/lookup", json={"identifiers": values}).json()
 
     as_text = http.post(
@@ -69,13 +69,17 @@ def test_plain_text_one_identifier_a_line_answers_as_json_does(http: httpx.Clien
     assert as_json["results"][-1]["kind"] == "doi" and as_json["results"][-1]["normalised"] == "10.9999/none"
 
 
-def test_a_thousand_identifiers_pass_and_one_more_is_a_413_problem(http: httpx.Client, known: Catalogue) -> None:
+def test_a_thousand_identifiers_pass_and_one_more_is_a_413_problem(
+    http: httpx.Client, known: Catalogue
+) -> None:
     held = known.held("isbn")
     values = (held * (500 // len(held) + 1))[:500] + unheld_isbns(set(held), 500)
 
     full = http.post("/lookup", json={"identifiers": values})
     too_many = http.post("/lookup", json={"identifiers": [*values, values[0]]})
-    as_text = http.post("/lookup", content="\n".join([*values, values[0]]), headers={"Content-Type": "text/plain"})
+    as_text = http.post(
+        "/lookup", content="\n".join([*values, values[0]]), headers={"Content-Type": "text/plain"}
+    )
 
     assert full.status_code == 200
     results = full.json()["results"]
@@ -97,7 +101,9 @@ def test_a_thousand_identifiers_pass_and_one_more_is_a_413_problem(http: httpx.C
         (b"\xff\xfe", "text/plain", 422),
     ],
 )
-def test_a_body_that_is_not_a_list_is_a_problem(http: httpx.Client, body: bytes, content_type: str, status: int) -> None:
+def test_a_body_that_is_not_a_list_is_a_problem(
+    http: httpx.Client, body: bytes, content_type: str, status: int
+) -> None:
     response = http.post("/lookup", content=body, headers={"Content-Type": content_type})
 
     assert response.status_code == status, response.text

@@ -82,7 +82,12 @@ def test_a_title_citation_finds_its_own_edition_only(http: httpx.Client, known: 
     assert first.record.title is not None and first.record.year != second.record.year
 
     def cite(row: StoredRecord, **extra: str) -> dict:
-        params = {**KEV, "rft.btitle": row.record.title or "", "rft.date": f"{row.record.year}-01-01", **extra}
+        params = {
+            **KEV,
+            "rft.btitle": row.record.title or "",
+            "rft.date": f"{row.record.year}-01-01",
+            **extra,
+        }
         return http.get("/openurl", params=params, headers=JSON).json()
 
     for row in (first, second):
@@ -130,11 +135,15 @@ def test_the_page_lists_holders_with_their_opac_links(http: httpx.Client, known:
     tree = html.fromstring(page.text)
     assert tree.findtext(".//h1") == "Who holds this item"
     links = [a.get("href") for a in tree.iter("a")]
-    assert sum(1 for href in links if href and href.startswith("http://opac.")) >= len(known.holders["isbn", shared])
+    assert sum(1 for href in links if href and href.startswith("http://opac.")) >= len(
+        known.holders["isbn", shared]
+    )
     vietnamese = http.get("/openurl", params={**KEV, "rft.isbn": shared, "lang": "vi"}).text
     assert "Thư viện nào có tài liệu này" in vietnamese
     nothing = http.get("/openurl", params={**KEV, "rft.btitle": "Zzyzx qwerty", "lang": "en"})
-    assert nothing.status_code == 200 and "No member library of the consortium holds this item." in nothing.text
+    assert (
+        nothing.status_code == 200 and "No member library of the consortium holds this item." in nothing.text
+    )
 
 
 @pytest.mark.parametrize(
@@ -146,7 +155,9 @@ def test_the_page_lists_holders_with_their_opac_links(http: httpx.Client, known:
         ({"rft.btitle": "x" * 1001}, "longer than"),
     ],
 )
-def test_a_citation_that_cannot_be_resolved_is_a_problem(http: httpx.Client, params: dict, needle: str) -> None:
+def test_a_citation_that_cannot_be_resolved_is_a_problem(
+    http: httpx.Client, params: dict, needle: str
+) -> None:
     response = http.get("/openurl", params=params, headers=JSON)
 
     assert response.status_code == 422

@@ -92,9 +92,6 @@ def read_request(pairs: Iterable[tuple[str, str]]) -> tuple[SruRequest, SruDiagn
 
 
 def _read(request: SruRequest, params: dict[str, str]) -> None:
-    for name in params:
-        if name not in _KNOWN and not name.startswith("x-"):
-            raise SruDiagnostic(d.UNSUPPORTED_PARAMETER, name, f"Unsupported parameter {name}")
     given = params.get("version")
     if given is not None and given not in VERSIONS:
         raise SruDiagnostic(
@@ -104,6 +101,9 @@ def _read(request: SruRequest, params: dict[str, str]) -> None:
         raise SruDiagnostic(
             d.UNSUPPORTED_OPERATION, request.operation, f"Unsupported operation {request.operation!r}"
         )
+    for name in params:
+        if name not in _KNOWN and not name.startswith("x-"):
+            raise SruDiagnostic(d.UNSUPPORTED_PARAMETER, name, f"Unsupported parameter {name}")
     for name, (number, message) in _REFUSED.items():
         if params.get(name):
             raise SruDiagnostic(number, name, message)

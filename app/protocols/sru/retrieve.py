@@ -9,14 +9,17 @@ from typing import TYPE_CHECKING
 from lxml import etree
 
 from schemas.errors import InvalidInput, NotFound, QuerySyntaxError, WorkMoved
+from schemas.member import Member
 from schemas.search import SearchRequest, SearchResponse
 from schemas.work import fullest
 from store.front import RecordStore
+from store.records import StoredRecord
 
+from ...holdings import holdings
 from ..exports.dc import dc_element
 from ..exports.formats import record_links
 from ..exports.marc import marcxml_of
-from ..hits import work_ids_of
+from ..hits import page_of_works
 from ..works import members_by_code, works_records
 from . import diagnostics as d
 from .cql import Translation
@@ -27,12 +30,15 @@ if TYPE_CHECKING:
     from search.service import SearchService
 
 SRW_DC = "info:srw/schema/1/dc-schema"
+#: extraRecordData: the work's id and every member holding it (ours: SRU defines no holdings schema)
+HOLDINGS_NS = "info:lienhop/sru/holdings-1"
+Record = tuple[str, etree._Element, etree._Element]  # schema identifier, recordData, extraRecordData
 _WORK_ID = re.compile(r"^w\d+$")
 
 
 async def retrieve(
     request: SruRequest, translation: Translation, store: RecordStore, search: SearchService, public_url: str
-) -> tuple[int, list[tuple[str, etree._Element]]]:
+) -> tuple[int, list[Record]]:
     """numberOfRecords and the records of the page asked for."""
     if translation.ids:
         work_ids = await _named_works(store, translation.ids)
@@ -72,19 +78,14 @@ async def _named_works(store: RecordStore, ids: list[str]) -> list[str]:
 async def _search_page(
     search: SearchService, store: RecordStore, translation: Translation, start: int, maximum: int
 ) -> tuple[int, list[str]]:
-    """numberOfRecords and the works from position ``start``: the one or two search pages of size
-    ``maximum`` that cover them (SRU positions need not fall on a page boundary)."""
-    size = max(maximum, 1)
-    first, offset = divmod(start - 1, size)
-    pages = [first + 1] if offset == 0 else [first + 1, first + 2]
-    hits = []
-    response: SearchResponse | None = None
-    for page in pages:
+    """numberOfRecords and the works from position ``start``."""
+
+    async def fetch(page: int, size: int) -> SearchResponse:
         try:
             request = SearchRequest(
                 q=translation.query, size=size, page=page, sort=translation.sort, facets=[], highlight=False
             )
-            response = await search.search(request)
+            return await search.search(request)
         except QuerySyntaxError as exc:
             raise SruDiagnostic(
                 d.QUERY_SYNTAX, translation.query, f"Query syntax error: {exc.detail}"
@@ -93,19 +94,11 @@ async def _search_page(
             raise SruDiagnostic(
                 d.FIRST_RECORD_OUT_OF_RANGE, str(start), f"Beyond the first results: {exc}"
             ) from None
-        hits.extend(response.hits)
-        if len(response.hits) < size:
-            break
-    assert response is not None
-    if maximum == 0:
-        return response.total, []
-    window = response.model_copy(update={"hits": hits[offset : offset + size]})
-    return response.total, await work_ids_of(window, store)
+
+    return await page_of_works(fetch, store, start, maximum)
 
 
-async def _records(
-    store: RecordStore, work_ids: list[str], schema: str, public_url: str
-) -> list[tuple[str, etree._Element]]:
+async def _records(store: RecordStore, work_ids: list[str], schema: str, public_url: str) -> list[Record]:
     if not work_ids:
         return []
     held = await works_records(store, work_ids)
@@ -118,8 +111,23 @@ async def _records(
         record = fullest(live)
         links = record_links(public_url, members.get(record.member), record)
         data = marcxml_of(record, links) if schema == "marcxml" else _srw_dc(dc_element(record, links))
-        out.append((SCHEMA_IDS[schema], data))
+        out.append((SCHEMA_IDS[schema], data, _holdings(work_id, held[work_id], members)))
     return out
+
+
+def _holdings(work_id: str, held: list[StoredRecord], members: dict[str, Member]) -> etree._Element:
+    summary = holdings(work_id, held, members)
+    root = etree.Element(f"{{{HOLDINGS_NS}}}work", nsmap={"lh": HOLDINGS_NS}, id=work_id)
+    root.set("holdings", str(summary.holdings_count))
+    for holding in summary.holdings:
+        for record in holding.records:
+            element = etree.SubElement(
+                root, f"{{{HOLDINGS_NS}}}holder", code=holding.code, record=record.record_id
+            )
+            if record.opac_url:
+                element.set("opac", record.opac_url)
+            element.text = holding.name_vi
+    return root
 
 
 def _srw_dc(oai_dc: etree._Element) -> etree._Element:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request, Response
 
@@ -104,7 +105,8 @@ async def sru(request: Request, ctx: ContextDep) -> Response:
     or MARCXML, diagnostics as the standard's URIs."""
     pairs = list(request.query_params.multi_items())
     if request.method == "POST":
-        pairs += [(k, v) for k, v in (await request.form()).multi_items() if isinstance(v, str)]
+        form = (await request.body()).decode("utf-8", errors="replace")
+        pairs += parse_qsl(form, keep_blank_values=True)
     sru_request, diagnostic = read_request(pairs)
     env = Envelope(sru_request.version)
     media = _media(env, dict(pairs).get("httpAccept"))

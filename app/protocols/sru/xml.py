@@ -74,7 +74,13 @@ class Envelope:
             etree.SubElement(element, f"{{{self.diag_ns}}}message").text = diagnostic.message
 
     def record(
-        self, parent: etree._Element, schema: str, data: etree._Element, position: int | None, packing: str
+        self,
+        parent: etree._Element,
+        schema: str,
+        data: etree._Element,
+        position: int | None,
+        packing: str,
+        extra: etree._Element | None = None,
     ) -> etree._Element:
         """A ``record`` holding ``data`` as XML, or as escaped text when ``packing`` is ``string``."""
         record = self.add(parent, "record")
@@ -87,6 +93,8 @@ class Envelope:
             holder.append(data)
         if position is not None:
             self.add(record, "recordPosition", str(position))
+        if extra is not None:
+            self.add(record, "extraRecordData").append(extra)
         return record
 
 
@@ -98,19 +106,20 @@ def serialise(root: etree._Element) -> bytes:
 def search_retrieve_response(
     env: Envelope,
     total: int,
-    records: Sequence[tuple[str, etree._Element]],
+    records: Sequence[tuple[str, etree._Element, etree._Element]],
     start: int,
     packing: str,
     echo: Mapping[str, str],
     found: Sequence[SruDiagnostic] = (),
 ) -> bytes:
-    """``searchRetrieveResponse``: ``records`` are (schema identifier, data) from position ``start``."""
+    """``searchRetrieveResponse``: ``records`` are (schema identifier, data, extra record data) from
+    position ``start``."""
     root = env.root("searchRetrieveResponse")
     env.add(root, "numberOfRecords", str(total))
     if records:
         holder = env.add(root, "records")
-        for offset, (schema, data) in enumerate(records):
-            env.record(holder, schema, data, start + offset, packing)
+        for offset, (schema, data, extra) in enumerate(records):
+            env.record(holder, schema, data, start + offset, packing, extra)
     following = start + len(records)
     if records and following <= total:
         env.add(root, "nextRecordPosition", str(following))
