@@ -16,13 +16,14 @@ from schemas.settings import Settings
 from .context import open_context
 from .demo.oai_provider import make_router as demo_oai_router
 from .errors import install_error_handlers
-from .protocols import opensearch
+from .protocols import coins, opensearch
 from .protocols.oai import router as oai
 from .protocols.openurl import router as openurl
 from .protocols.sru import router as sru
 from .routes import admin, health, lookup, members, records, search, web, widget, works
 from .routes import usage as usage_routes
 from .scheduler import run as scheduler_loop
+from .web_support import TEMPLATES
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(module.router)
     app.include_router(usage_routes.router)
+    coins.install(TEMPLATES.env)  # COinS in the result pages, for reference managers
     if settings.demo_provider:
         # Off by default: a production catalogue should not answer as thirteen fake repositories.
         app.include_router(demo_oai_router())

@@ -65,10 +65,11 @@ async def _record_scan(fetch: Fetch, store: RecordStore, start: int, maximum: in
     """Hits that are records: read them in rank order until the page of works is complete. The count
     is the number of records matching, until the scan reaches the last hit and can count works."""
     wanted = start - 1 + maximum
+    size = min(_SCAN_PAGE, max(10, 2 * wanted))  # a few more hits than works: copies share a work
     seen: dict[str, None] = {}
     page, read = 1, 0
     while True:
-        response = await fetch(page, _SCAN_PAGE)  # the service may cap the size: pages stay contiguous
+        response = await fetch(page, size)  # the service may cap the size: pages stay contiguous
         total = response.total
         read += len(response.hits)
         for work_id in await work_ids_of(response, store):
