@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
@@ -73,15 +73,19 @@ _BATCH_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post("/lookup", openapi_extra=_BATCH_BODY, responses=_BATCH_RESPONSES)
-async def lookup_batch(request: Request, store: StoreDep) -> BatchLookupResponse:
+@router.post(
+    "/lookup", response_model=BatchLookupResponse, openapi_extra=_BATCH_BODY, responses=_BATCH_RESPONSES
+)
+async def lookup_batch(request: Request, store: StoreDep) -> Response:
     """Who holds each of up to 1,000 identifiers (ISBN-10/13, ISSN, DOI, mixed), in the order asked.
 
     The body is JSON ``{"identifiers": [...]}`` or text/plain with one identifier a line. Each
     result carries the identifier's kind and stored form and the works holding it, in the holdings
     model of ``/works/{id}``; an invalid identifier gets its own ``error`` and the rest is answered.
     """
-    return await batch_lookup(store, await _identifiers(request))
+    answer = await batch_lookup(store, await _identifiers(request))
+    # serialised once here: through the response model, a batch of 1,000 would be validated again
+    return Response(answer.model_dump_json(), media_type="application/json")
 
 
 async def _identifiers(request: Request) -> list[str]:

@@ -16,19 +16,24 @@ from schemas.work import JoinRequest, SplitRequest, WorkDetail, WorkOverride
 
 from ..deps import AdminDep, StoreDep
 from ..holdings import members_by_code, work_detail
+from ..protocols.exports.http import EXPORT_RESPONSES, FormatQuery
+from ..protocols.exports.work import work_export_response
 
 router = APIRouter(tags=["works"])
 admin = APIRouter(prefix="/admin/works", tags=["admin"], dependencies=[AdminDep])
 
 
 @router.get(
-    "/works/{work_id}", response_model=WorkDetail, responses={301: {"description": "Merged: see Location"}}
+    "/works/{work_id}",
+    response_model=WorkDetail,
+    responses={**EXPORT_RESPONSES, 301: {"description": "Merged: see Location"}},
 )
 async def get_work(
     work_id: str,
     request: Request,
     store: StoreDep,
     member: Annotated[str | None, Query(description="List this member's holdings first")] = None,
+    format: FormatQuery = None,
 ) -> Response | WorkDetail:
     """The work's holdings (distinct members, each record with its OPAC link) and every record with
     its identifiers and what joined it to the work (``isbn:<v>``, ``doi:<v>``, ``issn:<v>``,
@@ -40,7 +45,12 @@ async def get_work(
         return RedirectResponse(
             f"/works/{moved.new_id}{query}", status_code=status.HTTP_301_MOVED_PERMANENTLY
         )
-    return work_detail(state, await members_by_code(store), member)
+    members = await members_by_code(store)
+    if (
+        exported := await work_export_response(request, format, state.work_id, state.records, members)
+    ) is not None:
+        return exported  # the fullest record with every holder (app/protocols/exports/work.py)
+    return work_detail(state, members, member)
 
 
 @admin.post("/split", status_code=status.HTTP_201_CREATED)
