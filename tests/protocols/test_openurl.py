@@ -113,6 +113,19 @@ def test_a_title_without_its_subtitle_still_resolves(http: httpx.Client, known: 
     assert any(r["record_id"] == row.id for w in answer["works"] for h in w["holdings"] for r in h["records"])
 
 
+def test_a_title_cited_without_what_follows_its_colon_resolves(http: httpx.Client, known: Catalogue) -> None:
+    row = next(r for r in known.live if r.record.title and " : " in r.record.title and r.record.year)
+    cited = (row.record.title or "").rsplit(" : ", 1)[0]
+
+    answer = http.get(
+        "/openurl", params={**KEV, "rft.btitle": cited, "rft.date": str(row.record.year)}, headers=JSON
+    )
+
+    assert any(
+        r["record_id"] == row.id for w in answer.json()["works"] for h in w["holdings"] for r in h["records"]
+    )
+
+
 def test_an_invalid_isbn_is_set_aside_and_the_title_resolves(http: httpx.Client, known: Catalogue) -> None:
     row = _editions(known)[0]
 

@@ -102,4 +102,3 @@ async def work_export_response(
         media_type=chosen.content_type,
         headers={"Content-Disposition": f'inline; filename="{work_id}.{chosen.extension}"', "Vary": "Accept"},
     )
-

@@ -74,15 +74,22 @@ async def _answer(store: RecordStore, citation: Citation, by: ResolvedBy, work_i
 
 
 async def _by_title_search(store: RecordStore, search: SearchService, title: str) -> list[str]:
-    """Works whose title alone (without its subtitle) is the one cited, from a phrase search."""
+    """Works whose title without its subtitle is the one cited, from a phrase search."""
     wanted = folded_text(title)
     phrase = " ".join(folded_tokens(title))
     if not phrase:
         return []
     request = SearchRequest(q=f'title:"{phrase}"', size=_TITLE_CANDIDATES, facets=[], highlight=False)
     response = await search.search(request)
-    response.hits = [h for h in response.hits if h.title and folded_text(h.title) == wanted]
+    response.hits = [h for h in response.hits if h.title and wanted in _title_forms(h.title)]
     return await work_ids_of(response, store)
+
+
+def _title_forms(title: str) -> set[str]:
+    """A record's title folded, whole and cut at each colon: a subtitle may sit in the title field
+    ("Thư viện số: lý thuyết và thực tiễn : giáo trình") where a citation leaves it out."""
+    cuts = [i for i, ch in enumerate(title) if ch == ":"]
+    return {folded_text(title), *(folded_text(title[:i]) for i in cuts)}
 
 
 async def _matching(
