@@ -17,7 +17,8 @@ SRU2 = "http://docs.oasis-open.org/ns/search-ws/sruResponse"
 SRU2_DIAG = "http://docs.oasis-open.org/ns/search-ws/diagnostic"
 ZEEREX = "http://explain.z3950.org/dtd/2.0/"
 ZEEREX_SCHEMA = "http://explain.z3950.org/dtd/2.0/"
-MEDIA_TYPE = "application/xml; charset=utf-8"
+#: The indexes ``sortBy`` takes (``cql.py``)
+SORTABLE = {("dc", "date"), ("dc", "title")}
 #: The context sets of the indexes explain lists.
 CONTEXT_SETS = {
     "cql": "info:srw/cql-context-set/1/cql-v1.2",
@@ -179,7 +180,8 @@ def explain_response(
     for name, identifier in CONTEXT_SETS.items():
         etree.SubElement(index_info, f"{{{z}}}set", name=name, identifier=identifier)
     for context_set, name, index_title in indexes:
-        index = etree.SubElement(index_info, f"{{{z}}}index", search="true", scan="false", sort="false")
+        sortable = "true" if (context_set, name) in SORTABLE else "false"
+        index = etree.SubElement(index_info, f"{{{z}}}index", search="true", scan="false", sort=sortable)
         etree.SubElement(index, f"{{{z}}}title").text = index_title
         mapping = etree.SubElement(index, f"{{{z}}}map")
         etree.SubElement(mapping, f"{{{z}}}name", set=context_set).text = name
