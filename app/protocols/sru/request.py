@@ -69,8 +69,8 @@ class SruRequest:
 def version_of(params: dict[str, str]) -> str:
     """The version to answer in (also for a diagnostic about the request itself)."""
     version = params.get("version")
-    if version in VERSIONS:
-        return "2.0" if version == "2.0" else "1.2"
+    if version is not None and version in VERSIONS:
+        return version
     return "1.2" if "operation" in params or version else "2.0"
 
 
