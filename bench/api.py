@@ -71,7 +71,7 @@ async def build(settings: Settings, count: int) -> None:
     the index; skipped when the store already holds them."""
     ctx = await open_context(settings)
     try:
-        have = sum(c.live for c in (await ctx.store.record_counts()).values())
+        have = sum(c.active for c in (await ctx.store.record_counts()).values())
         if have >= count:
             print(f"store: reusing {have:,} records in {settings.home}", file=sys.stderr)
         else:
