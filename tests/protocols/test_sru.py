@@ -3,6 +3,7 @@ diagnostics read from the raw responses."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 
 import httpx
@@ -99,9 +100,8 @@ def test_sruthi_reads_marcxml_records(sru_url: str, http: httpx.Client, known: C
     assert set(holders) == known.holders["isbn", isbn]
 
 
-def _as_file(element: etree._Element):
-    import io
-
+def _as_file(element: etree._Element) -> io.BytesIO:
+    """A MARCXML collection of the one record, as pymarc reads files."""
     collection = etree.Element("{http://www.loc.gov/MARC21/slim}collection")
     collection.append(element)
     return io.BytesIO(etree.tostring(collection))
