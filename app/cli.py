@@ -577,8 +577,17 @@ def lookup(
     doi: Annotated[str | None, typer.Option("--doi")] = None,
     title: Annotated[str | None, typer.Option("--title")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    file: Annotated[
+        str | None, typer.Option("--file", help="A list, one identifier a line; - for stdin")
+    ] = None,
+    as_csv: Annotated[
+        bool, typer.Option("--csv", help="With --file: CSV, one row per identifier and work")
+    ] = False,
 ) -> None:
-    """Which members hold an item, by ISBN (10 or 13), ISSN, DOI or title."""
+    """Which members hold an item, by ISBN (10 or 13), ISSN, DOI or title; or each of a list (--file)."""
+    if file is not None:
+        lookup_file(file, as_csv, as_json)
+        return
     options: dict[IdentifierKind | Literal["title"], str | None] = {
         "isbn": isbn, "issn": issn, "doi": doi, "title": title
     }  # fmt: skip
@@ -610,6 +619,13 @@ def lookup(
             for h in m.records:
                 table.add_row(m.code, m.name_vi, m.status, h.record_id, h.opac_url or "")
         console.print(table)
+
+
+def lookup_file(path: str, as_csv: bool, as_json: bool) -> None:
+    """``lookup --file``: the batch lookup of ``POST /lookup`` over a list (no limit of 1,000 here)."""
+    from .protocols.lookup_output import lookup_list, show
+
+    show(run(lambda ctx: lookup_list(ctx.store, path), with_search=False), as_csv, as_json, console)
 
 
 # ---------------------------------------------------------------------------- runs & quarantine

@@ -21,8 +21,10 @@ from .guard import Guard, PublicCORS
 from .leader import start_leadership
 from .metrics import MetricsMiddleware, mark_process_dead
 from .openapi import install_openapi
-from .protocols import opensearch
+from .protocols import coins, opensearch
 from .protocols.oai import router as oai
+from .protocols.openurl import router as openurl
+from .protocols.sru import router as sru
 from .routes import (
     admin,
     admin_pages,
@@ -40,6 +42,7 @@ from .routes import (
 )
 from .routes import usage as usage_routes
 from .usage_events import UsageMiddleware, start_usage, stop_usage
+from .web_support import TEMPLATES
 
 log = logging.getLogger(__name__)
 
@@ -99,10 +102,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         opensearch,
         go,
         sushi,
+        openurl,
+        sru,
     )
     for module in routers:
         app.include_router(module.router)
     app.include_router(usage_routes.router)
+    coins.install(TEMPLATES.env)  # COinS in the result pages, for reference managers
     if settings.demo_provider:
         # Off by default: a production catalogue should not answer as thirteen fake repositories.
         app.include_router(demo_oai_router())

@@ -15,6 +15,8 @@ LienhopError (500)
 │   ├── QuerySyntaxError (400, with position)
 │   ├── NotAListVerb [harvesters.oai.errors]
 │   ├── NoStoredMetadata [harvesters.rederive]
+│   ├── TooManyIdentifiers (413: a batch lookup over 1,000) [app.protocols.lookup]
+│   ├── UnsupportedMediaType (415: a batch body neither JSON nor text) [app.protocols.lookup]
 │   └── CounterFormatError (a COUNTER report file that cannot be read) [schemas.usage]
 ├── Unauthorized (401) [app.errors]
 ├── Forbidden (403) [app.errors]

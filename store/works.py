@@ -319,3 +319,33 @@ class WorkStore:
         row = (await conn.execute(select(work_overrides).where(work_overrides.c.id == new_id))).first()
         assert row is not None
         return row
+
+    # ----------------------------------------------------------------- batch
+
+    async def find_works_many(
+        self, kind: Literal["isbn", "issn", "doi"], values: Iterable[str]
+    ) -> dict[str, list[str]]:
+        """:meth:`find_works` of many values in one query: each value given (any written form) ->
+        the works of the live records carrying it, oldest first ([] for one none carries)."""
+        normalise = _NORMALISE.get(kind)
+        if normalise is None:
+            raise InvalidInput(f"kind: {kind!r} is not isbn, issn or doi")
+        normal_of = {value: normalise(value) for value in values}
+        wanted = {normal for normal in normal_of.values() if normal is not None}
+        found: dict[str, set[str]] = {normal: set() for normal in wanted}
+        if wanted:
+            ri = record_identifiers.c
+            async with self.engine.connect() as conn:
+                query = (
+                    select(ri.value, records.c.work_id)
+                    .join(records, ri.record_pk == records.c.pk)
+                    .where(ri.kind == kind, one_of(conn, ri.value, wanted), records.c.deleted.is_(False))
+                    .distinct()
+                )
+                for value, work_id in await conn.execute(query):
+                    if work_id is not None:
+                        found[value].add(work_id)
+        return {
+            value: sorted(found[normal], key=work_ord) if normal is not None else []
+            for value, normal in normal_of.items()
+        }

@@ -17,6 +17,8 @@ from schemas.work import JoinRequest, SplitRequest, WorkDetail, WorkOverride
 from ..deps import StoreDep, require_admin_scope
 from ..holdings import members_by_code, work_detail
 from ..openapi import problems
+from ..protocols.exports.http import EXPORT_RESPONSES, FormatQuery
+from ..protocols.exports.work import work_export_response
 
 router = APIRouter(tags=["works"])
 # Splitting and joining works changes every member's view of them: admin keys only.
@@ -26,13 +28,14 @@ admin = APIRouter(prefix="/admin/works", tags=["admin"], dependencies=[Depends(r
 @router.get(
     "/works/{work_id}",
     response_model=WorkDetail,
-    responses={301: {"description": "Merged: see Location"}, **problems(404)},
+    responses={**EXPORT_RESPONSES, 301: {"description": "Merged: see Location"}, **problems(404)},
 )
 async def get_work(
     work_id: str,
     request: Request,
     store: StoreDep,
     member: Annotated[str | None, Query(description="List this member's holdings first")] = None,
+    format: FormatQuery = None,
 ) -> Response | WorkDetail:
     """The work's holdings (distinct members, each record with its OPAC link) and every record with
     its identifiers and what joined it to the work (``isbn:<v>``, ``doi:<v>``, ``issn:<v>``,
@@ -44,7 +47,12 @@ async def get_work(
         return RedirectResponse(
             f"/works/{moved.new_id}{query}", status_code=status.HTTP_301_MOVED_PERMANENTLY
         )
-    return work_detail(state, await members_by_code(store), member)
+    members = await members_by_code(store)
+    if (
+        exported := await work_export_response(request, format, state.work_id, state.records, members)
+    ) is not None:
+        return exported  # the fullest record with every holder (app/protocols/exports/work.py)
+    return work_detail(state, members, member)
 
 
 @admin.post("/split", status_code=status.HTTP_201_CREATED, responses=problems(404))
