@@ -886,12 +886,15 @@ def _ordered(
 
 
 def _ordered_by_score(searcher: tantivy.Searcher, query: Q, limit: int) -> tuple[list[_Entry], int]:
-    window = limit
+    # One more than the limit, so that a group of equal scores running past the limit is seen (and
+    # the window widened until it holds the group whole): tantivy cuts such a group by address, and
+    # the page must hold the group's first ids, not any of them.
+    window = limit + 1
     while True:
         result = searcher.search(query, window)
         hits = result.hits
         total = _total(result)
-        if len(hits) < window or len(hits) <= limit or window >= _MAX_TIE_WINDOW:
+        if len(hits) < window or window >= _MAX_TIE_WINDOW:
             break
         if hits[-1][0] != hits[limit - 1][0]:
             break  # the group of the limit-th score ends inside the window
