@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from schemas.errors import LienhopError
 
@@ -136,7 +137,21 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     except ValueError:
         title = "Error"
     problem = {"type": "about:blank", "title": title, "status": exc.status_code, "detail": str(exc.detail)}
-    return _answer(request, problem, dict(exc.headers) if exc.headers else None)
+    headers = dict(exc.headers) if exc.headers else None
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": _allowed(request)}
+    return _answer(request, problem, headers)
+
+
+def _allowed(request: Request) -> str:
+    """Every method of every route at the request's path: Starlette names only the first route's,
+    and a path may have several (``GET`` and ``POST /lookup``)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match == Match.PARTIAL:
+            methods.update(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
 
 
 def install_error_handlers(app: FastAPI) -> None:
