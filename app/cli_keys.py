@@ -39,7 +39,7 @@ def keys_create(
     ] = None,
 ) -> None:
     """Make a key; it is printed alone on the last line, and never shown again."""
-    from .cli import console, fail, run
+    from .cli_common import console, fail, run
 
     try:
         new = KeyCreate.model_validate({"scope": scope, "label": label, "member": member, "expires": expires})
@@ -65,7 +65,7 @@ def keys_create(
 @keys_cli.command("list")
 def keys_list() -> None:
     """Keys with their ids, labels, scopes and states (never the keys themselves)."""
-    from .cli import console, run
+    from .cli_common import console, run
 
     async def work(ctx: AppContext) -> list[ApiKey]:
         return await ctx.store.list_keys()
@@ -94,7 +94,7 @@ def keys_revoke(
     key_id: Annotated[int, typer.Argument(help="The key's id (see `lienhop keys list`)")],
 ) -> None:
     """Refuse a key from now on."""
-    from .cli import console, run
+    from .cli_common import console, run
 
     async def work(ctx: AppContext) -> ApiKey:
         key = await ctx.store.revoke_key(key_id)

@@ -40,19 +40,19 @@ usage_cli.add_typer(databases_cli, name="databases")
 
 
 def _fail(message: str) -> NoReturn:
-    from .cli import fail
+    from .cli_common import fail
 
     fail(message)
 
 
 def _run(work: Callable[[AppContext], Awaitable[T]]) -> T:
-    from .cli import run
+    from .cli_common import run
 
     return run(work, with_search=False)
 
 
 def _print(*things: Any) -> None:
-    from .cli import console
+    from .cli_common import console
 
     console.print(*things)
 
@@ -205,7 +205,7 @@ def harvest(
     async def work(ctx: AppContext) -> list[HarvestSummary]:
         from usage.harvest import UsageHarvest
 
-        from .cli import console
+        from .cli_common import console
         from .progress import terminal_progress
 
         with terminal_progress(console) as sink:

@@ -34,7 +34,7 @@ def show(
     work_id: str, as_json: Annotated[bool, typer.Option("--json", help="Print the work as JSON")] = False
 ) -> None:
     """Who holds a work, its records, and what joined each of them to it."""
-    from .cli import console, errors, run  # the CLI module registers this group: import it when run
+    from .cli_common import console, errors, run
 
     moved_from: list[str] = []
 
@@ -78,7 +78,7 @@ def show(
 @works_cli.command("split")
 def split(record_id: str) -> None:
     """Keep a record apart from every other (stays apart through re-clustering)."""
-    from .cli import console, run
+    from .cli_common import console, run
 
     async def work(ctx: AppContext) -> tuple[WorkOverride, str | None]:
         override = await ctx.store.split_record(record_id)
@@ -91,7 +91,7 @@ def split(record_id: str) -> None:
 @works_cli.command("join")
 def join(work_a: str, work_b: str) -> None:
     """Make two works one (the older id stays, the other redirects to it)."""
-    from .cli import console, run
+    from .cli_common import console, run
 
     async def work(ctx: AppContext) -> tuple[WorkOverride, str | None]:
         override = await ctx.store.join_works(work_a, work_b)
@@ -104,7 +104,7 @@ def join(work_a: str, work_b: str) -> None:
 @works_cli.command("forget")
 def forget(override_id: int) -> None:
     """Remove a curator's split or join; its records are clustered by their identifiers again."""
-    from .cli import console, run
+    from .cli_common import console, run
 
     async def work(ctx: AppContext) -> None:
         await ctx.store.remove_override(override_id)
