@@ -138,12 +138,7 @@ async def report(
     per download and each member's share of the cost, members ranked by use."""
     result = await build_report(store.engine, year, member, database)
     if format == "csv":
-        name = f"lienhop-usage-{result.year}.csv"
-        return Response(
-            report_csv(result),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{name}"'},
-        )
+        return _csv_download(report_csv(result), f"lienhop-usage-{result.year}.csv")
     return result
 
 
@@ -179,12 +174,7 @@ async def scorecard(store: StoreDep, year: YearQuery = None, format: Literal["js
     previous year's figures beside."""
     card = await build_scorecard(store.engine, year)
     if format == "csv":
-        name = f"lienhop-scorecard-{card.year}.csv"
-        return Response(
-            scorecard_csv(card),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{name}"'},
-        )
+        return _csv_download(scorecard_csv(card), f"lienhop-scorecard-{card.year}.csv")
     return card
 
 
@@ -198,3 +188,12 @@ async def scorecard_page(
     context = {"params": {"year": year}, "card": card, "t": SCORECARD_WORDS[lang], "lang": lang,
                "other": other, "shown": SHOWN}  # fmt: skip
     return render(request, "usage_scorecard.html", context)
+
+
+def _csv_download(text: str, name: str) -> Response:
+    """A CSV file the browser saves as ``name``."""
+    return Response(
+        text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

@@ -383,9 +383,8 @@ class OAIClient:
         until: str | None = None,
     ) -> AsyncIterator[etree._Element]:
         """Every ``<header>`` of ListIdentifiers."""
-        async for page in self.iter_pages("ListIdentifiers", metadata_prefix, set_spec, from_, until):
-            for item in page.items:
-                yield item
+        async for item in self._items("ListIdentifiers", metadata_prefix, set_spec, from_, until):
+            yield item
 
     async def list_records(
         self,
@@ -395,7 +394,13 @@ class OAIClient:
         until: str | None = None,
     ) -> AsyncIterator[etree._Element]:
         """Every ``<record>`` of ListRecords."""
-        async for page in self.iter_pages("ListRecords", metadata_prefix, set_spec, from_, until):
+        async for item in self._items("ListRecords", metadata_prefix, set_spec, from_, until):
+            yield item
+
+    async def _items(
+        self, verb: ListVerb, metadata_prefix: str, set_spec: str | None, from_: str | None, until: str | None
+    ) -> AsyncIterator[etree._Element]:
+        async for page in self.iter_pages(verb, metadata_prefix, set_spec, from_, until):
             for item in page.items:
                 yield item
 

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from ...deps import SettingsDep, StoreDep
+from ..get_and_post import add_get_and_post
 from .arguments import VERBS
 from .catalogue import CatalogueRepository
 from .provider import answer
@@ -61,14 +62,12 @@ async def oai(request: Request, store: StoreDep, settings: SettingsDep) -> Respo
     return await answer(repository, request, repository.base_url)
 
 
-for method in ("GET", "POST"):  # one operation each: OpenAPI ids must differ
-    router.add_api_route(
-        "/oai",
-        oai,
-        methods=[method],
-        response_class=Response,
-        responses=_RESPONSES,
-        openapi_extra=_OPENAPI if method == "GET" else _FORM,
-        summary=f"OAI-PMH 2.0 provider of the union catalogue ({method})",
-        operation_id=f"oai_{method.lower()}",
-    )
+add_get_and_post(
+    router,
+    "/oai",
+    oai,
+    responses=_RESPONSES,
+    openapi_get=_OPENAPI,
+    openapi_form=_FORM,
+    summary="OAI-PMH 2.0 provider of the union catalogue",
+)

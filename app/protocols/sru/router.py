@@ -8,6 +8,7 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Request, Response
 
 from ...deps import ContextDep
+from ..get_and_post import add_get_and_post
 from . import diagnostics as d
 from .cql import INDEXES, translate
 from .diagnostics import SruDiagnostic
@@ -150,14 +151,12 @@ def _media(env: Envelope, http_accept: str | None) -> str:
     return _MEDIA[env.version if env.version == "2.0" else "1.2"]
 
 
-for method in ("GET", "POST"):  # one operation each: OpenAPI ids must differ
-    router.add_api_route(
-        "/sru",
-        sru,
-        methods=[method],
-        response_class=Response,
-        responses=_RESPONSES,
-        openapi_extra=_OPENAPI if method == "GET" else _FORM,
-        summary=f"SRU 1.2 and 2.0 searchRetrieve and explain ({method})",
-        operation_id=f"sru_{method.lower()}",
-    )
+add_get_and_post(
+    router,
+    "/sru",
+    sru,
+    responses=_RESPONSES,
+    openapi_get=_OPENAPI,
+    openapi_form=_FORM,
+    summary="SRU 1.2 and 2.0 searchRetrieve and explain",
+)
