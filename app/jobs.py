@@ -255,7 +255,9 @@ class JobRegistry:
         if local is not None:
             return local.view()
         kind, _, number = job_id.rpartition("-")
-        row = await self.store.get_job(int(number)) if number.isdigit() and len(number) < 19 else None
+        # isdigit() alone takes "¹" and other Unicode digits int() refuses
+        wellformed = number.isascii() and number.isdigit() and len(number) < 19
+        row = await self.store.get_job(int(number)) if wellformed else None
         if row is None or row["kind"] != kind:
             raise NotFound(f"no job {job_id!r}")
         return view_of(row)
