@@ -8,7 +8,7 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from playwright.sync_api import BrowserContext, Error, Page, Route, expect
+from playwright.sync_api import Browser, BrowserContext, Error, Page, Route, expect
 
 from search.analysis import folded_text
 
@@ -181,3 +181,18 @@ def test_completions_fit_a_phone(context: BrowserContext, site: Site) -> None:
     listbox.get_by_role("option").first.click()
     page.wait_for_url(re.compile(r"q="))
     expect(page.locator("ol.hits > li").first).to_be_visible()
+
+
+def test_the_box_is_a_plain_search_field_without_javascript(browser: Browser, site: Site) -> None:
+    context = browser.new_context(java_script_enabled=False, locale="vi-VN")
+    try:
+        page = context.new_page()
+        page.goto(site.url + "/")
+        expect(page.get_by_role("combobox")).to_have_count(0)  # no popup is promised
+        box = page.get_by_role("searchbox", name=BOX)
+        box.fill(SLIPPED)
+        box.press("Enter")
+        page.wait_for_url(re.compile(r"q=nong"))
+        expect(page.get_by_role("status").filter(has_text="Kết quả cho:")).to_contain_text("nông nghiệp")
+    finally:
+        context.close()
