@@ -94,6 +94,16 @@ SCHEDULE_NAMES = {
 
 RUN_KINDS = {"harvest": N_("Harvest"), "import": N_("Import")}
 
+#: Why a record joined its work (``schemas.work.JoinedBy``: ``isbn:<value>``, ``doi:<value>``,
+#: ``issn:<value>``, ``title``, ``curator``), in words a researcher reads on the work page.
+JOIN_REASONS = {
+    "isbn": N_("joined by the same ISBN %(value)s"),
+    "issn": N_("joined by the same ISSN %(value)s"),
+    "doi": N_("joined by the same DOI %(value)s"),
+    "title": N_("joined by the same title, author and year"),
+    "curator": N_("joined by a curator"),
+}
+
 #: The search's query errors (``search/query.py``), matched on their English detail.
 QUERY_ERRORS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern), message)
@@ -200,6 +210,17 @@ class PageText:
 
     def run_kind(self, code: str | None) -> str:
         return self.label(RUN_KINDS, code)
+
+    def join_reason(self, joined_by: str | None) -> str:
+        """Why a record belongs to its work (``isbn:978…`` -> "joined by the same ISBN 978…"); empty for
+        the record the work's explanation starts from, the label itself for a reason without words."""
+        if not joined_by:
+            return ""
+        kind, _, value = joined_by.partition(":")
+        message = JOIN_REASONS.get(kind)
+        if message is None:
+            return joined_by
+        return self.gettext(message, value=value) if value else self.gettext(message)
 
     def html_lang(self, iso639_3: str | None, text: str | None = None) -> str | None:
         """The ``lang`` attribute for content in ``iso639_3`` when it differs from the page's language;

@@ -35,7 +35,9 @@ PAGE_SIZE = 10
 FACET_SHOWN = 8  # values shown per facet; the rest behind "more"
 #: facet name -> the query parameter that filters on it
 FACET_PARAMS = {"member": "member", "type": "type", "language": "lang", "subject": "subject"}
-#: What a new search from the search box keeps: the chosen filters and the sort order.
+#: What a new search from the search box keeps: the chosen filters and the sort order. Not
+#: ``correct=false``: "search exactly as typed" was chosen for those words, and new words get corrected
+#: again; the page's own links (paging, sort, filters) keep it.
 KEPT = ("member", "type", "lang", "subject", "year_from", "year_to", "sort")
 
 
@@ -134,6 +136,11 @@ async def site_css() -> FileResponse:
     return FileResponse(STATIC / "site.css", media_type="text/css; charset=utf-8")
 
 
+@router.get("/static/autocomplete.js", include_in_schema=False)
+async def autocomplete_js() -> FileResponse:
+    return FileResponse(STATIC / "autocomplete.js", media_type="text/javascript; charset=utf-8")
+
+
 @router.get("/", response_class=HTMLResponse)
 async def search_page(request: Request, search: SearchRequestDep, store: StoreDep) -> HTMLResponse:
     """The search box, and, with a query or filters, results with highlights, facets and paging."""
@@ -163,6 +170,7 @@ async def search_page(request: Request, search: SearchRequestDep, store: StoreDe
             "nav": "search",
             "q": search.q,
             "sort": search.sort,
+            "correct": search.correct,
             "sorts": SORT_NAMES,
             "result": result,
             "error": error,
