@@ -78,7 +78,7 @@ async def tick(ctx: AppContext) -> list[str]:
     if codes:
 
         async def work(job: Job) -> Any:
-            reports = await operations.harvest(ctx, codes, False, job)
+            reports = await operations.harvest(ctx, codes, False, job, scheduled=True)
             return [r.model_dump(mode="json") for r in reports]
 
         params = {"codes": codes, "full": False, "scheduled": True}

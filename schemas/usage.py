@@ -323,6 +323,13 @@ class ScorecardFigures(BaseModel):
     harvests: int = Field(0, description="Harvests run in the year")
     harvests_succeeded: int = 0
     harvest_success_share: float | None = Field(None, description="Succeeded / run (0-1); null when none ran")
+    scheduled_harvests: int = Field(
+        0, description="Of the year's harvests, those the server's scheduler started"
+    )
+    scheduled_harvests_succeeded: int = 0
+    scheduled_success_share: float | None = Field(
+        None, description="Scheduled harvests that succeeded / run (0-1); null when none ran"
+    )
     days_failing: float = Field(0, description="Days of the year whose latest harvest had failed")
     records_processed: int = Field(0, description="Records read by the year's harvests and imports")
     quarantined: int = 0
