@@ -185,6 +185,11 @@ class JobRegistry:
         job.task = asyncio.create_task(self._run(job, work), name=f"lienhop-job-{job.id}")
         return job.view()
 
+    async def active(self, kind: str) -> list[JobView]:
+        """The jobs of ``kind`` waiting or running in any process (a job whose process stopped is
+        failed first, so it holds nothing back)."""
+        return [view_of(row) for row in await self.store.active_jobs(kind, STALE_SECONDS)]
+
     async def check_room(self, kind: str) -> None:
         """:class:`TooManyRequests` now when the kind's queue is full (before receiving an upload)."""
         if await self.store.count_active_jobs(kind) >= self.queue:

@@ -102,7 +102,7 @@ async def usage_tick(ctx: AppContext, now: datetime | None = None) -> list[str]:
     settings = ctx.settings
     if settings.usage_harvest_day <= 0:
         return []
-    if any(job.kind == USAGE_JOB and job.state in ("queued", "running") for job in await ctx.jobs.list()):
+    if await ctx.jobs.active(USAGE_JOB):
         return []
     now = now or utcnow()
     last = last_due_month(now.date(), settings.usage_harvest_day)

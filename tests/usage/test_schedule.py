@@ -4,11 +4,12 @@ and asks again, after a rest, for a month the vendor did not have ready."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import insert, update
 
 from app import scheduler
 from app.context import AppContext, open_context
@@ -16,9 +17,11 @@ from app.jobs import Job, JobView
 from schemas.member import MemberCreate
 from schemas.settings import Settings
 from schemas.usage import CredentialsSet
+from store.tables import jobs
 from usage.harvest import UsageHarvest, add_months, last_due_month
 from usage.loading import list_outcomes
 from usage.report import build_report
+from usage.tables import usage_harvests
 
 from .conftest import Sushi, add_database
 
@@ -42,6 +45,11 @@ async def _finished(ctx: AppContext) -> JobView:
     raise AssertionError(f"job {job.id} still {job.state}")
 
 
+async def _answered_ago(ctx: AppContext, ago: timedelta) -> None:
+    async with ctx.store.engine.begin() as conn:
+        await conn.execute(update(usage_harvests).values(updated=datetime.now(UTC) - ago))
+
+
 def _key(month: date) -> str:
     return f"{month.year:04d}-{month.month:02d}"
 
@@ -49,7 +57,7 @@ def _key(month: date) -> str:
 @pytest.mark.asyncio
 async def test_a_tick_harvests_due_months_and_retries_a_late_one(settings: Settings, sushi: Sushi) -> None:
     # day 1: last month is always due, whatever the day the test runs
-    quick = settings.model_copy(update={"usage_harvest_day": 1, "usage_retry_hours": 1.5 / 3600})
+    quick = settings.model_copy(update={"usage_harvest_day": 1, "usage_retry_hours": 6.0})
     last = last_due_month(datetime.now(UTC).date(), 1)
     before = add_months(last, -1)
     sushi.behaviour.usage = {"LIB-A": {_key(last): 30, _key(before): 10}, "LIB-LATE": {_key(last): 60}}
@@ -71,7 +79,7 @@ async def test_a_tick_harvests_due_months_and_retries_a_late_one(settings: Setti
 
         assert await scheduler.usage_tick(ctx) == [], "the late month rests before it is asked again"
         sushi.behaviour.late_month = ""  # the vendor has it now
-        await asyncio.sleep(1.6)
+        await _answered_ago(ctx, timedelta(hours=6, minutes=1))  # and the month has rested
         assert await scheduler.usage_tick(ctx) == ["SD"]
         assert (await _finished(ctx)).state == "done"
         assert len(sushi.behaviour.calls) == 25, "only the late month was asked again"
@@ -141,6 +149,31 @@ async def test_an_admin_harvest_running_holds_the_scheduled_one_back(
         assert await scheduler.usage_tick(ctx) == []
         await _finished(ctx)
         assert await scheduler.usage_tick(ctx) == ["SD"]
+    finally:
+        await ctx.jobs.close()
+        await ctx.close()
+
+
+@pytest.mark.asyncio
+async def test_a_usage_harvest_of_a_stopped_process_holds_nothing_back(
+    settings: Settings, sushi: Sushi
+) -> None:
+    """A job left 'running' by a server that died (its heartbeat stopped) is failed, not waited for."""
+    sushi.behaviour.usage = {"LIB-A": {}}
+    ctx = await open_context(settings.model_copy(update={"usage_harvest_day": 1}))
+    try:
+        await ctx.store.add_member(MemberCreate(code="NASATI", name_vi="NASATI"))
+        await add_database(ctx.store, sushi.url, customers={"NASATI": "LIB-A"})
+        long_ago = datetime.now(UTC) - timedelta(minutes=10)
+        async with ctx.store.engine.begin() as conn:
+            await conn.execute(insert(jobs).values(
+                kind="usage-harvest", state="running", params={}, who="scheduler", owner="gone:1:x",
+                created=long_ago, started=long_ago, heartbeat=long_ago, tasks=[],
+            ))  # fmt: skip
+        assert await scheduler.usage_tick(ctx) == ["SD"]
+        assert (await _finished(ctx)).state == "done"
+        stopped = [j for j in await ctx.jobs.list() if j.kind == "usage-harvest" and j.state == "failed"]
+        assert len(stopped) == 1
     finally:
         await ctx.jobs.close()
         await ctx.close()
