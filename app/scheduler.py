@@ -64,9 +64,11 @@ async def tick(ctx: AppContext) -> list[str]:
     due members share a job; inside it they are harvested side by side (``harvest_concurrency``),
     each bounded by the run deadline (``harvest_run_deadline``), so a member whose repository hangs
     never holds back the others of its tick. While a harvest job waits for its turn no other is added.
+    A job whose process stopped is failed first (:meth:`~app.jobs.JobRegistry.active`): it holds
+    nothing back.
     """
-    jobs = await ctx.jobs.list()
-    if any(job.kind == "harvest" and job.state == "queued" for job in jobs):
+    jobs = await ctx.jobs.active("harvest")
+    if any(job.state == "queued" for job in jobs):
         return []
     members = await ctx.store.list_members(active_only=True)
     busy = _busy(jobs, members)
