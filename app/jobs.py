@@ -260,7 +260,7 @@ class JobRegistry:
         if local is not None:
             return local.view()
         kind, _, number = job_id.rpartition("-")
-        row = await self.store.get_job(int(number)) if number.isdigit() and len(number) < 19 else None
+        row = await self.store.get_job(int(number)) if _job_number(number) else None
         if row is None or row["kind"] != kind:
             raise NotFound(f"no job {job_id!r}")
         return view_of(row)
@@ -290,3 +290,9 @@ def _json_safe(value: Any) -> Any:
         return value
     except (TypeError, ValueError):
         return json.loads(json.dumps(value, default=str))
+
+
+def _job_number(text: str) -> bool:
+    """Whether ``text`` is a job's number: ASCII digits (``str.isdigit`` also takes ``²``, which ``int``
+    refuses) that fit the column."""
+    return text.isascii() and text.isdigit() and len(text) < 19
