@@ -12,7 +12,9 @@ import pytest
 import pytest_asyncio
 from fastapi import Depends, FastAPI, Request
 from sqlalchemy import inspect, select
+from typer.testing import CliRunner
 
+from app.cli import cli
 from app.main import create_app
 from app.usage_events import STATE_MEMBER, UsageMiddleware, requesting_member
 from schemas.auth import KeyCreate
@@ -310,6 +312,17 @@ async def test_the_usage_report_gives_lienhops_own_use_per_member(
         for lang, heading in (("vi", "Sử dụng Lienhop"), ("en", "Use of Lienhop")):
             page = (await admin.get("/admin/usage/report/page", params={"year": year, "lang": lang})).text
             assert heading in page and "Đại học Huế" in page
+
+    # the CLI's table (a process of its own on the same store)
+    settings: Settings = app.state.lienhop.settings
+    env = {"LIENHOP_HOME": str(settings.home), "COLUMNS": "200"}
+    shown = await asyncio.to_thread(
+        CliRunner().invoke, cli, ["usage", "report", "--year", str(year)], env=env
+    )
+    assert shown.exit_code == 0, shown.output
+    table = shown.output[shown.output.index(f"Use of Lienhop {year}") :]
+    rows = [[cell.strip() for cell in line.split("│")[1:7]] for line in table.splitlines() if "│ HUE" in line]
+    assert rows == [["HUE", "2", "1", "1", "0", "2"]]  # searches, views, link-outs, to its OPAC, API calls
 
 
 @pytest.mark.asyncio
