@@ -324,6 +324,8 @@ def report(
         return
     _print(_report_table(result))
     _print(_summary_line(result))
+    if result.lienhop.members:
+        _print(_own_table(result))
 
 
 def _report_table(result: UsageReport) -> Table:
@@ -342,6 +344,20 @@ def _report_table(result: UsageReport) -> Table:
         table.add_row(str(m.rank), m.code, *cells, f"{m.total_item_requests:,}", f"{m.share:.1%}", cost)
     totals = [f"{result.months[x].total_item_requests:,}" if x in result.months else "" for x in months]
     table.add_row("", "[b]all[/b]", *totals, f"[b]{result.total_item_requests:,}[/b]", "", "")
+    return table
+
+
+def _own_table(result: UsageReport) -> Table:
+    """Lienhop's own use per requesting member, beside the vendors' figures."""
+    table = Table(title=f"Use of Lienhop {result.year}")
+    for column in ("member", "searches", "views", "link-outs", "link-outs to its OPAC", "API calls"):
+        table.add_column(column, justify="left" if column == "member" else "right")
+    for m in result.lienhop.members:
+        figures = (m.searches, m.views, m.link_outs, m.link_outs_to, m.api_calls)
+        table.add_row(m.code, *(f"{n:,}" for n in figures))
+    own = result.lienhop
+    if result.member is None:
+        table.add_row("[b]all[/b]", f"{own.searches:,}", f"{own.views:,}", f"{own.link_outs:,}", "", "")
     return table
 
 

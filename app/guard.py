@@ -23,7 +23,7 @@ from schemas.settings import Settings
 
 from .auth import AUDIT_SCOPE_KEY, Authenticator, RateLimiter, client_address, is_loopback
 from .errors import UnsupportedMediaType, error_response
-from .usage_events import STATE_MEMBER
+from .usage_events import STATE_MEMBER, may_count
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +95,8 @@ class Guard:
             await self._admin(scope, receive, send)
         elif scope["path"] in RATE_LIMITED and self.limiter.count:
             await self._limited(scope, receive, send)
+        elif may_count(scope["path"]) and _has_authorization(scope):
+            await self._attributed(scope, receive, send)
         else:
             await self.app(scope, receive, send)
 
@@ -164,6 +166,24 @@ class Guard:
             await error_response(exc)(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+    async def _attributed(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A request that is not rate-limited (a record or work fetched, a link-out; any search when
+        the limit is off) made with a member's client key counts as that member's use too. These
+        routes need no key, so a key that is not valid is ignored here, as the routes ignore it."""
+        auth: Authenticator | None = getattr(getattr(scope.get("app"), "state", None), "auth", None)
+        if auth is not None:
+            try:
+                principal = await auth.public(HTTPConnection(scope))
+            except LienhopError:
+                principal = None
+            if principal is not None and principal.scope == "client":
+                scope.setdefault("state", {})[STATE_MEMBER] = principal.member
+        await self.app(scope, receive, send)
+
+
+def _has_authorization(scope: Scope) -> bool:
+    return any(name == b"authorization" for name, _ in scope.get("headers", ()))
 
 
 class PublicCORS(CORSMiddleware):

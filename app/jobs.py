@@ -185,6 +185,11 @@ class JobRegistry:
         job.task = asyncio.create_task(self._run(job, work), name=f"lienhop-job-{job.id}")
         return job.view()
 
+    async def active(self, kind: str) -> list[JobView]:
+        """The jobs of ``kind`` waiting or running in any process (a job whose process stopped is
+        failed first, so it holds nothing back)."""
+        return [view_of(row) for row in await self.store.active_jobs(kind, STALE_SECONDS)]
+
     async def check_room(self, kind: str) -> None:
         """:class:`TooManyRequests` now when the kind's queue is full (before receiving an upload)."""
         if await self.store.count_active_jobs(kind) >= self.queue:
@@ -255,9 +260,7 @@ class JobRegistry:
         if local is not None:
             return local.view()
         kind, _, number = job_id.rpartition("-")
-        # isdigit() alone takes "¹" and other Unicode digits int() refuses
-        wellformed = number.isascii() and number.isdigit() and len(number) < 19
-        row = await self.store.get_job(int(number)) if wellformed else None
+        row = await self.store.get_job(int(number)) if _job_number(number) else None
         if row is None or row["kind"] != kind:
             raise NotFound(f"no job {job_id!r}")
         return view_of(row)
@@ -287,3 +290,9 @@ def _json_safe(value: Any) -> Any:
         return value
     except (TypeError, ValueError):
         return json.loads(json.dumps(value, default=str))
+
+
+def _job_number(text: str) -> bool:
+    """Whether ``text`` is a job's number: ASCII digits (``str.isdigit`` also takes ``²``, which ``int``
+    refuses) that fit the column."""
+    return text.isascii() and text.isdigit() and len(text) < 19

@@ -43,10 +43,11 @@ async def harvest(
     progress: ProgressSink | None,
     reconcile: bool | None = None,
     force: bool = False,
+    scheduled: bool = False,
 ) -> list[RunReport]:
     """Harvest members (all active ones when ``codes`` is None) and index what came in.
 
-    ``reconcile`` and ``force``: see :func:`harvesters.runner.harvest_members`.
+    ``reconcile``, ``force`` and ``scheduled``: see :func:`harvesters.runner.harvest_members`.
     """
     reports = await harvest_members(
         ctx.store,
@@ -57,6 +58,7 @@ async def harvest(
         on_commit=_on_commit(ctx),
         reconcile=reconcile,
         force=force,
+        scheduled=scheduled,
     )
     await ctx.sync_index()
     return reports

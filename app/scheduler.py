@@ -5,6 +5,9 @@ point users report; here the schedule lives with the member and every scheduled 
 job, visible in ``/admin/jobs`` and in the member's runs. A member's schedule starts with its first
 harvest, which an admin starts; the members due at a tick are harvested side by side, so one that
 hangs (until its run deadline) delays nobody else of that tick.
+
+The same loop starts the usage harvests (:func:`usage_tick`): from ``usage_harvest_day`` of each month,
+every shared database's COUNTER reports of the months not loaded yet, as one ``usage-harvest`` job.
 """
 
 from __future__ import annotations
@@ -13,11 +16,12 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from schemas.member import Member, next_harvest
 from store.common import utcnow
+from usage.harvest import Backoff, UsageHarvest, default_range, last_due_month
 
 from . import operations
 from .context import AppContext
@@ -60,9 +64,11 @@ async def tick(ctx: AppContext) -> list[str]:
     due members share a job; inside it they are harvested side by side (``harvest_concurrency``),
     each bounded by the run deadline (``harvest_run_deadline``), so a member whose repository hangs
     never holds back the others of its tick. While a harvest job waits for its turn no other is added.
+    A job whose process stopped is failed first (:meth:`~app.jobs.JobRegistry.active`): it holds
+    nothing back.
     """
-    jobs = await ctx.jobs.list()
-    if any(job.kind == "harvest" and job.state == "queued" for job in jobs):
+    jobs = await ctx.jobs.active("harvest")
+    if any(job.state == "queued" for job in jobs):
         return []
     members = await ctx.store.list_members(active_only=True)
     busy = _busy(jobs, members)
@@ -74,12 +80,46 @@ async def tick(ctx: AppContext) -> list[str]:
     if codes:
 
         async def work(job: Job) -> Any:
-            reports = await operations.harvest(ctx, codes, False, job)
+            reports = await operations.harvest(ctx, codes, False, job, scheduled=True)
             return [r.model_dump(mode="json") for r in reports]
 
         params = {"codes": codes, "full": False, "scheduled": True}
         await ctx.jobs.start("harvest", work, params, who="scheduler")
         log.info("scheduled harvest of %s", ", ".join(codes))
+    return codes
+
+
+USAGE_JOB = "usage-harvest"
+
+
+async def usage_tick(ctx: AppContext, now: datetime | None = None) -> list[str]:
+    """Start one usage-harvest job for the shared databases with a month due, unless one is waiting
+    or running (started by an admin or by an earlier tick): never two at a time.
+
+    Due: a month of the 12 up to :func:`~usage.harvest.last_due_month` that no harvest or import has
+    loaded for a member with credentials, or that was answered 3031, 1011, refused or failed at least
+    ``usage_retry_hours`` ago (or before the member's credentials were set anew). Loaded months
+    (``ok``, ``no_usage``) and those refused for good (``unsupported``) are not asked again.
+    """
+    settings = ctx.settings
+    if settings.usage_harvest_day <= 0:
+        return []
+    if await ctx.jobs.active(USAGE_JOB):
+        return []
+    now = now or utcnow()
+    last = last_due_month(now.date(), settings.usage_harvest_day)
+    months = default_range(None, last)
+    backoff = Backoff(timedelta(hours=settings.usage_retry_hours), now)
+    codes = await UsageHarvest(ctx.store.engine, settings, backoff=backoff).due(months)
+    if codes:
+
+        async def work(job: Job) -> Any:
+            harvest = UsageHarvest(ctx.store.engine, settings, job, backoff=backoff)
+            return [s.model_dump(mode="json") for s in await harvest.run_months(codes, months, False)]
+
+        params = {"databases": codes, "from": None, "to": f"{last:%Y-%m}", "scheduled": True}
+        await ctx.jobs.start(USAGE_JOB, work, params, who="scheduler")
+        log.info("scheduled usage harvest of %s", ", ".join(codes))
     return codes
 
 
@@ -90,7 +130,8 @@ async def run(ctx: AppContext, every: float, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), timeout=every)
         if stop.is_set():
             return
-        try:
-            await tick(ctx)
-        except Exception:
-            log.exception("the harvest scheduler failed; it will try again")
+        for duty, what in ((tick, "harvest"), (usage_tick, "usage harvest")):
+            try:
+                await duty(ctx)
+            except Exception:
+                log.exception("the %s scheduler failed; it will try again", what)

@@ -58,6 +58,16 @@ def _origin(headers: Mapping[str, str]) -> str | None:
     return None
 
 
+#: Paths (exact, or prefixes ending in ``/``) whose requests :func:`classify` may count.
+COUNTED_PATHS = frozenset({"/search", "/", "/widget/search", "/lookup"})
+COUNTED_PREFIXES = ("/go/", "/record/", "/records/", "/works/")
+
+
+def may_count(path: str) -> bool:
+    """Whether a request to ``path`` may be usage (what the guard resolves a client key for)."""
+    return path in COUNTED_PATHS or path.startswith(COUNTED_PREFIXES)
+
+
 def classify(
     path: str, params: Mapping[str, list[str]], status: int, cross_origin: bool
 ) -> tuple[EventKind, EventSource, str | None] | None:

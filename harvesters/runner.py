@@ -51,6 +51,7 @@ async def harvest_members(
     on_commit: OnCommit | None = None,
     reconcile: bool | None = None,
     force: bool = False,
+    scheduled: bool = False,
 ) -> list[RunReport]:
     """Harvest active members with an OAI-PMH URL (all, or those in ``codes``), a few at a time.
 
@@ -63,6 +64,7 @@ async def harvest_members(
     not report every deletion (``deletedRecord`` ``no`` or ``transient``) on a ``full`` harvest or
     when the last reconciliation is ``reconcile_every_days`` old.
     ``force`` lets it delete more than ``reconcile_max_fraction`` of a member's records.
+    ``scheduled`` marks the runs as started by the server's scheduler (the member scorecard counts them).
     """
     if codes is None:
         chosen = [m for m in await store.list_members(active_only=True) if m.oai_url]
@@ -84,7 +86,7 @@ async def harvest_members(
                     async with limit:
                         job = MemberHarvest(
                             store, settings, member, http, limiter, full, sink, on_commit, decoder,
-                            reconcile=reconcile, force=force,
+                            reconcile=reconcile, force=force, scheduled=scheduled,
                         )  # fmt: skip
                         return await job.run()
 
@@ -136,6 +138,7 @@ class MemberHarvest:
         decoder: PageDecoder | None = None,
         reconcile: bool | None = None,
         force: bool = False,
+        scheduled: bool = False,
     ) -> None:
         self.store = store
         self.decoder = decoder or PageDecoder(0)
@@ -149,10 +152,14 @@ class MemberHarvest:
         self.client = OAIClient(member.oai_url, settings, http, limiter)
         self.reconcile = reconcile  # see harvest_members
         self.force = force
+        self.scheduled = scheduled
 
     async def run(self) -> RunReport:
         """Harvest the member; never raises for a harvest fault (the report says what went wrong)."""
-        report = await self.store.start_run(self.code, "harvest", params={"full": str(self.full).lower()})
+        params = {"full": str(self.full).lower()}
+        if self.scheduled:
+            params["scheduled"] = "true"
+        report = await self.store.start_run(self.code, "harvest", params=params)
         run_id = report.id
         assert run_id is not None
         self.progress.begin(self.code)

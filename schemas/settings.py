@@ -158,6 +158,20 @@ class Settings(BaseSettings):
     scheduler_seconds: float = Field(
         60.0, ge=0, description="How often `lienhop serve` starts due scheduled harvests; 0 turns it off."
     )
+    usage_harvest_day: int = Field(
+        5,
+        ge=0,
+        le=28,
+        description="Day of the month from which the server's scheduler harvests last month's COUNTER "
+        "reports of every shared database (and any of the 12 months before not loaded yet); 0 turns "
+        "scheduled usage harvests off.",
+    )
+    usage_retry_hours: float = Field(
+        24.0,
+        gt=0,
+        description="Hours a month a vendor answered not yet available (3031), queued (1011), refused or "
+        "failed rests before the scheduler asks for it again (at once when its credentials are set anew).",
+    )
     index_poll_seconds: float = Field(1.0, gt=0, description="How often the server indexes new changes.")
     workers: int = Field(
         1,

@@ -254,6 +254,32 @@ class MemberUsage(BaseModel):
     currency: str | None = None
 
 
+class OwnCounts(BaseModel):
+    """Lienhop's own use, counted by COUNTER's rules (robots left out, a double click counted once)."""
+
+    searches: int = Field(0, description="Searches and lookups (by ISBN, ISSN, DOI or title)")
+    views: int = Field(0, description="Record and work views")
+    link_outs: int = Field(0, description="Clicks through to a holding member's OPAC (/go)")
+
+
+class OwnMemberUsage(OwnCounts):
+    """The use of Lienhop made for one member: from its pages, its widget, its client key or origin."""
+
+    code: str
+    name: str | None = None
+    api_calls: int = Field(0, description="Of these, the API calls made with the member's client key")
+    link_outs_to: int = Field(0, description="Link-outs to this member's OPAC, whoever searched")
+    months: dict[str, OwnCounts] = Field(default_factory=dict)
+
+
+class OwnUsage(OwnCounts):
+    """Lienhop's own use in the year: every search, view and link-out (the requesting member known or
+    not, unless the report is one member's), per month and per requesting member."""
+
+    months: dict[str, OwnCounts] = Field(default_factory=dict)
+    members: list[OwnMemberUsage] = Field(default_factory=list)
+
+
 class UsageReport(BaseModel):
     """The consortium's yearly usage of its shared databases, as the secretariat reports it."""
 
@@ -277,6 +303,9 @@ class UsageReport(BaseModel):
     members: list[MemberUsage]
     history: list[YearUsage]
     rows: list[UsageCell] = Field(default_factory=list, description="Per member, database and month")
+    lienhop: OwnUsage = Field(
+        default_factory=OwnUsage, description="Lienhop's own searches, views and link-outs, per member"
+    )
 
 
 # ------------------------------------------------------------------ the member scorecard (usage/scorecard.py)
@@ -294,6 +323,13 @@ class ScorecardFigures(BaseModel):
     harvests: int = Field(0, description="Harvests run in the year")
     harvests_succeeded: int = 0
     harvest_success_share: float | None = Field(None, description="Succeeded / run (0-1); null when none ran")
+    scheduled_harvests: int = Field(
+        0, description="Of the year's harvests, those the server's scheduler started"
+    )
+    scheduled_harvests_succeeded: int = 0
+    scheduled_success_share: float | None = Field(
+        None, description="Scheduled harvests that succeeded / run (0-1); null when none ran"
+    )
     days_failing: float = Field(0, description="Days of the year whose latest harvest had failed")
     records_processed: int = Field(0, description="Records read by the year's harvests and imports")
     quarantined: int = 0

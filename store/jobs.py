@@ -107,6 +107,14 @@ class JobTables(Tables):
                 .values(job_id=None)
             )
 
+    async def active_jobs(self, kind: str, stale_after: float) -> list[dict[str, Any]]:
+        """Queued and running jobs of ``kind``, oldest first, after failing those of stopped processes
+        (a look that must not be fooled by a job whose process died)."""
+        await self._ensure_slot(kind)
+        async with self.engine.begin() as conn:
+            await _lock(conn, kind)
+            return await _active(conn, kind, stale_after)
+
     async def count_active_jobs(self, kind: str) -> int:
         """Queued and running jobs of ``kind`` (a quick look before an upload; admission decides)."""
         query = select(func.count()).select_from(jobs).where(jobs.c.kind == kind, jobs.c.state.in_(ACTIVE))

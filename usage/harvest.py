@@ -4,13 +4,18 @@ One request per member, report and month, so each month gets its own state (a ve
 for the last month while the others are ready). Databases are harvested side by side; the members of
 one database one after the other, since they all ask the same vendor's server. Nothing a server
 answers stops the run: each outcome is recorded (:mod:`usage.outcomes`) and the run goes on.
+
+The leader's scheduler (``app/scheduler.py``) runs the same harvest without a range once a month has
+become due (:func:`last_due_month`), with a :class:`Backoff`: a month answered 3031 (not yet
+available), 1011 (queued), refused or failed rests that long before it is asked again.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -49,6 +54,28 @@ def default_range(first: date | None, last: date | None, today: date | None = No
     return month_range(first or add_months(last, 1 - DEFAULT_MONTHS), last)
 
 
+def last_due_month(today: date, day: int) -> date:
+    """The latest month a scheduled harvest asks for: last month from ``day`` of this month on, else
+    the month before (vendors publish a month's usage some days after it ends; COUNTER allows them
+    until the 28th)."""
+    this_month = today.replace(day=1)
+    return add_months(this_month, -1 if today.day >= day else -2)
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """How long a month that was not loaded rests before a scheduled harvest asks for it again."""
+
+    after: timedelta
+    now: datetime
+
+    def rested(self, outcome: HarvestOutcome, credentials: Credentials) -> bool:
+        if outcome.updated is None or outcome.updated + self.after <= self.now:
+            return True
+        # credentials set since the last answer (say, after a 2020 invalid key): no reason to wait
+        return credentials.updated is not None and credentials.updated > outcome.updated
+
+
 @dataclass
 class _Answer:
     verdict: Verdict
@@ -62,7 +89,7 @@ class UsageHarvest:
 
     def __init__(
         self, engine: AsyncEngine, settings: Settings, sink: ProgressSink | None = None,
-        client: SushiClient | None = None,
+        client: SushiClient | None = None, backoff: Backoff | None = None,
     ) -> None:  # fmt: skip
         self.engine = engine
         self.settings = settings
@@ -70,13 +97,28 @@ class UsageHarvest:
         self._given = client  # a client given is the caller's to close; ours lives for one run
         self.client = client
         self.registry = UsageRegistry(engine)
+        self.backoff = backoff  # None: a month not loaded is asked again by every run
 
     async def run(
         self, codes: list[str] | None, first: date | None = None, last: date | None = None
     ) -> list[HarvestSummary]:
-        databases = await self.registry.list_databases(codes or None)
-        months = default_range(first, last)
         explicit = first is not None or last is not None
+        return await self.run_months(codes, default_range(first, last), explicit)
+
+    async def due(self, months: list[date]) -> list[str]:
+        """The databases with a month to ask for among ``months`` (not loaded, or rested enough)."""
+        due = []
+        for database in await self.registry.list_databases():
+            if any(wanted for _, wanted in await self.pending(database, months, explicit=False)):
+                due.append(database.code)
+        return due
+
+    async def run_months(
+        self, codes: list[str] | None, months: list[date], explicit: bool
+    ) -> list[HarvestSummary]:
+        """Harvest ``months`` of the databases ``codes`` (all when None): every month when
+        ``explicit``, else those not loaded yet (and rested enough, with a back-off)."""
+        databases = await self.registry.list_databases(codes or None)
         gate = asyncio.Semaphore(self.settings.harvest_concurrency)
 
         async def one(database: UsageDatabase) -> list[HarvestSummary]:
@@ -96,23 +138,48 @@ class UsageHarvest:
     async def _database(
         self, database: UsageDatabase, months: list[date], explicit: bool
     ) -> list[HarvestSummary]:
-        done: set[tuple[str, str, str]] = set()
+        return [
+            await self._member(database, credentials, wanted)
+            for credentials, wanted in await self.pending(database, months, explicit)
+        ]
+
+    async def pending(
+        self, database: UsageDatabase, months: list[date], explicit: bool
+    ) -> list[tuple[Credentials, list[tuple[str, date]]]]:
+        """Each member's (report, month) pairs to ask for."""
+        known: dict[tuple[str, str, str], HarvestOutcome] = {}
         if not explicit:
-            done = {
-                (o.member, o.report_id, o.month)
-                for o in await list_outcomes(self.engine, database.code)
-                if o.status in DONE
-            }
-        summaries = []
+            outcomes = await list_outcomes(self.engine, database.code)
+            known = {(o.member, o.report_id, o.month): o for o in outcomes}
+        found: list[tuple[Credentials, list[tuple[str, date]]]] = []
         for credentials in await self.registry.credentials(database.code):
+            if self._resting_refusal(known.values(), credentials):
+                found.append((credentials, []))  # its other months would be refused the same way
+                continue
             wanted = [
                 (report_id, month)
                 for report_id in database.reports
                 for month in months
-                if (credentials.member, report_id, month_key(month)) not in done
+                if self._asks(known.get((credentials.member, report_id, month_key(month))), credentials)
             ]
-            summaries.append(await self._member(database, credentials, wanted))
-        return summaries
+            found.append((credentials, wanted))
+        return found
+
+    def _resting_refusal(self, outcomes: Iterable[HarvestOutcome], credentials: Credentials) -> bool:
+        """Whether the member's credentials were refused within the back-off."""
+        backoff = self.backoff
+        return backoff is not None and any(
+            o.member == credentials.member and o.status == "unauthorized"
+            and not backoff.rested(o, credentials)
+            for o in outcomes
+        )  # fmt: skip
+
+    def _asks(self, outcome: HarvestOutcome | None, credentials: Credentials) -> bool:
+        if outcome is None:
+            return True
+        if outcome.status in DONE:
+            return False
+        return self.backoff is None or self.backoff.rested(outcome, credentials)
 
     async def _member(
         self, database: UsageDatabase, credentials: Credentials, wanted: list[tuple[str, date]]

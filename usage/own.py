@@ -22,6 +22,8 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from schemas.usage import OwnCounts, OwnMemberUsage, OwnUsage, month_key
+
 from .tables import own_monthly
 
 SEARCHES = "Searches_Platform"
@@ -95,3 +97,52 @@ async def own_totals(engine: AsyncEngine, year: int) -> dict[str, dict[str, int]
         for code, kind, count in await conn.execute(held.group_by(m.holder, m.kind)):
             totals[code]["views_of" if kind == "view" else "link_outs_to"] += int(count)
     return dict(totals)
+
+
+_OWN_FIELD = {"search": "searches", "lookup": "searches", "view": "views", "request": "link_outs"}
+
+
+def _add(counts: OwnCounts, kind: str, n: int) -> None:
+    name = _OWN_FIELD[kind]
+    setattr(counts, name, getattr(counts, name) + n)
+
+
+async def own_year(
+    engine: AsyncEngine, year: int, member: str | None = None, names: dict[str, str] | None = None
+) -> OwnUsage:
+    """The usage report's part on Lienhop itself: the year's searches, views and link-outs, per month
+    and per requesting member (ranked by use), with the link-outs to each member's OPAC; with
+    ``member``, that member's only."""
+    m = own_monthly.c
+    in_year = m.month.between(date(year, 1, 1), date(year, 12, 1))
+    made = select(m.month, m.member, m.kind, m.source, func.sum(m.events)).where(in_year)
+    if member:
+        made = made.where(m.member == member.upper())
+    held = select(m.holder, func.sum(m.events)).where(in_year, m.holder != "", m.kind == "request")
+    usage = OwnUsage()
+    by_member: dict[str, OwnMemberUsage] = {}
+    async with engine.connect() as conn:
+        for month, code, kind, source, count in await conn.execute(
+            made.group_by(m.month, m.member, m.kind, m.source)
+        ):
+            n, key = int(count), month_key(month)
+            _add(usage, kind, n)
+            _add(usage.months.setdefault(key, OwnCounts()), kind, n)
+            if not code:
+                continue
+            entry = by_member.setdefault(code, OwnMemberUsage(code=code, name=(names or {}).get(code)))
+            _add(entry, kind, n)
+            _add(entry.months.setdefault(key, OwnCounts()), kind, n)
+            if source == "api":
+                entry.api_calls += n
+        for code, count in await conn.execute(held.group_by(m.holder)):
+            if member is None or code == member.upper():
+                entry = by_member.setdefault(code, OwnMemberUsage(code=code, name=(names or {}).get(code)))
+                entry.link_outs_to = int(count)
+    usage.months = dict(sorted(usage.months.items()))
+    usage.members = sorted(
+        by_member.values(), key=lambda e: (-(e.searches + e.views + e.link_outs), -e.link_outs_to, e.code)
+    )
+    for entry in usage.members:
+        entry.months = dict(sorted(entry.months.items()))
+    return usage

@@ -7,6 +7,7 @@ hides every value) or as :class:`~schemas.usage.CredentialsPublic` (which says o
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import delete, insert, select, update
@@ -36,6 +37,8 @@ class Credentials:
     customer_id: str = field(repr=False)
     requestor_id: str | None = field(default=None, repr=False)
     api_key: str | None = field(default=None, repr=False)
+    #: When they were last set: a month refused before that is worth asking again at once.
+    updated: datetime | None = field(default=None, compare=False)
 
     def params(self) -> dict[str, str]:
         """The SUSHI query parameters that identify the customer."""
@@ -143,16 +146,13 @@ class UsageRegistry(Tables):
         return [
             CredentialsPublic(
                 database=c.database, member=c.member, has_requestor_id=bool(c.requestor_id),
-                has_api_key=bool(c.api_key), updated=updated,
+                has_api_key=bool(c.api_key), updated=c.updated,
             )
-            for c, updated in await self._credentials(code)
+            for c in await self.credentials(code)
         ]  # fmt: skip
 
     async def credentials(self, code: str) -> list[Credentials]:
         """Every member's credentials for one database, for the harvest."""
-        return [c for c, _ in await self._credentials(code)]
-
-    async def _credentials(self, code: str) -> list[tuple[Credentials, object]]:
         database = await self.get_database(code)
         c = usage_credentials.c
         async with self.engine.connect() as conn:
@@ -162,9 +162,8 @@ class UsageRegistry(Tables):
                 .order_by(c.member)
             )
             return [
-                (
-                    Credentials(database.code, r.member, r.customer_id, r.requestor_id, r.api_key),
-                    aware(r.updated),
+                Credentials(
+                    database.code, r.member, r.customer_id, r.requestor_id, r.api_key, aware(r.updated)
                 )
                 for r in rows
             ]

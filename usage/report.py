@@ -8,6 +8,9 @@ requests again.
 Cost per download is the year's subscription cost divided by that database's requests in the year;
 each member's share of the cost is the cost shared out in proportion to its requests. Across several
 databases the costs are added only when they share one currency (``currency`` is null otherwise).
+
+Beside the vendors' figures, ``lienhop`` gives Lienhop's own searches, views and link-outs of the year
+per requesting member (:func:`usage.own.own_year`).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from schemas.usage import (
 )
 from store.tables import members as members_table
 
+from .own import own_year
 from .registry import UsageRegistry
 from .tables import usage_totals
 
@@ -209,6 +213,7 @@ async def build_report(
         databases=db_reports,
         members=[m for m in ranked if member is None or m.code == member],
         history=history,
+        lienhop=await own_year(engine, year, member, names),
         rows=[
             UsageCell(member=code, database=db, month=month_key(month), total_item_requests=cell.total,
                       unique_item_requests=cell.unique, report_id=cell.report_id)

@@ -4,8 +4,10 @@
   (first seen before it, and not withdrawn, or withdrawn only after it), added in the year (first
   seen), withdrawn in the year (tombstones whose last change falls in it).
 - **Freshness**, from ``runs`` (harvests only): the last harvest that succeeded up to the year's end,
-  the share of the year's harvests that succeeded, and the days of the year on which the member's
-  latest harvest had failed (from a failure to the next success, or to the year's end or now).
+  the share of the year's harvests that succeeded (of all, and of those the server's scheduler
+  started, which an admin's tries while fixing a repository do not skew), and the days of the year on
+  which the member's latest harvest had failed (from a failure to the next success, or to the year's
+  end or now).
 - **Quarantine rate**: records quarantined over records read, by the year's harvests and imports.
 - **Use**: downloads from the shared databases (the DR's ``Total_Item_Requests``, as the usage
   report counts them) and Lienhop's own usage (:func:`usage.own.own_totals`).
@@ -65,6 +67,8 @@ async def _records(engine: AsyncEngine, year: int) -> dict[str, dict[str, int]]:
 class _Harvests:
     harvests: int = 0
     harvests_succeeded: int = 0
+    scheduled_harvests: int = 0
+    scheduled_harvests_succeeded: int = 0
     last_successful_harvest: datetime | None = None
     records_processed: int = 0
     quarantined: int = 0
@@ -78,14 +82,14 @@ async def _runs(engine: AsyncEngine, year: int, now: datetime) -> dict[str, _Har
     c = runs.c
     query = (
         select(c.member, c.kind, c.started, c.finished, c.ok, c.added, c.updated, c.deleted, c.unchanged,
-               c.quarantined)
+               c.quarantined, c.params)
         .where(c.started < end)
         .order_by(c.member, c.started, c.id)
     )  # fmt: skip
     found: dict[str, _Harvests] = defaultdict(_Harvests)
     async with engine.connect() as conn:
         rows = (await conn.execute(query)).all()
-    for code, kind, started, finished, ok, added, updated, deleted, unchanged, quarantined in rows:
+    for code, kind, started, finished, ok, added, updated, deleted, unchanged, quarantined, params in rows:
         figures = found[code]
         in_year = started >= start
         if in_year:
@@ -97,6 +101,9 @@ async def _runs(engine: AsyncEngine, year: int, now: datetime) -> dict[str, _Har
         if in_year:
             figures.harvests += 1
             figures.harvests_succeeded += 1 if ok else 0
+            if (params or {}).get("scheduled") == "true":  # see harvesters.runner.harvest_members
+                figures.scheduled_harvests += 1
+                figures.scheduled_harvests_succeeded += 1 if ok else 0
         if ok:
             figures.last_successful_harvest = when
             if figures.failing_since is not None:
@@ -136,6 +143,9 @@ async def _figures(engine: AsyncEngine, year: int, now: datetime) -> dict[str, S
             {**shared.get(code, {}), **asdict(run), "database_downloads": downloads.get(code, 0)}
         )
         figures.harvest_success_share = _share(figures.harvests_succeeded, figures.harvests)
+        figures.scheduled_success_share = _share(
+            figures.scheduled_harvests_succeeded, figures.scheduled_harvests
+        )
         figures.quarantine_rate = _share(figures.quarantined, figures.records_processed)
         figures.lienhop_searches = used.get("searches", 0) + used.get("lookups", 0)
         figures.lienhop_views = used.get("views", 0)

@@ -28,6 +28,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "records_deleted": "Rút bỏ",
         "last_successful_harvest": "Lần thu thập thành công gần nhất",
         "harvest_success_share": "Tỷ lệ thu thập thành công",
+        "scheduled_success_share": "Tỷ lệ thu thập theo lịch thành công",
         "days_failing": "Số ngày lỗi",
         "quarantine_rate": "Tỷ lệ cách ly",
         "database_downloads": "Lượt tải CSDL dùng chung",
@@ -52,6 +53,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "records_deleted": "Withdrawn",
         "last_successful_harvest": "Last successful harvest",
         "harvest_success_share": "Harvests succeeded",
+        "scheduled_success_share": "Scheduled harvests succeeded",
         "days_failing": "Days failing",
         "quarantine_rate": "Quarantine rate",
         "database_downloads": "Shared database downloads",
@@ -63,8 +65,8 @@ STRINGS: dict[str, dict[str, str]] = {
 #: The columns the page shows (the CSV and JSON carry every figure).
 SHOWN = (
     "records_active", "records_added", "records_deleted", "last_successful_harvest", "harvest_success_share",
-    "days_failing", "quarantine_rate", "database_downloads", "lienhop_searches", "lienhop_link_outs",
-    "link_outs_to_member",
+    "scheduled_success_share", "days_failing", "quarantine_rate", "database_downloads", "lienhop_searches",
+    "lienhop_link_outs", "link_outs_to_member",
 )  # fmt: skip
 
 

@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import insert, update
 
 from app import operations, scheduler
 from app.context import AppContext, open_context
@@ -14,7 +14,7 @@ from app.demo import setup
 from schemas.member import Member, MemberCreate, harvest_overdue, next_harvest
 from schemas.settings import Settings
 from store.records import utcnow
-from store.tables import runs
+from store.tables import jobs, runs
 from tests.servers import serve_in_thread
 from tests.servers.faulty import Fault, FaultyProvider, vietnamese_records
 
@@ -83,7 +83,39 @@ async def test_tick_harvests_due_members_once(settings: Settings, demo_url: str)
         assert job.state == "done" and job.params["scheduled"] is True
         run = await ctx.store.last_run("TVU", "harvest")
         assert run is not None and run.ok and run.id != first.id
+        # the scheduler's run says so (the member scorecard counts them), the admin's does not
+        assert run.params.get("scheduled") == "true" and "scheduled" not in first.params
         assert await scheduler.tick(ctx) == [], "a member harvested a moment ago is not due again"
+    finally:
+        await ctx.jobs.close()
+        await ctx.close()
+
+
+@pytest.mark.asyncio
+async def test_a_harvest_job_of_a_stopped_process_holds_nothing_back(
+    settings: Settings, demo_url: str
+) -> None:
+    """Jobs left 'queued' and 'running' (of every member) by a server that died are failed, not
+    waited for: the member that is due is harvested."""
+    ctx = await open_context(settings)
+    try:
+        await setup.register_members(ctx.store, demo_url)
+        await ctx.store.update_member("TVU", harvest_schedule="daily")
+        [first] = await operations.harvest(ctx, ["TVU"], False, None)
+        await _started_ago(ctx, first.id, timedelta(days=1, minutes=1))
+        long_ago = utcnow() - timedelta(minutes=10)
+        async with ctx.store.engine.begin() as conn:
+            for state in ("running", "queued"):
+                await conn.execute(insert(jobs).values(
+                    kind="harvest", state=state, params={"codes": None}, who="scheduler", owner="gone:1:x",
+                    created=long_ago, heartbeat=long_ago, tasks=[],
+                ))  # fmt: skip
+        assert await scheduler.tick(ctx) == ["TVU"]
+        job = next(j for j in await ctx.jobs.list() if j.params.get("scheduled"))
+        while job.state in ("queued", "running"):
+            await asyncio.sleep(0.05)
+            job = await ctx.jobs.get(job.id)
+        assert job.state == "done"
     finally:
         await ctx.jobs.close()
         await ctx.close()

@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from schemas.usage import CounterFormatError
 from store.front import RecordStore
@@ -14,6 +15,7 @@ from usage.counter import read_report
 from usage.importer import import_report
 from usage.loading import list_outcomes
 from usage.report import build_report
+from usage.tables import usage_items, usage_totals
 
 from .conftest import add_database
 from .files import database_report
@@ -133,3 +135,54 @@ def test_release_51_json_and_tabular() -> None:
         (1, 7, "Regular"),
         (2, 8, "Regular"),
     ]
+
+
+BOOK_TSV = "\r\n".join([
+    "Report_Name\tBook Requests (Excluding OA_Gold)", "Report_ID\tTR_B1", "Release\t5",
+    "Institution_Name\tThư viện thử", "Metric_Types\tTotal_Item_Requests; Unique_Title_Requests",
+    "Reporting_Period\t2024-01-01 to 2024-02-29", "",
+    "Title\tPublisher\tPlatform\tISBN\tYOP\tMetric_Type\tReporting_Period_Total\tJan-2024\tFeb-2024",
+    "Giáo trình Vật lý\tNXB Giáo dục\tLoopback\t978-604-0-00000-1\t2019\tTotal_Item_Requests\t30\t12\t18",
+    "Giáo trình Vật lý\tNXB Giáo dục\tLoopback\t978-604-0-00000-1\t2019\tUnique_Item_Requests\t20\t8\t12",
+    "Giáo trình Vật lý\tNXB Giáo dục\tLoopback\t978-604-0-00000-1\t2019\tUnique_Title_Requests\t9\t4\t5",
+    "",
+]).encode()  # fmt: skip
+
+
+@pytest.mark.asyncio
+async def test_book_title_metrics_are_kept_as_sent(members_store: RecordStore) -> None:
+    """COUNTER counts books by title too (Unique_Title_Requests, Unique_Title_Investigations): an
+    import or harvest keeps every metric a report carries, not only the item ones."""
+    await add_database(members_store, "https://sushi.example.org/r5")
+    engine = members_store.engine
+    await import_report(engine, "SD", "NASATI", BOOK_TSV)
+    r51 = report_r51("TR", "LIB-A", date(2024, 3, 1), 0)
+    r51["Report_Items"] = [{
+        "Title": "Giáo trình Hóa học", "Item_ID": {"ISBN": "978-604-0-00000-2"}, "Platform": "Loopback",
+        "Attribute_Performance": [{
+            "Data_Type": "Book", "Access_Type": "Controlled", "Access_Method": "Regular", "YOP": "2020",
+            "Performance": {"Total_Item_Investigations": {"2024-03": 11},
+                            "Unique_Title_Investigations": {"2024-03": 6},
+                            "Unique_Title_Requests": {"2024-03": 3}},
+        }],
+    }]  # fmt: skip
+    await import_report(engine, "SD", "VNU", json.dumps(r51).encode())
+
+    async with engine.connect() as conn:
+        t = usage_totals.c
+        rows = (await conn.execute(select(t.member, t.report_id, t.month, t.metric, t.total))).all()
+    totals = {(member, report, month.isoformat()[:7], metric): n for member, report, month, metric, n in rows}
+    assert totals == {
+        ("NASATI", "TR_B1", "2024-01", "Total_Item_Requests"): 12,
+        ("NASATI", "TR_B1", "2024-01", "Unique_Item_Requests"): 8,
+        ("NASATI", "TR_B1", "2024-01", "Unique_Title_Requests"): 4,
+        ("NASATI", "TR_B1", "2024-02", "Total_Item_Requests"): 18,
+        ("NASATI", "TR_B1", "2024-02", "Unique_Item_Requests"): 12,
+        ("NASATI", "TR_B1", "2024-02", "Unique_Title_Requests"): 5,
+        ("VNU", "TR", "2024-03", "Total_Item_Investigations"): 11,
+        ("VNU", "TR", "2024-03", "Unique_Title_Investigations"): 6,
+        ("VNU", "TR", "2024-03", "Unique_Title_Requests"): 3,
+    }
+    async with engine.connect() as conn:
+        isbns = {r[0]["ISBN"] for r in await conn.execute(select(usage_items.c.item_ids))}
+    assert isbns == {"978-604-0-00000-1", "978-604-0-00000-2"}

@@ -12,15 +12,20 @@ import pytest
 import pytest_asyncio
 from fastapi import Depends, FastAPI, Request
 from sqlalchemy import inspect, select
+from typer.testing import CliRunner
 
+from app.cli import cli
 from app.main import create_app
 from app.usage_events import STATE_MEMBER, UsageMiddleware, requesting_member
+from schemas.auth import KeyCreate
 from schemas.member import MemberCreate
 from schemas.record import Record
 from schemas.settings import Settings
+from schemas.usage import OwnCounts
 from store.front import RecordStore
 from usage.events import DoubleClicks, UsageRecorder
 from usage.own import monthly_counts, own_totals
+from usage.report import build_report
 from usage.tables import own_events
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
@@ -262,3 +267,79 @@ def test_a_burst_of_clicks_each_within_30_seconds_counts_once() -> None:
     key = ("session", "view", "nasati-0123456789abcdef")
     assert [clicks.is_double(key, t) for t in (0.0, 20.0, 40.0, 71.0)] == [False, True, True, False]
     assert not clicks.is_double(("session", "view", "another"), 71.0)
+
+
+@pytest.mark.asyncio
+async def test_the_usage_report_gives_lienhops_own_use_per_member(
+    catalogue: tuple[FastAPI, httpx.AsyncClient],
+) -> None:
+    """The secretariat's report carries Lienhop's own searches, views and link-outs per member: made
+    through the member's widget, with its client key, or from its registered OPAC origin."""
+    app, client = catalogue
+    store: RecordStore = app.state.lienhop.store
+    first, second, hue = _ids()
+    _, key = await store.add_key(KeyCreate(scope="client", member="HUE", label="HUE's link resolver"))
+    await client.get("/widget/search", params={"member": "HUE", "q": "thư viện"})
+    await client.get("/search", params={"q": "máy tính"}, headers={"Authorization": f"Bearer {key}"})
+    await client.get(f"/records/{second}", headers={"Authorization": f"Bearer {key}"})
+    await client.get(f"/go/{first}", params={"member": "HUE"})
+    await client.get("/lookup", params={"title": "Thư viện số"}, headers={"Origin": NASATI_OPAC})
+    await client.get(f"/record/{hue}")  # nobody's: counted for the platform only
+    await app.state.usage_recorder.flush()
+
+    year = datetime.now(UTC).year
+    month = f"{year:04d}-{datetime.now(UTC).month:02d}"
+    own = (await build_report(store.engine, year)).lienhop
+    assert (own.searches, own.views, own.link_outs) == (3, 2, 1)
+    assert own.months == {month: OwnCounts(searches=3, views=2, link_outs=1)}
+    by_code = {m.code: m for m in own.members}
+    assert [m.code for m in own.members] == ["HUE", "NASATI"]  # ranked by use
+    hue_use = by_code["HUE"]
+    assert (hue_use.searches, hue_use.views, hue_use.link_outs, hue_use.api_calls) == (2, 1, 1, 2)
+    assert hue_use.name == "Đại học Huế" and hue_use.months[month].searches == 2
+    nasati = by_code["NASATI"]
+    assert (nasati.searches, nasati.link_outs, nasati.link_outs_to) == (1, 0, 1)  # HUE's link-out
+
+    only_hue = (await build_report(store.engine, year, member="HUE")).lienhop
+    assert (only_hue.searches, [m.code for m in only_hue.members]) == (2, ["HUE"])
+
+    admin = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, client=("127.0.0.1", 50000)), base_url="http://lienhop.test"
+    )  # admin pages answer on loopback when no admin token is set
+    async with admin:
+        answer = await admin.get("/admin/usage/report", params={"year": year})
+        assert answer.json()["lienhop"]["members"][0]["code"] == "HUE"
+        for lang, heading in (("vi", "Sử dụng Lienhop"), ("en", "Use of Lienhop")):
+            page = (await admin.get("/admin/usage/report/page", params={"year": year, "lang": lang})).text
+            assert heading in page and "Đại học Huế" in page
+
+    # the CLI's table (a process of its own on the same store)
+    settings: Settings = app.state.lienhop.settings
+    env = {"LIENHOP_HOME": str(settings.home), "COLUMNS": "200"}
+    shown = await asyncio.to_thread(
+        CliRunner().invoke, cli, ["usage", "report", "--year", str(year)], env=env
+    )
+    assert shown.exit_code == 0, shown.output
+    table = shown.output[shown.output.index(f"Use of Lienhop {year}") :]
+    rows = [[cell.strip() for cell in line.split("│")[1:7]] for line in table.splitlines() if "│ HUE" in line]
+    assert rows == [["HUE", "2", "1", "1", "0", "2"]]  # searches, views, link-outs, to its OPAC, API calls
+
+
+@pytest.mark.asyncio
+async def test_a_client_key_names_the_member_with_the_rate_limit_off(settings: Settings) -> None:
+    app = create_app(settings.model_copy(update={"rate_limit": None}))
+    async with app.router.lifespan_context(app):
+        store: RecordStore = app.state.lienhop.store
+        await store.add_member(MemberCreate(code="HUE", name_vi="Đại học Huế"))
+        _, key = await store.add_key(KeyCreate(scope="client", member="HUE", label="HUE's OPAC"))
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.9", 51000))
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://lienhop.test", headers={"User-Agent": BROWSER}
+        ) as client:
+            await client.get("/search", params={"q": "huế"}, headers={"Authorization": f"Bearer {key}"})
+            await client.get("/search", params={"q": "x"}, headers={"Authorization": "Bearer not-a-key"})
+        await app.state.usage_recorder.flush()
+        assert [(r["kind"], r["source"], r["member"]) for r in await _rows(store)] == [
+            ("search", "api", "HUE"),
+            ("search", "api", None),  # a key that is not valid: the public search ignores it
+        ]

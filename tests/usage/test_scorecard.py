@@ -33,15 +33,15 @@ async def _history(store: RecordStore) -> None:
         ("NASATI", "r5", "2026-01-05", False, "2026-01-05"),  # after 2025
         ("HUE", "h1", "2025-06-01", False, "2025-06-01"),
     ]
-    harvests = [  # (member, kind, started = finished, ok, added, updated, quarantined)
-        ("NASATI", "harvest", "2024-12-30 00:00", False, 0, 0, 0),  # failing when 2025 begins
-        ("NASATI", "harvest", "2025-01-03 00:00", True, 90, 0, 10),  # 2 days failing
-        ("NASATI", "harvest", "2025-03-10 00:00", False, 0, 0, 0),
-        ("NASATI", "harvest", "2025-03-11 00:00", False, 0, 0, 0),
-        ("NASATI", "harvest", "2025-03-15 00:00", True, 0, 100, 0),  # 5 days failing
-        ("NASATI", "import", "2025-05-01 00:00", True, 50, 0, 50),
-        ("NASATI", "harvest", "2025-12-31 12:00", False, 0, 0, 0),  # half a day failing to the year's end
-        ("HUE", "harvest", "2025-06-01 00:00", True, 1, 0, 0),
+    harvests = [  # (member, kind, started = finished, ok, added, updated, quarantined, by the scheduler)
+        ("NASATI", "harvest", "2024-12-30 00:00", False, 0, 0, 0, True),  # failing when 2025 begins
+        ("NASATI", "harvest", "2025-01-03 00:00", True, 90, 0, 10, True),  # 2 days failing
+        ("NASATI", "harvest", "2025-03-10 00:00", False, 0, 0, 0, True),
+        ("NASATI", "harvest", "2025-03-11 00:00", False, 0, 0, 0, False),  # an admin tries again
+        ("NASATI", "harvest", "2025-03-15 00:00", True, 0, 100, 0, True),  # 5 days failing
+        ("NASATI", "import", "2025-05-01 00:00", True, 50, 0, 50, False),
+        ("NASATI", "harvest", "2025-12-31 12:00", False, 0, 0, 0, False),  # half a day failing to the end
+        ("HUE", "harvest", "2025-06-01 00:00", True, 1, 0, 0, False),
     ]
     async with store.engine.begin() as conn:
         for seq, (member, key, seen, withdrawn, changed) in enumerate(shared, 1):
@@ -50,10 +50,11 @@ async def _history(store: RecordStore) -> None:
                 content_hash="0" * 40, data={}, raw_format="oai_dc", first_seen=_at(seen),
                 updated=_at(changed), deleted=withdrawn,
             ))  # fmt: skip
-        for member, kind, started, ok, added, updated, quarantined in harvests:
+        for member, kind, started, ok, added, updated, quarantined, scheduled in harvests:
             await conn.execute(insert(runs).values(
                 member=member, kind=kind, started=_at(started), finished=_at(started), ok=ok, added=added,
-                updated=updated, quarantined=quarantined, params={},
+                updated=updated, quarantined=quarantined,
+                params={"full": "false", "scheduled": "true"} if scheduled else {"full": "false"},
             ))  # fmt: skip
         for month, total in ((date(2025, 1, 1), 120), (date(2025, 2, 1), 30), (date(2024, 11, 1), 7)):
             await conn.execute(insert(usage_totals).values(
@@ -82,6 +83,9 @@ async def test_scorecard_figures_match_the_hand_computed_ones(members_store: Rec
 
     assert (nasati.records_active, nasati.records_added, nasati.records_deleted) == (3, 2, 1)
     assert nasati.harvests == 5 and nasati.harvests_succeeded == 2 and nasati.harvest_success_share == 0.4
+    # of the three the scheduler started in 2025, two succeeded (the admin's two tries failed)
+    assert (nasati.scheduled_harvests, nasati.scheduled_harvests_succeeded) == (3, 2)
+    assert nasati.scheduled_success_share == 0.6667
     assert nasati.last_successful_harvest == _at("2025-03-15 00:00")
     assert nasati.days_failing == 7.5  # 2 + 5 + 0.5
     assert (nasati.records_processed, nasati.quarantined, nasati.quarantine_rate) == (300, 60, 0.2)
@@ -93,6 +97,7 @@ async def test_scorecard_figures_match_the_hand_computed_ones(members_store: Rec
     assert nasati.previous.database_downloads == 7 and nasati.previous.harvests == 1
 
     assert (hue.records_active, hue.harvest_success_share, hue.lienhop_link_outs) == (1, 1.0, 1)
+    assert hue.scheduled_harvests == 0 and hue.scheduled_success_share is None
     assert hue.status == "observer" and hue.eligible_for_membership == date(2026, 3, 1)
 
     # ranked by records shared, then by harvests that succeeded; members with nothing follow by code

@@ -1,6 +1,7 @@
 """Lienhop as a COUNTER platform: ``/sushi/r5`` answers valid COUNTER_SUSHI5 JSON (checked against
 COUNTER's own schema, ``usage/schemas/COUNTER_SUSHI5_0.json``), its PR reads back with our COUNTER
-reader, and a bad request gets the COUNTER exception for it."""
+reader, and a bad request gets the COUNTER exception for it. A client that is not ours reads it back
+over HTTP in ``test_counter_client.py``."""
 
 from __future__ import annotations
 
