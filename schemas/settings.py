@@ -73,8 +73,8 @@ class Settings(BaseSettings):
     )
     rate_limit: str | None = Field(
         "120/minute",
-        description='Public searches per client address (or per member, for a client key), e.g. "60/minute"; '
-        "empty turns it off.",
+        description='Public searches per client address (or per member, for a client key), e.g. "60/minute", '
+        "shared by every worker of the server; empty turns it off.",
     )
     rate_limit_loopback: bool = Field(False, description="Rate-limit loopback clients too.")
     trusted_proxies: str = Field(
