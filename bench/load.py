@@ -67,6 +67,7 @@ class Result:
     seconds: float
     failed: int
     empty: int
+    load: float = 0.0  # the 1-minute load average when the phase ended
 
     def row(self) -> str:
         ordered = sorted(self.latencies)
@@ -75,13 +76,13 @@ class Result:
         rps = len(ordered) / self.seconds if self.seconds else 0.0
         return (
             f"{self.label:<10} {self.workers:>7} {self.clients:>7} {len(ordered):>8} {p50:>8.1f} "
-            f"{p99:>8.1f} {rps:>7.0f} {self.failed:>6} {self.empty:>6}"
+            f"{p99:>8.1f} {rps:>7.0f} {self.failed:>6} {self.empty:>6} {self.load:>6.1f}"
         )
 
 
 HEADER = (
     f"{'phase':<10} {'workers':>7} {'clients':>7} {'requests':>8} {'p50 ms':>8} {'p99 ms':>8} "
-    f"{'req/s':>7} {'failed':>6} {'empty':>6}"
+    f"{'req/s':>7} {'failed':>6} {'empty':>6} {'load':>6}"
 )
 
 
@@ -334,8 +335,9 @@ def main() -> None:
     notes: list[str] = []
 
     def report(result: Result, note: str = "") -> None:
+        result.load = os.getloadavg()[0]
         results.append(result)
-        print(result.row(), f"load {os.getloadavg()[0]:.1f}", flush=True)
+        print(result.row(), flush=True)
         if note:
             notes.append(note)
             print(note, flush=True)
