@@ -21,7 +21,6 @@ import os
 import re
 import secrets
 import time
-from collections import OrderedDict
 from datetime import UTC, datetime
 from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from typing import Any
@@ -29,10 +28,10 @@ from typing import Any
 from starlette.requests import HTTPConnection
 
 from schemas.auth import ApiKey, Principal
-from schemas.settings import Settings, parse_rate
+from schemas.settings import Settings
 from store.front import RecordStore
 
-from .errors import TooManyRequests, Unauthorized
+from .errors import Unauthorized
 
 log = logging.getLogger(__name__)
 
@@ -297,38 +296,6 @@ class Authenticator:
 
 def principal_of(key: ApiKey) -> Principal:
     return Principal(who=f"key {key.id} ({key.label})", scope=key.scope, member=key.member, key_id=key.id)
-
-
-# ---------------------------------------------------------------------------- rate limits
-
-
-class RateLimiter:
-    """Token buckets per client (address, or member for a client key), in this process's memory.
-
-    Each server process counts its own requests: with N workers a client may get up to N times the
-    limit. The buckets kept are bounded (least recently used dropped first).
-    """
-
-    def __init__(self, rate: str | None, max_clients: int = 100_000) -> None:
-        self.count, self.period = parse_rate(rate) if rate else (0, 1)
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
-        self._max = max_clients
-
-    def hit(self, client: str) -> None:
-        """Take one request from ``client``'s bucket; :class:`TooManyRequests` when it is empty."""
-        if not self.count:
-            return
-        now = time.monotonic()
-        per_second = self.count / self.period
-        tokens, last = self._buckets.pop(client, (float(self.count), now))
-        tokens = min(float(self.count), tokens + (now - last) * per_second)
-        if tokens < 1.0:
-            self._buckets[client] = (tokens, now)
-            wait = (1.0 - tokens) / per_second
-            raise TooManyRequests(f"more than {self.count} searches per {self.period} s", int(wait) + 1)
-        self._buckets[client] = (tokens - 1.0, now)
-        while len(self._buckets) > self._max:
-            self._buckets.popitem(last=False)
 
 
 # ---------------------------------------------------------------------------- logs

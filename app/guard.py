@@ -6,12 +6,15 @@
   is written to the audit log with who (set by the auth dependency), what, when and the outcome.
 * Public searches are rate-limited per client address (behind ``LIENHOP_TRUSTED_PROXIES``, the one
   ``X-Forwarded-For`` names), or per member for a client key; loopback is exempt unless configured.
+  The buckets are shared by every worker of the server (``app.rate_limit``).
 * CORS answers only the public read routes: admin routes send no ``Access-Control-*`` header.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+from pathlib import Path
 from typing import Any
 
 from starlette.middleware.cors import CORSMiddleware
@@ -21,8 +24,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from schemas.errors import LienhopError
 from schemas.settings import Settings
 
-from .auth import AUDIT_SCOPE_KEY, Authenticator, RateLimiter, client_address, is_loopback
+from .auth import AUDIT_SCOPE_KEY, Authenticator, client_address, is_loopback
 from .errors import UnsupportedMediaType, error_response
+from .metrics import MULTIPROC_ENV
+from .rate_limit import RateLimiter
 from .usage_events import STATE_MEMBER, may_count
 
 log = logging.getLogger(__name__)
@@ -86,7 +91,10 @@ class Guard:
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
         self.settings = settings
-        self.limiter = RateLimiter(settings.rate_limit)
+        # Under ``lienhop serve`` the buckets live beside the metrics files, in the folder every worker
+        # shares (``app.rate_limit`` says why there): the limit holds across the workers.
+        shared = os.environ.get(MULTIPROC_ENV)
+        self.limiter = RateLimiter(settings.rate_limit, Path(shared) if shared else None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

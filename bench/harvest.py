@@ -111,11 +111,12 @@ def _marc(i: int) -> str:
     )
 
 
-def render_page(fmt: str, start: int, total: int) -> bytes:
-    """One ListRecords page of records ``start..start+PAGE`` of ``total``."""
+def render_page(fmt: str, start: int, total: int, offset: int = 0) -> bytes:
+    """One ListRecords page of records ``start..start+PAGE`` of ``total``; ``offset`` shifts the
+    records' numbers (identifiers, ISBNs, titles), so two providers serve different records."""
     make: Callable[[int], str] = _dc if fmt == "oai_dc" else _marc
     parts = [_HEAD, "<ListRecords>"]
-    for i in range(start, min(start + PAGE, total)):
+    for i in range(offset + start, offset + min(start + PAGE, total)):
         stamp = f"2024-01-{1 + i % 28:02d}T{i % 24:02d}:{i % 60:02d}:00Z"
         parts.append(
             f"<record><header><identifier>oai:bench:{i}</identifier><datestamp>{stamp}</datestamp></header>"
@@ -135,13 +136,13 @@ IDENTIFY = (
 ).encode()
 
 
-def serve(port: int, total: int) -> None:
+def serve(port: int, total: int, offset: int = 0, formats: tuple[str, ...] = ("oai_dc", "marcxml")) -> None:
     """The provider (run in its own process): pages are pre-rendered so serving costs nothing."""
     import uvicorn
 
     pages = {
-        (fmt, start): render_page(fmt, start, total)
-        for fmt in ("oai_dc", "marcxml")
+        (fmt, start): render_page(fmt, start, total, offset)
+        for fmt in formats
         for start in range(0, total, PAGE)
     }
 
@@ -280,6 +281,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="runs per measurement; the median is shown")
     parser.add_argument("--formats", default="oai_dc,marcxml")
     parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    parser.add_argument("--offset", type=int, default=0, help=argparse.SUPPRESS)  # with --serve
     parser.add_argument(
         "--postgres",
         nargs="?",
@@ -293,7 +295,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve, args.records)
+        serve(args.serve, args.records, args.offset, tuple(args.formats.split(",")))
         return
     if args.harvest_child:
         harvest_child(*args.harvest_child)

@@ -1,6 +1,8 @@
-"""Concurrent searching clients against ``lienhop serve`` with 1 and 2 server workers, and during a reindex.
+"""Concurrent searching clients against ``lienhop serve`` with 1 and 2 server workers, during a reindex
+and during a 50,000-record harvest.
 
     .venv/bin/python bench/load.py [--records 20000] [--seconds 20] [--clients 16,64] [--workers 1,2]
+                                   [--harvest 50000]
 
 A data folder is filled with synthetic records (titles drawn from a Vietnamese word list, so every
 one-word query finds something) and indexed; then, for each worker count, ``lienhop serve --workers W``
@@ -8,7 +10,14 @@ runs on a free loopback port and each client count searches for ``--seconds`` se
 connection per client, a random word per request). Last, with 2 workers and 16 clients, ``lienhop
 reindex`` runs in another process while the clients search, then the leader is killed (SIGKILL) and
 the time until a record committed at that moment is searchable is the handover delay. Every answer
-is checked: a non-200 is a failure, and a total of 0 is an empty answer (neither may happen). Prints
+is checked: a non-200 is a failure, and a total of 0 is an empty answer (neither may happen).
+
+Then the harvest phases: for each worker count a fresh server, and for each client count a new member
+whose repository is ``bench/harvest.py``'s loopback OAI-PMH provider serving ``--harvest`` oai_dc
+records (other records each time: the provider's ``--offset``). The member is registered and harvested
+through the server's admin API (``POST /admin/members``, ``POST /admin/harvest``: a job of the worker
+that took the request, while the leader feeds the index), and the clients search from the moment the
+job is asked until the index has caught up with it (``lienhop_index_lag`` 0 at ``/metrics``). Prints
 one table: p50/p99 in ms and requests/s.
 """
 
@@ -19,6 +28,7 @@ import asyncio
 import contextlib
 import os
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -57,6 +67,7 @@ class Result:
     seconds: float
     failed: int
     empty: int
+    load: float = 0.0  # the 1-minute load average when the phase ended
 
     def row(self) -> str:
         ordered = sorted(self.latencies)
@@ -65,13 +76,13 @@ class Result:
         rps = len(ordered) / self.seconds if self.seconds else 0.0
         return (
             f"{self.label:<10} {self.workers:>7} {self.clients:>7} {len(ordered):>8} {p50:>8.1f} "
-            f"{p99:>8.1f} {rps:>7.0f} {self.failed:>6} {self.empty:>6}"
+            f"{p99:>8.1f} {rps:>7.0f} {self.failed:>6} {self.empty:>6} {self.load:>6.1f}"
         )
 
 
 HEADER = (
     f"{'phase':<10} {'workers':>7} {'clients':>7} {'requests':>8} {'p50 ms':>8} {'p99 ms':>8} "
-    f"{'req/s':>7} {'failed':>6} {'empty':>6}"
+    f"{'req/s':>7} {'failed':>6} {'empty':>6} {'load':>6}"
 )
 
 
@@ -103,17 +114,25 @@ async def fill(settings: Settings, count: int) -> None:
 
 def _env(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LIENHOP_", "PROMETHEUS_"))}
-    env.update(LIENHOP_HOME=str(home), LIENHOP_SCHEDULER_SECONDS="0")
+    # The harvest phases' provider is on loopback, which the harvester refuses unless allowed.
+    env.update(
+        LIENHOP_HOME=str(home), LIENHOP_SCHEDULER_SECONDS="0", LIENHOP_HARVEST_ALLOW_NETWORKS="127.0.0.1/32"
+    )
     return env
 
 
-@contextlib.contextmanager
-def server(home: Path, workers: int) -> Iterator[str]:
+def _free_port() -> int:
     import socket
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+    return port
+
+
+@contextlib.contextmanager
+def server(home: Path, workers: int) -> Iterator[str]:
+    port = _free_port()
     lienhop = Path(sys.executable).with_name("lienhop")
     log = open(home / f"serve-{workers}.log", "wb")  # noqa: SIM115  # closed below
     proc = subprocess.Popen(
@@ -213,13 +232,96 @@ async def handover(settings: Settings, url: str) -> float:
         await asyncio.sleep(0.05)
 
 
+@contextlib.contextmanager
+def provider(records: int, offset: int) -> Iterator[str]:
+    """``bench/harvest.py``'s OAI-PMH provider of ``records`` oai_dc records on a free loopback port."""
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "harvest.py"), "--serve", str(port),
+         "--records", str(records), "--offset", str(offset), "--formats", "oai_dc"],
+        cwd=ROOT, stdout=subprocess.PIPE,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}/oai"
+    try:
+        assert proc.stdout is not None
+        proc.stdout.readline()  # "ready": the pages are rendered; uvicorn starts listening next
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(url, params={"verb": "Identify"}, timeout=5).status_code == 200:
+                    break
+            assert time.monotonic() < deadline, "the OAI-PMH provider did not start"
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+@dataclass
+class Harvested:
+    records: int
+    harvest_seconds: float  # from asking for the job to its end
+    indexed_seconds: float  # from asking for the job until the index has caught up
+
+
+async def _index_lag(http: httpx.AsyncClient) -> int | None:
+    found = re.search(r"^lienhop_index_lag (\S+)$", (await http.get("/metrics")).text, re.M)
+    return int(float(found.group(1))) if found else None
+
+
+async def during_harvest(url: str, code: str, oai_url: str, count: int, cap: float) -> tuple:
+    """``count`` clients search while the server harvests ``code`` (registered here) and indexes it."""
+    done = asyncio.Event()
+    outcome: list[Harvested] = []
+
+    async def harvest() -> None:
+        try:
+            async with httpx.AsyncClient(base_url=url, timeout=120) as http:
+                member = {
+                    "code": code,
+                    "name_vi": f"Thư viện {code}",
+                    "oai_url": oai_url,
+                    "metadata_prefix": "oai_dc",
+                }
+                made = await http.post("/admin/members", json=member)
+                assert made.status_code == 201, made.text
+                started = time.monotonic()
+                # no reconciliation: the bench provider answers ListRecords only
+                job = await http.post("/admin/harvest", json={"codes": [code], "reconcile": False})
+                assert job.status_code == 202, job.text
+                while (view := (await http.get(f"/admin/jobs/{job.json()['id']}")).json())["state"] in {
+                    "queued",
+                    "running",
+                }:
+                    await asyncio.sleep(0.5)
+                harvested = time.monotonic() - started
+                assert view["state"] == "done", view
+                records = sum(int(report["added"]) for report in view["result"])
+                while await _index_lag(http) != 0:
+                    assert time.monotonic() - started < cap, "the index did not catch up"
+                    await asyncio.sleep(0.25)
+                outcome.append(Harvested(records, harvested, time.monotonic() - started))
+        finally:
+            done.set()
+
+    task = asyncio.create_task(harvest())
+    result = await clients(url, count, cap, done)
+    await task
+    return result, outcome[0]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--records", type=int, default=20_000)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--clients", default="16,64")
     parser.add_argument("--workers", default="1,2")
+    parser.add_argument("--harvest", type=int, default=50_000, help="records per harvest phase (0: none)")
+    parser.add_argument("--cap", type=float, default=900.0, help="longest reindex or harvest phase, s")
     args = parser.parse_args()
+    worker_counts = [int(w) for w in args.workers.split(",")]
+    client_counts = [int(c) for c in args.clients.split(",")]
     home = Path(tempfile.mkdtemp(prefix="lienhop-load-")) / "var"
     home.mkdir(parents=True)
     settings = Settings(home=home)
@@ -230,22 +332,49 @@ def main() -> None:
         f"load {os.getloadavg()}"
     )
     results: list[Result] = []
-    for workers in [int(w) for w in args.workers.split(",")]:
+    notes: list[str] = []
+
+    def report(result: Result, note: str = "") -> None:
+        result.load = os.getloadavg()[0]
+        results.append(result)
+        print(result.row(), flush=True)
+        if note:
+            notes.append(note)
+            print(note, flush=True)
+
+    for workers in worker_counts:
         with server(home, workers) as url:
-            for count in [int(c) for c in args.clients.split(",")]:
+            for count in client_counts:
                 lat, secs, failed, empty = asyncio.run(clients(url, count, args.seconds))
-                results.append(Result("search", workers, count, lat, secs, failed, empty))
-                print(results[-1].row(), flush=True)
+                report(Result("search", workers, count, lat, secs, failed, empty))
             if workers == 2:
-                lat, secs, failed, empty = asyncio.run(during_reindex(url, home, 16, 300.0))
-                results.append(Result("reindex", workers, 16, lat, secs, failed, empty))
-                print(results[-1].row(), flush=True)
+                lat, secs, failed, empty = asyncio.run(during_reindex(url, home, 16, args.cap))
+                report(Result("reindex", workers, 16, lat, secs, failed, empty))
                 took = asyncio.run(handover(settings, url))
-                print(f"leader killed (SIGKILL): a new record searchable after {took:.2f} s", flush=True)
+                notes.append(f"leader killed (SIGKILL): a new record searchable after {took:.2f} s")
+                print(notes[-1], flush=True)
+    offset = 0
+    for workers in worker_counts if args.harvest else []:
+        with server(home, workers) as url:
+            for count in client_counts:
+                offset += 1_000_000  # other records each time (identifiers, ISBNs, titles)
+                code = f"HARVEST{workers}C{count}"
+                with provider(args.harvest, offset) as oai_url:
+                    (lat, secs, failed, empty), done = asyncio.run(
+                        during_harvest(url, code, oai_url, count, args.cap)
+                    )
+                report(
+                    Result("harvest", workers, count, lat, secs, failed, empty),
+                    f"harvest, {workers} worker(s), {count} clients: {done.records:,} records harvested in "
+                    f"{done.harvest_seconds:.1f} s ({done.records / done.harvest_seconds:,.0f}/s), all "
+                    f"searchable {done.indexed_seconds:.1f} s after the job was asked",
+                )
     print()
     print(HEADER)
     for result in results:
         print(result.row())
+    for note in notes:
+        print(note)
     print(f"load average after: {os.getloadavg()}")
 
 

@@ -42,6 +42,20 @@ class Settings(BaseSettings):
     search_engine: str = Field(
         "auto", description="auto | elasticsearch | opensearch: which client speaks to the URL."
     )
+    search_shards: int = Field(
+        1,
+        ge=1,
+        le=1024,
+        description="Primary shards of each new OpenSearch/Elasticsearch index (fixed when an index is "
+        "created: a change takes effect at the next `lienhop reindex`); docs/scaling.md sizes them.",
+    )
+    search_replicas: int = Field(
+        0,
+        ge=0,
+        le=16,
+        description="Copies of each shard on other nodes of the search cluster (1 survives losing a "
+        "node); set on each new index once it is filled.",
+    )
     embedded_backend: str = Field(
         "tantivy", description="The embedded search index used when no URL is set: tantivy (the only one)."
     )
@@ -73,8 +87,8 @@ class Settings(BaseSettings):
     )
     rate_limit: str | None = Field(
         "120/minute",
-        description='Public searches per client address (or per member, for a client key), e.g. "60/minute"; '
-        "empty turns it off.",
+        description='Public searches per client address (or per member, for a client key), e.g. "60/minute", '
+        "shared by every worker of the server; empty turns it off.",
     )
     rate_limit_loopback: bool = Field(False, description="Rate-limit loopback clients too.")
     trusted_proxies: str = Field(

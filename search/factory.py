@@ -17,7 +17,11 @@ async def open_backend(settings: Settings) -> SearchBackend:
         from .elastic import ElasticBackend
 
         backend = ElasticBackend(
-            settings.elasticsearch_url, alias=settings.elasticsearch_index, engine=settings.search_engine
+            settings.elasticsearch_url,
+            alias=settings.elasticsearch_index,
+            engine=settings.search_engine,
+            shards=settings.search_shards,
+            replicas=settings.search_replicas,
         )
     else:
         # Its own sub-folder: index files of the retired SQLite FTS5 backend may sit in ``index_dir``.

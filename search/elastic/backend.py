@@ -43,7 +43,8 @@ BULK_FILTER_PATH = "items.*._id,items.*.status,items.*.error"
 
 
 class ElasticBackend(ElasticConnection):
-    """``SearchBackend`` on Elasticsearch 8 or OpenSearch 2/3 (one single-shard index per version).
+    """``SearchBackend`` on Elasticsearch 8 or OpenSearch 2/3 (one index per version, of ``shards``
+    primary shards with ``replicas`` copies each: one and none unless configured).
 
     The connection, its error mapping and the raw requests (``raw_search``, ``raw_msearch``,
     ``term_stats``, ``client``, ``close``) come from ``ElasticConnection``.
@@ -51,8 +52,12 @@ class ElasticBackend(ElasticConnection):
 
     name = "elasticsearch"
 
-    def __init__(self, url: str, alias: str = "lienhop", engine: str = "auto") -> None:
+    def __init__(
+        self, url: str, alias: str = "lienhop", engine: str = "auto", shards: int = 1, replicas: int = 0
+    ) -> None:
         super().__init__(url, alias, engine)
+        self.shards = shards
+        self.replicas = replicas
         #: Indexes this process created with ``BUILD_SETTINGS`` and has not restored yet.
         self._building: set[str] = set()
         self._versioned = versions_of(self.alias)
@@ -104,14 +109,15 @@ class ElasticBackend(ElasticConnection):
     async def create_index(self) -> str:
         """Create a new empty versioned index (not live); its position starts at 0.
 
-        It is created for filling (no periodic refresh, see ``BUILD_SETTINGS``); ``refresh(name)`` or
+        It is created for filling (no periodic refresh, no replica: ``BUILD_SETTINGS``); ``refresh(name)`` or
         ``swap_alias(name)`` restore the normal settings.
         """
         async with self._guard("creating an index") as flavour:
             for _ in range(5):
                 name = version_name(self.alias, datetime.now(UTC))
                 try:
-                    await flavour.client.indices.create(index=name, body=index_body(building=True))
+                    body = index_body(building=True, shards=self.shards, replicas=self.replicas)
+                    await flavour.client.indices.create(index=name, body=body)
                 except flavour.api_errors as exc:
                     if "already_exists" in str(exc):  # same microsecond: take the next one
                         continue
@@ -140,9 +146,10 @@ class ElasticBackend(ElasticConnection):
             interval = found.get(index, {}).get("settings", {}).get("index", {}).get("refresh_interval")
             if interval != "-1":
                 return False
+        normal = {"refresh_interval": None, "number_of_replicas": self.replicas}
         async with self._guard("restoring index settings") as flavour:
             # ``None`` resets the setting to the engine's default.
-            await flavour.client.indices.put_settings(index=index, body={"index": {"refresh_interval": None}})
+            await flavour.client.indices.put_settings(index=index, body={"index": normal})
         self._building.discard(index)
         return True
 

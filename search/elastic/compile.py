@@ -57,7 +57,8 @@ PHRASE_PREFIX_EXPANSIONS = 10_000
 FACET_FIELDS: dict[str, str] = {
     "member": "member", "type": "type", "language": "language", "subject": "subjects", "year": "year.key",
 }  # fmt: skip
-#: Facets are exact on the single-shard index; this keeps them exact if someone adds shards.
+#: Facets are exact on one shard; over several (``LIENHOP_SEARCH_SHARDS``) each shard sends its top
+#: values, so a count is exact unless a facet has more distinct values than this.
 FACET_SHARD_SIZE = 1000
 #: The year facet lists every year: more buckets than distinct years can exist in a catalogue.
 YEAR_BUCKETS = 10_000

@@ -42,9 +42,11 @@ HIT_SOURCE_FIELDS = (
     "isbn", "issn", "doi", "abstract",
 )  # fmt: skip
 #: While a new version is being filled nobody searches it: no periodic refresh (``refresh_interval``
-#: -1) saves the engine a segment flush every second; the backend restores the default before it
-#: refreshes the index or makes it live.
-BUILD_SETTINGS: dict[str, Any] = {"refresh_interval": "-1"}
+#: -1) saves the engine a segment flush every second, and no replica (the configured count comes back
+#: with the normal settings, and the cluster then copies the finished segments once instead of
+#: indexing every document twice). The backend restores both before it refreshes the index or makes it
+#: live.
+BUILD_SETTINGS: dict[str, Any] = {"refresh_interval": "-1", "number_of_replicas": 0}
 #: Longest document id both engines accept.
 MAX_ID_BYTES = 512
 
@@ -74,10 +76,15 @@ def versions_of(alias: str) -> re.Pattern[str]:
 # ------------------------------------------------------------------------------------- index body
 
 
-def index_body(position: int = 0, building: bool = False) -> dict[str, Any]:
+def index_body(
+    position: int = 0, building: bool = False, shards: int = 1, replicas: int = 0
+) -> dict[str, Any]:
     """Settings and mappings of one versioned index (``_meta.position`` is the indexer position).
 
-    ``building``: the index is being filled before it goes live (``BUILD_SETTINGS`` added).
+    ``building``: the index is being filled before it goes live (``BUILD_SETTINGS`` override the
+    normal ones). ``shards`` and ``replicas``: ``LIENHOP_SEARCH_SHARDS`` and ``LIENHOP_SEARCH_REPLICAS``
+    (docs/scaling.md sizes them); the shard count of an index is fixed when it is created, so a new
+    count takes effect at the next ``lienhop reindex``.
     """
     folded_text = {"type": "text", "analyzer": ANALYZER}
     # The exact twins only decide constant boosts (never BM25): no length norms to store and load.
@@ -122,9 +129,8 @@ def index_body(position: int = 0, building: bool = False) -> dict[str, Any]:
         properties[f"title_{variant}"] = {**properties[f"title_{variant}"], "fields": {"starts": starts}}
         properties[f"author_starts_{variant}"] = starts
     settings: dict[str, Any] = {
-        "number_of_shards": 1,
-        # One node, and a lost index is rebuilt from the store: a replica would only double the writes.
-        "number_of_replicas": 0,
+        "number_of_shards": shards,
+        "number_of_replicas": replicas,
         **(BUILD_SETTINGS if building else {}),
     }
     return {

@@ -64,6 +64,7 @@ async def ctx(cluster: ClusterHandle, tmp_path: Path) -> AsyncIterator[AppContex
         elasticsearch_url=cluster.url,
         search_engine="opensearch",
         elasticsearch_index=f"lienhop-{tmp_path.name.lower()[:40]}",
+        search_replicas=1,  # every shard on both nodes
     )
     opened = await open_context(settings)
     try:
@@ -109,8 +110,7 @@ async def test_searches_stay_complete_while_a_node_is_down_and_indexing_resumes(
 ) -> None:
     alias = ctx.settings.elasticsearch_index
     await _add(ctx, 0, 300)
-    # One replica: every shard on both nodes (the index is created with none; see docs/scaling.md).
-    _call(f"{cluster.url}/{alias}/_settings", "PUT", {"index": {"number_of_replicas": 1}})
+    # LIENHOP_SEARCH_REPLICAS=1: the index was made with a replica, placed on the other node.
     _health(cluster, alias, "green", 2)
     total, before = await _ids(ctx)
     assert total == len(before) == 300
