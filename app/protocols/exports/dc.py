@@ -72,7 +72,7 @@ def to_dc(record: Record, links: Sequence[str] = ()) -> bytes:
 def join_dc(documents: Sequence[bytes]) -> bytes:
     """The ``oai_dc:dc`` elements of several documents in one :data:`COLLECTION` element."""
     root = etree.Element(
-        f"{{{COLLECTION}}}collection", nsmap={None: COLLECTION, "oai_dc": OAI_DC, "dc": DC, "xsi": XSI}
+        f"{{{COLLECTION}}}collection", nsmap={"lh": COLLECTION, "oai_dc": OAI_DC, "dc": DC, "xsi": XSI}
     )
     for document in documents:  # ours, just written: no need of the harvest's hardened parser
         root.append(etree.fromstring(document))
