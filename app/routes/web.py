@@ -37,6 +37,8 @@ FACET_SHOWN = 8  # values shown per facet; the rest behind "more"
 FACET_PARAMS = {"member": "member", "type": "type", "language": "lang", "subject": "subject"}
 #: What a new search from the search box keeps: the chosen filters and the sort order.
 KEPT = ("member", "type", "lang", "subject", "year_from", "year_to", "sort")
+#: The exports of a result page linked under the results (``GET /search?format=``): format -> its name
+PAGE_EXPORTS = {"ris": "RIS", "bibtex": "BibTeX", "marcxml": "MARCXML", "csl-json": "CSL-JSON"}
 
 
 @dataclass
@@ -155,6 +157,12 @@ async def search_page(request: Request, search: SearchRequestDep, store: StoreDe
         result, error = await run_search(request, wanted)
         out_of_range = page > last_allowed or (result is not None and page > 1 and not result.hits)
     last_page = min(math.ceil(result.total / PAGE_SIZE), last_allowed) if result else 0
+    exports = []
+    if result and result.hits and not out_of_range:  # the page shown: same search, page and size
+        exports = [
+            (name, query_url("/search", params, page=page, size=PAGE_SIZE, format=fmt))
+            for fmt, name in PAGE_EXPORTS.items()
+        ]
     status = 400 if error else 404 if out_of_range else 200
     return render(
         request,
@@ -175,6 +183,7 @@ async def search_page(request: Request, search: SearchRequestDep, store: StoreDe
             "page": page,
             "last_page": last_page,
             "out_of_range": out_of_range,
+            "exports": exports,
             "first_shown": (page - 1) * PAGE_SIZE + 1,
             "last_shown": (page - 1) * PAGE_SIZE + len(result.hits) if result else 0,
         },

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import lxml.html
 import pymarc
 import pytest
 
@@ -117,3 +118,32 @@ def test_json_stays_the_default_and_a_bad_format_is_a_problem(http: httpx.Client
     assert "marcxml" in bad.json()["detail"]
     malformed = http.get("/search", params={"q": '"open', "format": "ris"})
     assert malformed.status_code == 400 and malformed.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    ("lang", "label"), [("vi", "Xuất kết quả của trang này"), ("en", "Export the results")]
+)
+def test_the_search_page_links_the_export_of_the_page_shown(
+    http: httpx.Client, lang: str, label: str
+) -> None:
+    shown = http.get("/", params={"q": "thu vien", "type": "book", "page": 2, "lang": lang})
+    assert shown.status_code == 200
+    html = lxml.html.fromstring(shown.text)
+    hits = html.xpath("//ol[@class='hits']/li")
+    (exports,) = html.xpath("//p[contains(@class, 'exports')]")
+    assert label in exports.text_content()
+    links = {a.text_content(): a.get("href") for a in exports.iter("a")}
+    assert set(links) == {"RIS", "BibTeX", "MARCXML", "CSL-JSON"}
+
+    for name, format in (
+        ("RIS", "ris"),
+        ("BibTeX", "bibtex"),
+        ("MARCXML", "marcxml"),
+        ("CSL-JSON", "csl-json"),
+    ):
+        exported = http.get(links[name])
+        assert exported.status_code == 200, exported.text
+        backs = READ_ALL[format](exported.content)
+        assert len(backs) == len(hits) > 0
+        # the page shown, not the first: its first hit is the export's first entry
+        assert _nfc(backs[0].title)[:10] in _nfc(hits[0].text_content())
