@@ -226,6 +226,15 @@ def store_megabytes(settings: Settings) -> float:
     return sum(f.stat().st_size for f in settings.home.glob("lienhop.sqlite*")) / 1e6
 
 
+class _Shown(list[str]):
+    """The table's rows, each also written to standard error as it is measured: a long run stopped
+    before its end keeps what it measured."""
+
+    def append(self, line: str) -> None:
+        print(line, file=sys.stderr)
+        super().append(line)
+
+
 def row(name: str, latency: Latency, raw: Latency | None = None, raw_name: str = "") -> str:
     text = f"{name:<34} {latency.p50:>9.1f} {latency.p99:>9.1f} {latency.qps:>8.1f}"
     if raw is not None:
@@ -246,7 +255,7 @@ async def run(args: argparse.Namespace) -> int:
             held, cited = await sample(ctx, 2000, rng)
             lists = isbn_lists(held, args.lookups, rng)
             base = f"http://127.0.0.1:{args.port}"
-            lines: list[str] = []
+            lines = _Shown()
             harvests: list[tuple[str, int, float, float]] = []
             async with httpx.AsyncClient(base_url=base, timeout=120) as http:
                 await http.post("/lookup", json={"identifiers": lists[0]})  # warm-up
@@ -331,6 +340,11 @@ async def run(args: argparse.Namespace) -> int:
                 own, own_seconds = await provider_pages(ctx, prefix)
                 assert own == items, f"the provider listed {own:,} {prefix} records of {items:,}"
                 harvests.append((prefix, count, count / seconds, own / own_seconds))
+                print(
+                    f"harvest {prefix}: {count:,} records, sickle {count / seconds:,.0f}/s, "
+                    f"provider in process {own / own_seconds:,.0f}/s",
+                    file=sys.stderr,
+                )
         finally:
             await ctx.close()
             server.should_exit = True
