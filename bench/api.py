@@ -10,7 +10,10 @@ the whole app with uvicorn on 127.0.0.1, then measures:
 * ``GET /openurl`` (JSON; citations by ISBN and by title + author + year) at concurrency 1 and 16,
   beside the store query each resolves with (by ISBN, by folded title);
 * ``GET /sru`` searchRetrieve (CQL: words, a title phrase with a date range, an ISBN; 10 records,
-  Dublin Core) at concurrency 1 and 16, beside the raw backend query of the translated CQL.
+  Dublin Core) at concurrency 1 and 16, beside the raw backend query of the translated CQL;
+* a full OAI-PMH harvest of ``/oai`` (``oai_dc`` and ``marcxml``, ``--harvest``) by sickle in a
+  process of its own, records/s, beside the store's size and the provider's own pages in process
+  (the same verbs and resumption tokens, no HTTP).
 
     .venv/bin/python bench/api.py --records 100000
     .venv/bin/python bench/api.py --records 1000000 --home /tmp/lienhop-1m   # built once, then reused
@@ -22,6 +25,7 @@ import argparse
 import asyncio
 import random
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -39,8 +43,12 @@ if str(ROOT) not in sys.path:
 from app.context import AppContext, open_context  # noqa: E402
 from app.main import create_app  # noqa: E402
 from app.protocols.lookup import batch_lookup  # noqa: E402
+from app.protocols.oai.catalogue import CatalogueRepository  # noqa: E402
+from app.protocols.oai.provider import respond  # noqa: E402
+from app.protocols.oai.xml import OAI  # noqa: E402
 from app.protocols.sru.cql import translate  # noqa: E402
 from bench.search import MEMBERS, Latency, _work, measure, measure_pair  # noqa: E402
+from harvesters.xml import parse_xml  # noqa: E402
 from schemas.member import MemberCreate  # noqa: E402
 from schemas.record import Identifiers, Record  # noqa: E402
 from schemas.search import SearchRequest  # noqa: E402
@@ -175,6 +183,58 @@ def cql_mix(isbns: Sequence[str], count: int, rng: random.Random) -> list[str]:
     return queries
 
 
+def sickle_harvest(oai_url: str, prefix: str) -> tuple[int, float]:
+    """Every item of ``ListRecords`` (deleted ones too), as a harvester reads them: (count, seconds)."""
+    from sickle import Sickle
+
+    began = time.perf_counter()
+    count = sum(1 for _ in Sickle(oai_url, timeout=120).ListRecords(metadataPrefix=prefix))
+    return count, time.perf_counter() - began
+
+
+def sickle_in_child(oai_url: str, prefix: str) -> tuple[int, float]:
+    """:func:`sickle_harvest` in a process of its own, so the client does not share the server's GIL."""
+    done = subprocess.run(
+        [sys.executable, __file__, "--sickle-child", oai_url, prefix],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    count, seconds = done.stdout.split()
+    return int(count), float(seconds)
+
+
+async def provider_pages(ctx: AppContext, prefix: str) -> tuple[int, float]:
+    """The same list from the provider in process: each page's document as ``/oai`` answers it,
+    following the resumption tokens, with no HTTP and no client parsing."""
+    repository = CatalogueRepository(ctx.store, ctx.settings.public_url)
+    pairs: list[tuple[str, str]] = [("verb", "ListRecords"), ("metadataPrefix", prefix)]
+    count = 0
+    began = time.perf_counter()
+    while True:
+        body = await respond(repository, pairs, repository.base_url)
+        root = parse_xml(body).root
+        count += sum(1 for _ in root.iter(f"{{{OAI}}}header"))
+        token = root.findtext(f".//{{{OAI}}}resumptionToken")
+        if not token:
+            return count, time.perf_counter() - began
+        pairs = [("verb", "ListRecords"), ("resumptionToken", token)]
+
+
+def store_megabytes(settings: Settings) -> float:
+    """The SQLite store's files (database, WAL), in MB."""
+    return sum(f.stat().st_size for f in settings.home.glob("lienhop.sqlite*")) / 1e6
+
+
+class _Shown(list[str]):
+    """The table's rows, each also written to standard error as it is measured: a long run stopped
+    before its end keeps what it measured."""
+
+    def append(self, line: str) -> None:
+        print(line, file=sys.stderr)
+        super().append(line)
+
+
 def row(name: str, latency: Latency, raw: Latency | None = None, raw_name: str = "") -> str:
     text = f"{name:<34} {latency.p50:>9.1f} {latency.p99:>9.1f} {latency.qps:>8.1f}"
     if raw is not None:
@@ -195,7 +255,8 @@ async def run(args: argparse.Namespace) -> int:
             held, cited = await sample(ctx, 2000, rng)
             lists = isbn_lists(held, args.lookups, rng)
             base = f"http://127.0.0.1:{args.port}"
-            lines: list[str] = []
+            lines = _Shown()
+            harvests: list[tuple[str, int, float, float]] = []
             async with httpx.AsyncClient(base_url=base, timeout=120) as http:
                 await http.post("/lookup", json={"identifiers": lists[0]})  # warm-up
 
@@ -272,6 +333,18 @@ async def run(args: argparse.Namespace) -> int:
                     lines.append(
                         row(f"GET /sru searchRetrieve, c{concurrency}", layer, raw, "backend.search")
                     )
+            items = sum(c.active + c.deleted for c in (await ctx.store.record_counts()).values())
+            for prefix in args.harvest:
+                count, seconds = sickle_in_child(f"{base}/oai", prefix)
+                assert count == items, f"sickle harvested {count:,} {prefix} records of {items:,}"
+                own, own_seconds = await provider_pages(ctx, prefix)
+                assert own == items, f"the provider listed {own:,} {prefix} records of {items:,}"
+                harvests.append((prefix, count, count / seconds, own / own_seconds))
+                print(
+                    f"harvest {prefix}: {count:,} records, sickle {count / seconds:,.0f}/s, "
+                    f"provider in process {own / own_seconds:,.0f}/s",
+                    file=sys.stderr,
+                )
         finally:
             await ctx.close()
             server.should_exit = True
@@ -280,6 +353,12 @@ async def run(args: argparse.Namespace) -> int:
         print(f"{'request':<34} {'p50':>9} {'p99':>9} {'qps':>8}   {'raw':<26} {'p50':>8} {'p99':>8}")
         for line in lines:
             print(line)
+        if harvests:
+            print(f"\nOAI-PMH ListRecords, full harvest of /oai; store {store_megabytes(settings):,.0f} MB")
+            heads = ("format", "records", "sickle rec/s", "provider in process rec/s", "ratio")
+            print(f"{heads[0]:<8} {heads[1]:>10} {heads[2]:>13} {heads[3]:>26} {heads[4]:>6}")
+            for prefix, count, rate, own_rate in harvests:
+                print(f"{prefix:<8} {count:>10,} {rate:>13,.0f} {own_rate:>26,.0f} {rate / own_rate:>6.2f}")
     finally:
         if not args.home:
             shutil.rmtree(home, ignore_errors=True)
@@ -295,7 +374,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=400, help="OpenURL and SRU requests per concurrency")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16])
     parser.add_argument("--port", type=int, default=8765)
-    return asyncio.run(run(parser.parse_args(argv)))
+    parser.add_argument(
+        "--harvest",
+        nargs="*",
+        default=["oai_dc", "marcxml"],
+        choices=["oai_dc", "marcxml"],
+        help="Formats of the full OAI-PMH harvest by sickle (none: skip it)",
+    )
+    parser.add_argument("--sickle-child", nargs=2, metavar=("OAI_URL", "PREFIX"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.sickle_child:
+        count, seconds = sickle_harvest(*args.sickle_child)
+        print(count, seconds)
+        return 0
+    return asyncio.run(run(args))
 
 
 if __name__ == "__main__":

@@ -39,6 +39,8 @@ FACET_PARAMS = {"member": "member", "type": "type", "language": "lang", "subject
 #: ``correct=false``: "search exactly as typed" was chosen for those words, and new words get corrected
 #: again; the page's own links (paging, sort, filters) keep it.
 KEPT = ("member", "type", "lang", "subject", "year_from", "year_to", "sort")
+#: The exports of a result page linked under the results (``GET /search?format=``): format -> its name
+PAGE_EXPORTS = {"ris": "RIS", "bibtex": "BibTeX", "marcxml": "MARCXML", "csl-json": "CSL-JSON"}
 
 
 @dataclass
@@ -162,6 +164,12 @@ async def search_page(request: Request, search: SearchRequestDep, store: StoreDe
         result, error = await run_search(request, wanted)
         out_of_range = page > last_allowed or (result is not None and page > 1 and not result.hits)
     last_page = min(math.ceil(result.total / PAGE_SIZE), last_allowed) if result else 0
+    exports = []
+    if result and result.hits and not out_of_range:  # the page shown: same search, page and size
+        exports = [
+            (name, query_url("/search", params, page=page, size=PAGE_SIZE, format=fmt))
+            for fmt, name in PAGE_EXPORTS.items()
+        ]
     status = 400 if error else 404 if out_of_range else 200
     return render(
         request,
@@ -183,6 +191,7 @@ async def search_page(request: Request, search: SearchRequestDep, store: StoreDe
             "page": page,
             "last_page": last_page,
             "out_of_range": out_of_range,
+            "exports": exports,
             "first_shown": (page - 1) * PAGE_SIZE + 1,
             "last_shown": (page - 1) * PAGE_SIZE + len(result.hits) if result else 0,
         },

@@ -55,3 +55,9 @@ def csl_item(record: Record, links: Sequence[str] = ()) -> dict[str, Any]:
 
 def to_csl_json(record: Record, links: Sequence[str] = ()) -> bytes:
     return json.dumps([csl_item(record, links)], ensure_ascii=False, indent=2).encode()
+
+
+def join_csl_json(documents: Sequence[bytes]) -> bytes:
+    """One CSL-JSON list of the items of several."""
+    items = [item for document in documents for item in json.loads(document)]
+    return json.dumps(items, ensure_ascii=False, indent=2).encode()

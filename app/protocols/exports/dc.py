@@ -13,6 +13,9 @@ from ..oai.xml import DC, OAI_DC, XSI
 from .citation import language_tag
 
 MEDIA_TYPE = "application/xml"
+#: Simple Dublin Core has no container of several records: a result page's are the ``oai_dc:dc``
+#: elements of a ``collection`` in this namespace of ours.
+COLLECTION = "info:lienhop/export/dc-collection-1"
 
 # DCMI Type Vocabulary terms, with the type in words as most harvesters display it.
 DC_TYPES = {
@@ -64,3 +67,13 @@ def dc_element(record: Record, links: Sequence[str] = ()) -> etree._Element:
 def to_dc(record: Record, links: Sequence[str] = ()) -> bytes:
     """A standalone Dublin Core XML document of the record."""
     return etree.tostring(dc_element(record, links), xml_declaration=True, encoding="UTF-8")
+
+
+def join_dc(documents: Sequence[bytes]) -> bytes:
+    """The ``oai_dc:dc`` elements of several documents in one :data:`COLLECTION` element."""
+    root = etree.Element(
+        f"{{{COLLECTION}}}collection", nsmap={"lh": COLLECTION, "oai_dc": OAI_DC, "dc": DC, "xsi": XSI}
+    )
+    for document in documents:  # ours, just written: no need of the harvest's hardened parser
+        root.append(etree.fromstring(document))
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")

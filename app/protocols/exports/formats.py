@@ -14,6 +14,9 @@ from ...catalog import opac_link
 from . import bibtex, csl, dc, marc, ris
 
 Writer = Callable[[Record, Sequence[str]], bytes]
+#: Several documents of a format as one (a result page's works): concatenated where the format is a
+#: sequence of records (MARC 21, RIS, BibTeX), one container of them where it is a document.
+Joiner = Callable[[Sequence[bytes]], bytes]
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,7 @@ class ExportFormat:
     write: Writer
     text: bool = True  # answered with "; charset=utf-8"
     also_accepted: tuple[str, ...] = ()  # other media types an Accept header may name it by
+    join: Joiner = b"".join
 
     @property
     def content_type(self) -> str:
@@ -33,12 +37,19 @@ class ExportFormat:
 EXPORTS: dict[str, ExportFormat] = {
     f.name: f
     for f in (
-        ExportFormat("marcxml", marc.MARCXML_MEDIA_TYPE, "xml", marc.to_marcxml),
+        ExportFormat("marcxml", marc.MARCXML_MEDIA_TYPE, "xml", marc.to_marcxml, join=marc.join_marcxml),
         ExportFormat("marc", marc.MARC21_MEDIA_TYPE, "mrc", marc.to_marc21, text=False),
-        ExportFormat("dc", dc.MEDIA_TYPE, "dc.xml", dc.to_dc),
+        ExportFormat("dc", dc.MEDIA_TYPE, "dc.xml", dc.to_dc, join=dc.join_dc),
         ExportFormat("ris", ris.MEDIA_TYPE, "ris", ris.to_ris),
-        ExportFormat("bibtex", bibtex.MEDIA_TYPE, "bib", bibtex.to_bibtex, also_accepted=("text/x-bibtex",)),
-        ExportFormat("csl-json", csl.MEDIA_TYPE, "json", csl.to_csl_json),
+        ExportFormat(
+            "bibtex",
+            bibtex.MEDIA_TYPE,
+            "bib",
+            bibtex.to_bibtex,
+            also_accepted=("text/x-bibtex",),
+            join=b"\n".join,  # a blank line between entries
+        ),
+        ExportFormat("csl-json", csl.MEDIA_TYPE, "json", csl.to_csl_json, join=csl.join_csl_json),
     )
 }
 JSON = "json"  # the record's own JSON, the default

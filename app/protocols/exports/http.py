@@ -22,14 +22,16 @@ FormatQuery = Annotated[
     ),
 ]
 
+#: The media types an endpoint with exports answers: its JSON (the route's model), or an export.
+EXPORT_CONTENT: dict[str, Any] = {
+    "application/json": {},
+    **{f.media_type: {"schema": {"type": "string"}} for f in EXPORTS.values()},
+}
 # What the OpenAPI document says the endpoint answers, besides the JSON record.
 EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The record as JSON (default), or in the export that ?format= or Accept asked for",
-        "content": {
-            "application/json": {},
-            **{f.media_type: {"schema": {"type": "string"}} for f in EXPORTS.values()},
-        },
+        "content": EXPORT_CONTENT,
     },
     404: {"description": "No such record (or, for an export, a record its member withdrew)"},
     422: {"description": f"Unknown format (allowed: {', '.join(ALLOWED)}), as a problem document"},

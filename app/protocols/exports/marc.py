@@ -162,6 +162,14 @@ def to_marcxml(record: Record, links: Sequence[str] = ()) -> bytes:
     return etree.tostring(collection, xml_declaration=True, encoding="UTF-8")
 
 
+def join_marcxml(documents: Sequence[bytes]) -> bytes:
+    """One ``marc:collection`` of the records of several MARCXML documents (a result page's works)."""
+    collection = etree.Element(f"{{{MARC}}}collection", nsmap={"marc": MARC})
+    for document in documents:  # ours, just written: no need of the harvest's hardened parser
+        collection.extend(etree.fromstring(document))
+    return etree.tostring(collection, xml_declaration=True, encoding="UTF-8")
+
+
 def to_marc21(record: Record, links: Sequence[str] = ()) -> bytes:
     """The record in ISO 2709 transmission format, UTF-8 (leader/09 = "a")."""
     marc = marc_record(record, links)
