@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import json
 import random
 import re
 import sys
@@ -337,16 +339,20 @@ async def run(es_url: str | None, records: int, items: int, seed: int) -> None:
         )
 
 
-async def latency(es_url: str | None, records: int, count: int, seed: int) -> None:
+async def latency(es_url: str | None, records: int, count: int, seed: int, keep: Path | None = None) -> None:
     """p50/p99 (concurrency 1, through ``SearchService``, every facet as the API asks) of correct and
-    slipped title words and of autocomplete, over ``records`` records of ``bench/search.py``."""
-    from bench.search import batched, generate
+    slipped title words and of autocomplete, over ``records`` records of ``bench/search.py``.
 
+    With ``keep``, the tantivy index is built there once (with the sampled titles beside it) and reused
+    by later runs of the same ``records``: a 1M-record index takes minutes to build.
+    """
     rng = random.Random(seed)
-    titles: list[str] = []
     backends: list[tuple[str, SearchBackend]] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        tantivy = TantivyBackend(Path(tmp) / "tantivy")
+    with contextlib.ExitStack() as stack:
+        base = keep if keep is not None else Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        titles_file = base / f"titles-{records}.json"
+        tantivy = TantivyBackend(base / f"tantivy-{records}")
+        reuse = titles_file.exists() and not es_url
         await tantivy.open()
         backends.append(("tantivy", tantivy))
         if es_url:
@@ -356,14 +362,12 @@ async def latency(es_url: str | None, records: int, count: int, seed: int) -> No
                 ("elasticsearch", ElasticBackend(es_url, alias=f"latency-{uuid.uuid4().hex[:8]}"))
             )
             await backends[-1][1].open()
-        started = time.perf_counter()
-        for batch in batched(generate(records), 5000):
-            titles.extend(d.title for d in batch[:20] if d.title)
-            for _, backend in backends:
-                await backend.bulk(batch)
-        for _, backend in backends:
-            await backend.refresh()
-        print(f"{records} records indexed in {time.perf_counter() - started:.0f} s")
+        if reuse:
+            titles: list[str] = json.loads(titles_file.read_text())
+            print(f"{records} records: the index kept in {base} is reused")
+        else:
+            titles = await _index_bench_records(backends, records)
+            titles_file.write_text(json.dumps(titles))
         words = [t.split() for t in rng.sample(titles, min(count, len(titles))) if len(t.split()) >= 3]
         correct = [" ".join(w[i : i + 3]) for w in words for i in [rng.randrange(len(w) - 2)]]
         slipped_queries = [slipped(q, rng.choice(SLIPS), rng) for q in correct]
@@ -395,6 +399,22 @@ async def latency(es_url: str | None, records: int, count: int, seed: int) -> No
                 await backend.close()
 
 
+async def _index_bench_records(backends: Sequence[tuple[str, SearchBackend]], records: int) -> list[str]:
+    """Index ``records`` records of ``bench/search.py`` into every backend; some of their titles."""
+    from bench.search import batched, generate
+
+    titles: list[str] = []
+    started = time.perf_counter()
+    for batch in batched(generate(records), 5000):
+        titles.extend(d.title for d in batch[:20] if d.title)
+        for _, backend in backends:
+            await backend.bulk(batch)
+    for _, backend in backends:
+        await backend.refresh()
+    print(f"{records} records indexed in {time.perf_counter() - started:.0f} s")
+    return titles
+
+
 def main() -> None:
     raw = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=raw)
@@ -408,9 +428,12 @@ def main() -> None:
     parser.add_argument(
         "--latency", type=int, metavar="RECORDS", help="instead: latency of slipped queries and autocomplete"
     )
+    parser.add_argument(
+        "--keep", type=Path, metavar="DIR", help="with --latency: build the index in DIR once, reuse it"
+    )
     args = parser.parse_args()
     if args.latency:
-        asyncio.run(latency(args.es, args.latency, args.items, args.seed))
+        asyncio.run(latency(args.es, args.latency, args.items, args.seed, args.keep))
         return
     if args.start_node and not args.es:
         from tests.search_node import start_node
