@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import tantivy
+from tantivy import Occur
 from tantivy import Query as Q
 
 from schemas.errors import BackendUnavailable, Conflict, InvalidInput, NotFound
@@ -449,14 +450,17 @@ class TantivyBackend:
         cap = max(_COMPLETION_CANDIDATES, size * 10)
         stem, names = _COMPLETED[field]
         candidates: list[str] = []
+        read: set[tuple[int, int]] = set()
         # Exact-diacritic candidates first, so a cap keeps them; typed without diacritics, the folded
         # candidates hold them too (they are ranked exact first all the same).
         for exact in (True, False) if term.exact != term.folded else (False,):
-            variant = "exact" if exact else "folded"
-            toks = term.exact if exact else term.folded
-            # The typed words anywhere in the field (a phrase whose last word is a prefix).
-            q = words_query(f"{stem}_{variant}", toks, phrase=True, prefix=True)
+            fld = f"{stem}_{'exact' if exact else 'folded'}"
+            q = _completion_query(searcher, fld, term.exact if exact else term.folded)
             for _, addr in searcher.search(q, cap, count=False).hits:
+                key = (addr.segment_ord, addr.doc)
+                if key in read:  # found by both passes: its strings are candidates already
+                    continue
+                read.add(key)
                 # Only the strings completed are read from the stored body (no model validation).
                 body = json.loads(cast(str, searcher.doc(addr).get_first("body")))
                 for name in names:
@@ -475,8 +479,12 @@ class TantivyBackend:
 
         return await self._run(read)
 
-    async def vocabulary(self, folded_prefix: str, limit: int) -> list[tuple[str, int]]:
-        """Terms of ``text_folded`` starting with ``folded_prefix``: document frequency desc, then term."""
+    async def vocabulary(
+        self, folded_prefix: str, limit: int, near: tuple[str, int] | None = None
+    ) -> list[tuple[str, int]]:
+        """Terms of ``text_folded`` starting with ``folded_prefix``: document frequency desc, then term.
+
+        ``near`` is not needed: the term dictionary is read directly."""
         if limit <= 0:
             return []
         handle = self._handle(self._alias.target(None))
@@ -490,3 +498,23 @@ class TantivyBackend:
 
 
 # -- helpers on a searcher ------------------------------------------------------------------------------
+#: A one-word prefix with at most this many completions in the field is searched as their terms.
+_COMPLETION_TERMS = 64
+
+
+def _completion_query(searcher: tantivy.Searcher, fld: str, toks: Sequence[str]) -> Q:
+    """Documents whose ``fld`` holds ``toks`` as a phrase whose last word is a prefix.
+
+    One typed word (most of what is typed into the box) is the union of the field's words it starts,
+    read from the term dictionary: the top candidates are then found by BM25 with block-max pruning
+    (the shortest fields holding a completion first), where the prefix's regular expression must first
+    mark every document of every such word (hundreds of thousands for ``ng`` in a large catalogue).
+    The same documents match either way.
+    """
+    if len(toks) == 1:
+        words = searcher.terms_with_prefix(fld, toks[0], limit=_COMPLETION_TERMS + 1)
+        if not words:
+            return Q.empty_query()
+        if len(words) <= _COMPLETION_TERMS:
+            return Q.boolean_query([(Occur.Should, Q.term_query(SCHEMA, fld, w)) for w, _ in words])
+    return words_query(fld, toks, phrase=True, prefix=True)
