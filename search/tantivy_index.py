@@ -36,7 +36,6 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import tantivy
-from tantivy import Occur
 from tantivy import Query as Q
 
 from schemas.errors import BackendUnavailable, Conflict, InvalidInput, NotFound
@@ -455,7 +454,11 @@ class TantivyBackend:
         # candidates hold them too (they are ranked exact first all the same).
         for exact in (True, False) if term.exact != term.folded else (False,):
             fld = f"{stem}_{'exact' if exact else 'folded'}"
-            q = _completion_query(searcher, fld, term.exact if exact else term.folded)
+            # The typed words anywhere in the field (a phrase whose last word is a prefix). Candidates
+            # all score the same, so the first documents come, read from a few blocks of the document
+            # store. (A one-word prefix ranked as the BM25 union of the words it starts, found with
+            # block-max pruning, scattered its candidates over as many blocks: more CPU in all.)
+            q = words_query(fld, term.exact if exact else term.folded, phrase=True, prefix=True)
             for _, addr in searcher.search(q, cap, count=False).hits:
                 key = (addr.segment_ord, addr.doc)
                 if key in read:  # found by both passes: its strings are candidates already
@@ -498,23 +501,3 @@ class TantivyBackend:
 
 
 # -- helpers on a searcher ------------------------------------------------------------------------------
-#: A one-word prefix with at most this many completions in the field is searched as their terms.
-_COMPLETION_TERMS = 64
-
-
-def _completion_query(searcher: tantivy.Searcher, fld: str, toks: Sequence[str]) -> Q:
-    """Documents whose ``fld`` holds ``toks`` as a phrase whose last word is a prefix.
-
-    One typed word (most of what is typed into the box) is the union of the field's words it starts,
-    read from the term dictionary: the top candidates are then found by BM25 with block-max pruning
-    (the shortest fields holding a completion first), where the prefix's regular expression must first
-    mark every document of every such word (hundreds of thousands for ``ng`` in a large catalogue).
-    The same documents match either way.
-    """
-    if len(toks) == 1:
-        words = searcher.terms_with_prefix(fld, toks[0], limit=_COMPLETION_TERMS + 1)
-        if not words:
-            return Q.empty_query()
-        if len(words) <= _COMPLETION_TERMS:
-            return Q.boolean_query([(Occur.Should, Q.term_query(SCHEMA, fld, w)) for w, _ in words])
-    return words_query(fld, toks, phrase=True, prefix=True)
