@@ -92,8 +92,11 @@ class SearchBackend(Protocol):
         """Completions from titles, subjects or author names (``field``) having a run of words that
         starts with the typed words (``search.semantics.rank_completions``)."""
 
-    async def vocabulary(self, folded_prefix: str, limit: int) -> list[tuple[str, int]]:
-        """Indexed folded terms starting with a prefix, with document frequency (spelling suggestions)."""
+    async def vocabulary(
+        self, folded_prefix: str, limit: int, near: tuple[str, int] | None = None
+    ) -> list[tuple[str, int]]:
+        """Indexed folded terms starting with a prefix, with document frequency (spelling suggestions);
+        with ``near`` (a word, an edit budget), the terms within it are enough (others may come too)."""
 
     async def frequencies(self, words: Sequence[str]) -> dict[str, int]:
         """Document frequency in ``text_folded`` of each of ``words`` the index holds (typo tolerance)."""

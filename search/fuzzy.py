@@ -88,7 +88,9 @@ class Lexicon(Protocol):
 
     async def frequencies(self, words: Sequence[str]) -> dict[str, int]: ...
 
-    async def vocabulary(self, folded_prefix: str, limit: int) -> list[tuple[str, int]]: ...
+    async def vocabulary(
+        self, folded_prefix: str, limit: int, near: tuple[str, int] | None = None
+    ) -> list[tuple[str, int]]: ...
 
 
 @dataclass(frozen=True)
@@ -122,8 +124,8 @@ async def neighbours(lexicon: Lexicon, tokens: Iterable[str]) -> dict[str, Slip]
 async def _far_neighbours(lexicon: Lexicon, token: str) -> list[tuple[str, int]]:
     # Two edits cannot be enumerated (tens of thousands of strings): long words are rarely slipped in
     # their first two letters, so the words sharing them are scanned.
-    scanned = await lexicon.vocabulary(token[:2], _FAR_SCAN)
     budget = edit_budget(token)
+    scanned = await lexicon.vocabulary(token[:2], _FAR_SCAN, near=(token, budget))
     return [(w, n) for w, n in scanned if w != token and damerau(token, w, budget) <= budget]
 
 
@@ -258,6 +260,32 @@ async def plan(parsed: ParsedQuery, lexicon: Lexicon) -> Correction | None:
         root=root, text=parsed.text, positive_terms=tuple(ranking[:MAX_RANKED]), as_typed=parsed.root
     )
     return Correction(query, alternatives, dropped)
+
+
+def narrowed(correction: Correction) -> Correction:
+    """``correction`` matching the words it has no alternative for as typed (folded), not within their
+    edit budget: only the words unknown to the index, and those the titles say were slipped into
+    another real word (``with_run``), are still matched fuzzily.
+
+    Matching every word fuzzily is what lets the first titles show which words were meant
+    (``in_titles``, ``meant_run``); once that is known, the words typed right matched within an edit
+    only flood the answer (``hoc`` also matches ``ho``, ``hoa``, ``hac`` ...: hundreds of thousands of
+    documents, every one of them ranked and counted in the facets) with documents that rank below
+    every document holding the word itself.
+    """
+
+    def narrow(node: Node) -> Node:
+        if isinstance(node, Term) and node.fuzzy:
+            budgets = tuple(
+                b if t in correction.alternatives else 0 for t, b in zip(node.folded, node.fuzzy, strict=True)
+            )
+            return replace(node, fuzzy=budgets if any(budgets) else ())
+        if isinstance(node, And | Or):
+            return type(node)(tuple(narrow(item) for item in node.items))
+        return node
+
+    query = correction.query
+    return replace(correction, query=replace(query, root=narrow(query.root)))
 
 
 def _fuzzy(term: Term, dropped: frozenset[str]) -> Term | None:

@@ -212,9 +212,14 @@ class SearchService:
         if correction is None:
             return None
         slipped = found == 0 or correction.slipped
+        if correction.slipped:
+            # A word unknown to the index is the slip: the words known to it were typed right (one
+            # slip a query is the rule), so even the titles are searched with only that word fuzzy.
+            correction = fuzzy.narrowed(correction)
         correction, run = await self._meant(parsed, correction, request)
         if not (slipped or run):  # hits as typed, every word known: a rare query, not a slip
             return None
+        correction = fuzzy.narrowed(correction)
         asked = request if request.correct else _probe(request, _SUGGESTION_HITS)
         fixed = await self.backend.search(correction.query, asked)
         docs = [h.doc for h in fixed.hits]

@@ -24,7 +24,7 @@ from ..backend import BackendResult, BulkReport
 from ..query_ast import ParsedQuery
 from ..semantics import decode_cursor, rank_completions
 from .client import ElasticConnection, body_of, failure_reason
-from .compile import COMPLETED, autocomplete_body, frequencies_body, prefix_term, vocabulary_body
+from .compile import COMPLETED, autocomplete_body, prefix_term, vocabulary_body
 from .mapping import FACET_TUPLE_FIELD, bulk_lines, from_source, index_body, version_name, versions_of
 from .plan import search_plan
 from .plan.run import run_plan
@@ -331,18 +331,30 @@ class ElasticBackend(ElasticConnection):
         return rank_completions(values, term, size, whole=field != "title")
 
     async def frequencies(self, words: Sequence[str]) -> dict[str, int]:
-        """Document frequency in ``text_folded`` of each of ``words`` the index holds."""
-        if not words:
-            return {}
-        answer = await self.raw_search(frequencies_body(sorted(set(words))))
-        buckets = answer.get("aggregations", {}).get("words", {}).get("buckets", [])
-        return {str(b["key"]): int(b["doc_count"]) for b in buckets}
+        """Document frequency in ``text_folded`` of each of ``words`` the index holds.
 
-    async def vocabulary(self, folded_prefix: str, limit: int) -> list[tuple[str, int]]:
-        """Folded words of the live index starting with ``folded_prefix``, with document frequency."""
+        Read from the term dictionary (``_termvectors`` of an artificial document of the words, with
+        term statistics), as tantivy's ``doc_freq``: a slipped word asks for its ~300 neighbours, and
+        counting them with an aggregation walked every document's words (hundreds of milliseconds at a
+        million documents). Like tantivy's, the count includes replaced documents until their segment
+        is merged: it ranks the alternatives and says whether a word is known, nothing shown.
+        """
+        asked = sorted(set(words))
+        if not asked:
+            return {}
+        answer = await self.term_stats({"text_folded": " ".join(asked)})
+        terms = answer.get("term_vectors", {}).get("text_folded", {}).get("terms", {})
+        counts = {str(word): int(info.get("doc_freq", 0)) for word, info in terms.items()}
+        return {word: n for word, n in counts.items() if n > 0}
+
+    async def vocabulary(
+        self, folded_prefix: str, limit: int, near: tuple[str, int] | None = None
+    ) -> list[tuple[str, int]]:
+        """Folded words of the live index starting with ``folded_prefix``, with document frequency
+        (``near``: the words within an edit budget of a word are enough; ``vocabulary_body``)."""
         if limit <= 0:
             return []
-        answer = await self.raw_search(vocabulary_body(folded_prefix, limit))
+        answer = await self.raw_search(vocabulary_body(folded_prefix, limit, near))
         buckets = answer.get("aggregations", {}).get("words", {}).get("buckets", [])
         return [(str(b["key"]), int(b["doc_count"])) for b in buckets]
 

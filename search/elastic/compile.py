@@ -450,22 +450,15 @@ def autocomplete_body(field: str, term: Term, size: int) -> dict[str, Any]:
     }
 
 
-def frequencies_body(words: Sequence[str]) -> dict[str, Any]:
-    """The document frequency of each of ``words`` in ``text_folded`` (one keyword per distinct word)."""
-    return {
-        "size": 0,
-        "track_total_hits": False,
-        "aggs": {
-            "words": {"terms": {"field": "text_words", "include": list(words), "size": max(1, len(words))}}
-        },
-    }
+def vocabulary_body(folded_prefix: str, limit: int, near: tuple[str, int] | None = None) -> dict[str, Any]:
+    """Terms of ``text_folded`` starting with a prefix, most frequent first (document frequency).
 
-
-def vocabulary_body(folded_prefix: str, limit: int) -> dict[str, Any]:
-    """Terms of ``text_folded`` starting with a prefix, most frequent first (document frequency)."""
+    ``near`` (a word and an edit budget): only the documents holding a word within it are walked; the
+    words within it are still counted exactly (each of their documents is among them).
+    """
     # Lucene regular expressions: escape everything but letters and digits.
     pattern = "".join(ch if ch.isalnum() else "\\" + ch for ch in folded_prefix) + ".*"
-    return {
+    body: dict[str, Any] = {
         "size": 0,
         "track_total_hits": False,
         "aggs": {
@@ -479,3 +472,6 @@ def vocabulary_body(folded_prefix: str, limit: int) -> dict[str, Any]:
             }
         },
     }
+    if near is not None:
+        body["query"] = {"bool": {"filter": [fuzzy_query(near[0], "text_folded", near[1])]}}
+    return body

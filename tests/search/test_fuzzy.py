@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from schemas.search import SearchRequest
-from search.fuzzy import FEW_HITS, damerau, edit_budget, edits1, meant_run, plan
+from search.fuzzy import FEW_HITS, damerau, edit_budget, edits1, meant_run, narrowed, plan
 from search.query import parse_query
 from search.service import SearchService
 from search.tantivy_index import TantivyBackend
@@ -60,5 +61,24 @@ async def test_plan_matches_within_budgets_and_leaves_out_what_matches_nothing(t
         # fewer than FEW_HITS as typed, every word known and a title holding them: not corrected
         answer = await service.search(SearchRequest(q="củng cố"))
         assert answer.total < FEW_HITS and answer.corrected_query is None
+    finally:
+        await backend.close()
+
+
+@pytest.mark.asyncio
+async def test_words_typed_right_are_matched_as_typed_beside_a_slipped_one(tmp_path: Path) -> None:
+    backend = TantivyBackend(tmp_path / "tantivy")
+    await backend.open()
+    try:
+        await backend.bulk(CORPUS)
+        await backend.refresh()
+        correction = await plan(parse_query("thu vein so"), backend)
+        assert correction is not None
+        # Only the word unknown to the index stays fuzzy: "thu" no longer matches "thi", "tu", "the".
+        assert narrowed(correction).query.root == replace(correction.query.root, fuzzy=(0, 1, 0))  # type: ignore[arg-type]
+        answer = await SearchService(backend).search(SearchRequest(q="thu vein so", size=100))
+        assert answer.corrected_query == "thư viện số" and answer.hits
+        texts = {d.id: d.text_folded.split() for d in CORPUS}
+        assert all({"thu", "so"} <= set(texts[h.work_id]) for h in answer.hits)
     finally:
         await backend.close()
