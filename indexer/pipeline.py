@@ -26,7 +26,7 @@ from pydantic import ValidationError
 
 from schemas.errors import LienhopError
 from schemas.progress import NullProgress, ProgressSink
-from schemas.search import SearchRequest
+from schemas.search import IndexDocument, SearchRequest
 from search.backend import SearchBackend
 from search.query import parse_query
 from store.front import RecordStore
@@ -35,6 +35,16 @@ from store.records import StoredRecord
 from .documents import work_document
 
 log = logging.getLogger(__name__)
+
+
+#: How often a long catch-up commits the index (and saves its position) on its way.
+COMMIT_SECONDS = 1.0
+
+
+def _documents(works: list[tuple[str, int, list[StoredRecord]]]) -> list[IndexDocument]:
+    return [
+        work_document(work_id, seq, [(s.id, s.record) for s in held]) for work_id, seq, held in works if held
+    ]
 
 
 class IndexingError(LienhopError):
@@ -95,28 +105,35 @@ class Indexer:
 
     async def _catch_up(self, index: str | None) -> int:
         position = await self.backend.get_position(index)
+        saved = position
         applied = 0
+        committed = time.monotonic()
         while True:
             changes = await self.store.work_changes_since(position, limit=self.batch)
             if not changes:
-                return applied
+                break
             alive = [work_id for work_id, _, live in changes if live]
-            held = await self.store.works_records(alive) if alive else {}
+            held = await self.store.works_records(alive, raw=False) if alive else {}
             # A work changed again after this read is indexed as it is now, and once more by its
             # later change: a position never runs ahead of what the index holds.
             works = [(work_id, seq, held.get(work_id, [])) for work_id, seq, _ in changes]
             await self._apply(works, index)
             position = changes[-1][1]
-            await self.backend.set_position(position, index)
             applied += len(changes)
+            # Saving the position commits the index (a new segment, the readers reloaded): once a
+            # second while a long backlog is worked through, so what is done becomes searchable
+            # without a commit per batch.
+            if time.monotonic() - committed >= COMMIT_SECONDS:
+                await self.backend.set_position(position, index)
+                saved, committed = position, time.monotonic()
+        if position != saved:
+            await self.backend.set_position(position, index)
+        return applied
 
     async def _apply(self, works: list[tuple[str, int, list[StoredRecord]]], index: str | None) -> None:
         """Index each work from its live records; a work without any (dead, emptied) is deleted."""
-        docs = [
-            work_document(work_id, seq, [(s.id, s.record) for s in held])
-            for work_id, seq, held in works
-            if held
-        ]
+        # built off the event loop, so that a harvest committing pages on it is not held up meanwhile
+        docs = await asyncio.to_thread(_documents, works)
         deletes = [work_id for work_id, _, held in works if not held]
         report = await self.backend.bulk(docs, deletes, index=index)
         if report.failed:
@@ -137,7 +154,7 @@ class Indexer:
             sink.begin("reindex", total)  # in records: the unit the store counts cheaply
             indexed = records = 0
             try:
-                async for batch in self.store.iter_live_works(batch=max(1, self.batch // 4)):
+                async for batch in self.store.iter_live_works(batch=max(1, self.batch // 4), raw=False):
                     await self._apply([(work_id, 0, held) for work_id, held in batch], new_index)
                     indexed += len(batch)
                     in_batch = sum(len(held) for _, held in batch)

@@ -51,7 +51,7 @@ class WorkState:
 def _stored(row: Any) -> StoredRecord:
     from .records import StoredRecord  # records.py builds its store on this module: import when used
 
-    record = Record.model_validate({**row.data, "raw": row.raw})
+    record = Record.model_validate({**row.data, "raw": getattr(row, "raw", "")})
     return StoredRecord(id=row.id, seq=row.seq, deleted=bool(row.deleted), record=record)
 
 
@@ -142,12 +142,17 @@ class WorkStore:
         async with self.engine.connect() as conn:
             return [(wid, int(s), bool(alive)) for wid, s, alive in await conn.execute(query.limit(limit))]
 
-    async def works_records(self, work_ids: Iterable[str]) -> dict[str, list[StoredRecord]]:
-        """The live records of each work (oldest first); an unknown or dead work has none."""
+    async def works_records(self, work_ids: Iterable[str], raw: bool = True) -> dict[str, list[StoredRecord]]:
+        """The live records of each work (oldest first); an unknown or dead work has none.
+
+        ``raw=False`` leaves each record's ``raw`` metadata empty: the indexer does not read it, and
+        it is the largest column (the whole record as the member sent it).
+        """
         found: dict[str, list[StoredRecord]] = {wid: [] for wid in work_ids}
+        columns = [c for c in records.c if raw or c.name != "raw"]
         async with self.engine.connect() as conn:
             query = (
-                select(records)
+                select(*columns)
                 .where(one_of(conn, records.c.work_id, found), records.c.deleted.is_(False))
                 .order_by(records.c.pk)
             )
@@ -161,8 +166,11 @@ class WorkStore:
         async with self.engine.connect() as conn:
             return int(await conn.scalar(query) or 0)
 
-    async def iter_live_works(self, batch: int = 500) -> AsyncIterator[list[tuple[str, list[StoredRecord]]]]:
-        """Every live work with its records, ``batch`` works at a time, oldest work first."""
+    async def iter_live_works(
+        self, batch: int = 500, raw: bool = True
+    ) -> AsyncIterator[list[tuple[str, list[StoredRecord]]]]:
+        """Every live work with its records, ``batch`` works at a time, oldest work first (``raw``: see
+        :meth:`works_records`)."""
         last = -1
         while True:
             query = (
@@ -176,7 +184,7 @@ class WorkStore:
             if not page:
                 return
             last = page[-1].ord
-            held = await self.works_records(row.id for row in page)
+            held = await self.works_records((row.id for row in page), raw=raw)
             yield [(row.id, held[row.id]) for row in page if held[row.id]]
 
     async def find_works(self, kind: Literal["isbn", "issn", "doi"], value: str) -> list[str]:
