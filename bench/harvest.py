@@ -371,6 +371,7 @@ def main() -> None:
         action="store_true",
         help="also measure end to end: harvested to searchable in the embedded index (SQLite store)",
     )
+    parser.add_argument("--json", type=Path, metavar="FILE", help="also append every run's figures to FILE")
     parser.add_argument(
         "--harvest-child", nargs=4, metavar=("URL", "FMT", "HOME", "DB"), help=argparse.SUPPRESS
     )
@@ -426,6 +427,11 @@ def main() -> None:
             # every record has its own ISBN: one work each, all of them searchable
             assert all(r["documents"] == args.records for r in e2e), e2e
             assert all(n == args.records for _, n in lx + sk + sq)
+            if args.json:
+                runs = {"lienhop": lien, "e2e": e2e, "sickle": sk, "sickle_sqlite": sq, "lxml": lx}
+                line = {"format": fmt, "records": args.records, "load": os.getloadavg(), **runs}
+                with args.json.open("a") as out:
+                    out.write(json.dumps(line) + "\n")
             lien_rate = args.records / statistics.median(r["elapsed"] for r in lien)
             lxml_rate = args.records / statistics.median(t for t, _ in lx)
             sickle_rate = args.records / statistics.median(t for t, _ in sk)
@@ -452,9 +458,10 @@ def main() -> None:
             postgres.stop()
 
     store = "SQLite" if postgres is None else "PostgreSQL"
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     print(
         f"\n{args.records} records per format, pages of {PAGE}, median of {args.runs} run(s), "
-        f"lienhop storing into {store}\n"
+        f"lienhop storing into {store}; load average at the end {load}\n"
     )
     print(
         f"{'format':<8} {'lienhop rec/s':>14} {'peak RSS MB':>12} {'lxml-only rec/s':>16} "

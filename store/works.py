@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import Row, delete, func, insert, select
+from sqlalchemy import Row, Text, cast, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from schemas.errors import InvalidInput, NotFound, WorkMoved
@@ -48,10 +48,13 @@ class WorkState:
     overrides: list[WorkOverride] = field(default_factory=list)
 
 
-def _stored(row: Any) -> StoredRecord:
+def _stored(row: Any, raw: bool = True) -> StoredRecord:
     from .records import StoredRecord  # records.py builds its store on this module: import when used
 
-    record = Record.model_validate({**row.data, "raw": getattr(row, "raw", "")})
+    if raw:
+        record = Record.model_validate({**row.data, "raw": row.raw})
+    else:  # the JSON text validated in one pass (see works_records)
+        record = Record.model_validate_json(row.data)
     return StoredRecord(id=row.id, seq=row.seq, deleted=bool(row.deleted), record=record)
 
 
@@ -149,15 +152,16 @@ class WorkStore:
         it is the largest column (the whole record as the member sent it).
         """
         found: dict[str, list[StoredRecord]] = {wid: [] for wid in work_ids}
-        columns = [c for c in records.c if raw or c.name != "raw"]
+        # the columns a StoredRecord is made of, no more: each one costs its conversion, row after row
+        r = records.c
+        data = r.data if raw else cast(r.data, Text).label("data")  # text: parsed by pydantic itself
+        columns = [r.id, r.seq, r.deleted, r.work_id, data, *([r.raw] if raw else [])]
         async with self.engine.connect() as conn:
             query = (
-                select(*columns)
-                .where(one_of(conn, records.c.work_id, found), records.c.deleted.is_(False))
-                .order_by(records.c.pk)
+                select(*columns).where(one_of(conn, r.work_id, found), r.deleted.is_(False)).order_by(r.pk)
             )
             for row in await conn.execute(query):
-                found[row.work_id].append(_stored(row))
+                found[row.work_id].append(_stored(row, raw))
         return found
 
     async def count_live_works(self) -> int:
