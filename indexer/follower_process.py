@@ -106,6 +106,10 @@ class IndexProcess:
         self._process.start()
 
     @property
+    def pid(self) -> int | None:
+        return self._process.pid
+
+    @property
     def ready(self) -> bool:
         """Whether the child has opened the store and index and follows the change feed."""
         return self._ready.is_set() and self._process.is_alive()

@@ -5,8 +5,12 @@ store with the harvesting process doing nothing but committing."""
 from __future__ import annotations
 
 import asyncio
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -24,6 +28,7 @@ from search.service import SearchService
 from store.front import RecordStore
 
 pytestmark = pytest.mark.asyncio
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest_asyncio.fixture
@@ -146,3 +151,52 @@ async def test_the_process_is_started_once_a_harvest_proves_big(store, index) ->
     # not for the first pages, then at each page while no core is spare; indexed here meanwhile
     assert len(asked) == 3
     assert await _caught_up(store, index)
+
+
+_PARENT = """
+import sys, time
+from pathlib import Path
+from indexer.follower_process import IndexProcess
+from schemas.settings import Settings
+
+if __name__ == "__main__":
+    process = IndexProcess(Settings(home=Path(sys.argv[1])))
+    process.start()
+    while not process.ready:
+        time.sleep(0.05)
+    print(process.pid, flush=True)
+    time.sleep(600)
+"""
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+async def test_the_follower_process_ends_with_a_killed_harvest(tmp_path: Path) -> None:
+    script = tmp_path / "harvest.py"
+    script.write_text(_PARENT)
+    parent = subprocess.Popen(
+        [sys.executable, str(script), str(tmp_path / "var")],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,  # its semaphores' clean-up notice once it is killed
+        text=True,
+    )
+    try:
+        assert parent.stdout is not None
+        follower = int(await asyncio.wait_for(asyncio.to_thread(parent.stdout.readline), 120))
+        assert _running(follower)
+        parent.send_signal(signal.SIGKILL)  # kill -9: nothing in the harvesting process runs again
+    finally:
+        parent.wait(timeout=10)
+    for _ in range(200):
+        if not _running(follower):
+            break
+        await asyncio.sleep(0.05)
+    assert not _running(follower)
