@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from harvesters.commits import OnCommit
-from harvesters.idle import SpareCore
 from harvesters.importer import import_file as run_import
 from harvesters.rederive import rederive_member
 from harvesters.runner import harvest_members
@@ -36,20 +35,21 @@ async def _indexing_beside(ctx: AppContext) -> AsyncIterator[OnCommit | None]:
     if ctx.indexer is None:
         yield None
         return
-    async with IndexFollower(ctx.sync_index, _index_process_starter(ctx.settings)) as follower:
+    async with IndexFollower(ctx.indexer.sync, _index_process_starter(ctx.settings)) as follower:
         yield follower.committed
 
 
 def _index_process_starter(settings: Settings) -> StartProcess | None:
-    """Starts the index follower's process when a core is spare (none on a single core): see
-    :mod:`indexer.follower_process`."""
+    """Starts the index follower's process (none on a single core): see :mod:`indexer.follower_process`.
+
+    Unlike the parse workers it is started on a busy machine too: it costs no CPU the harvesting
+    process would not spend itself (it reads the records from the store; nothing is sent to it), so
+    it only lets the indexing have a share of the cores of its own.
+    """
     if (os.cpu_count() or 1) < 2:
         return None
-    spare = SpareCore()
 
-    def start() -> IndexProcess | None:
-        if not spare.free():
-            return None
+    def start() -> IndexProcess:
         process = IndexProcess(settings)
         process.start()
         return process

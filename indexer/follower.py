@@ -8,9 +8,9 @@ next pages pile up and are indexed, and committed to the index, together. When t
 :meth:`IndexFollower.finish` waits for the round under way and runs a last one, after which the
 index holds every change the harvest committed.
 
-With a core to spare, the rounds move to a process of their own once the harvest proves more than a
-couple of pages (:mod:`indexer.follower_process`); the in-process rounds cover the time it takes to
-start, and the last round always runs here.
+On a machine of several cores the rounds move to a process of their own once the harvest proves more
+than a couple of pages (:mod:`indexer.follower_process`); the in-process rounds cover the time it
+takes to start, and the last round always runs here.
 
 The index is derived state: a round that fails, or a process killed mid-round, loses nothing the
 store has (the next sync starts from the position saved in the index itself).
@@ -28,8 +28,8 @@ from .follower_process import IndexProcess
 
 log = logging.getLogger(__name__)
 
-Sync = Callable[[], Awaitable[int]]
-#: Starts the index process when a core is spare now, else answers ``None`` (asked again next page).
+Sync = Callable[..., Awaitable[int]]  # ``Indexer.sync``: ``until`` ends a round between batches
+#: Starts the index process, or answers ``None`` when it may not start now (asked again next page).
 StartProcess = Callable[[], IndexProcess | None]
 #: Pages committed before an index process is considered: a small harvest is indexed in a moment here.
 PROCESS_AFTER_PAGES = 3
@@ -68,7 +68,11 @@ class IndexFollower:
         """A page was committed: index it in the next round (never waits for the index)."""
         self._pages += 1
         if self._process is None and self._start_process is not None and self._pages >= PROCESS_AFTER_PAGES:
-            self._process = self._start_process()
+            try:
+                self._process = self._start_process()
+            except Exception:  # e.g. a script without the ``__main__`` guard spawning needs
+                log.exception("could not start the index follower's process; indexing in this one")
+                self._start_process = None
         if self._process is not None and self._process.ready:
             self._process.wake()
         else:
@@ -93,6 +97,10 @@ class IndexFollower:
         if process is not None:
             await process.finish()
 
+    def _handed_over(self) -> bool:
+        """Whether the process has taken over: a round here stops, so that two do not run at once."""
+        return self._process is not None and self._process.ready
+
     async def _follow(self) -> None:
         while True:
             await self._wake.wait()
@@ -100,7 +108,7 @@ class IndexFollower:
                 return
             self._wake.clear()
             try:
-                await self._sync()
+                await self._sync(until=self._handed_over)
                 self.rounds += 1
             except Exception:  # the next round, or the caller's last one, starts where this one stopped
                 log.exception("indexing beside the harvest failed; retrying after the next page")

@@ -1,9 +1,9 @@
-"""The index follower in a process of its own, for a harvest on a machine with a core to spare.
+"""The index follower in a process of its own, for a harvest on a machine of several cores.
 
 Indexing a record costs about as much CPU as harvesting it (reading it back from the store, building
 the work's document, the engine's own work), nearly all of it Python: beside the harvest on one event
-loop the two share one core through the GIL. In a process the indexing gets a core of its own and a
-harvest is searchable about as soon as it is stored.
+loop the two share one core through the GIL. In a process the indexing gets a share of the cores of
+its own, and a harvest is searchable about as soon as it is stored.
 
 The process follows the store's change feed exactly as the in-process follower does
 (``Indexer.sync``, woken after each committed page, and at least every :data:`POLL_SECONDS`), and runs

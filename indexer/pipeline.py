@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pydantic import ValidationError
@@ -74,12 +75,16 @@ class Indexer:
         self._reindex_lock = asyncio.Lock()
         self._format_checked = False
 
-    async def sync(self) -> int:
-        """Index every work changed after the live index's position; returns how many works."""
+    async def sync(self, until: Callable[[], bool] | None = None) -> int:
+        """Index every work changed after the live index's position; returns how many works.
+
+        ``until`` is asked between batches: when it answers True the sync stops there (what it
+        indexed is committed, the rest is left to the next one).
+        """
         if not self._format_checked:
             await self._rebuild_a_records_index()
         async with self._sync_lock:
-            applied = await self._catch_up(None)
+            applied = await self._catch_up(None, until)
             if applied:
                 await self.backend.refresh()
             return applied
@@ -103,7 +108,7 @@ class Indexer:
             await self.reindex()
         self._format_checked = True
 
-    async def _catch_up(self, index: str | None) -> int:
+    async def _catch_up(self, index: str | None, until: Callable[[], bool] | None = None) -> int:
         position = await self.backend.get_position(index)
         saved = position
         applied = 0
@@ -126,6 +131,8 @@ class Indexer:
             if time.monotonic() - committed >= COMMIT_SECONDS:
                 await self.backend.set_position(position, index)
                 saved, committed = position, time.monotonic()
+            if until is not None and until():
+                break
         if position != saved:
             await self.backend.set_position(position, index)
         return applied

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -76,7 +76,7 @@ async def test_pages_committed_during_a_round_are_indexed_together(store, index)
     indexer = Indexer(store, index)
     rounds: list[int] = []
 
-    async def slow_sync() -> int:
+    async def slow_sync(until: Callable[[], bool] | None = None) -> int:
         await asyncio.sleep(0.2)  # a round longer than a page takes to commit
         applied = await indexer.sync()
         rounds.append(applied)
@@ -98,7 +98,7 @@ async def test_a_failed_round_is_made_good_by_the_next(store, index) -> None:
     indexer = Indexer(store, index)
     failures = 0
 
-    async def flaky_sync() -> int:
+    async def flaky_sync(until: Callable[[], bool] | None = None) -> int:
         nonlocal failures
         if failures == 0:
             failures += 1
@@ -140,15 +140,15 @@ async def test_the_process_is_started_once_a_harvest_proves_big(store, index) ->
     indexer = Indexer(store, index)
     asked: list[int] = []
 
-    def no_core_to_spare() -> IndexProcess | None:
+    def not_now() -> IndexProcess | None:
         asked.append(1)
         return None
 
-    async with IndexFollower(indexer.sync, no_core_to_spare) as follower:
+    async with IndexFollower(indexer.sync, not_now) as follower:
         for start in range(0, 20 * (PROCESS_AFTER_PAGES + 2), 20):
             await store.commit_page("HUE", None, _page(start))
             await follower.committed()
-    # not for the first pages, then at each page while no core is spare; indexed here meanwhile
+    # not for the first pages, then at each page until it starts; indexed here meanwhile
     assert len(asked) == 3
     assert await _caught_up(store, index)
 
