@@ -200,3 +200,39 @@ async def test_the_follower_process_ends_with_a_killed_harvest(tmp_path: Path) -
             break
         await asyncio.sleep(0.05)
     assert not _running(follower)
+
+
+class _ReadyProcess:
+    """Stands for an index process that has started: it counts what it is told."""
+
+    ready = True
+
+    def __init__(self) -> None:
+        self.woken = 0
+        self.finished = False
+
+    def wake(self) -> None:
+        self.woken += 1
+
+    async def finish(self) -> None:
+        self.finished = True
+
+
+async def test_rounds_here_stop_once_the_process_has_taken_over(store, index) -> None:
+    await store.add_member(MemberCreate(code="HUE", name_vi="Đại học Huế"))
+    indexer = Indexer(store, index)
+    process = _ReadyProcess()
+    stopped_early: list[bool] = []
+
+    async def sync(until: Callable[[], bool] | None = None) -> int:
+        stopped_early.append(until is not None and until())
+        return await indexer.sync(until)
+
+    async with IndexFollower(sync, lambda: process) as follower:
+        for start in range(0, 20 * (PROCESS_AFTER_PAGES + 3), 20):
+            await store.commit_page("HUE", None, _page(start))
+            await follower.committed()
+    assert process.woken == 4  # the pages from the one that started it on go to the process
+    assert process.finished
+    assert stopped_early.count(False) >= 1  # the last round, here, runs to the end
+    assert await _caught_up(store, index)
