@@ -6,12 +6,19 @@ pages of 500 linked by resumptionTokens. For each format the bench measures, on 
 * lienhop: ``harvest_members`` into a fresh store (fetch, parse, normalise, commit, checkpoint), in
   a child process so its peak RSS (with that of any parsing workers it starts) is its own;
 * lxml: the hardened parser on the page bytes alone, fetched beforehand (the ceiling);
-* sickle: iterating ``ListRecords`` with no storing (the usual Python client).
+* sickle: iterating ``ListRecords`` with no storing (the usual Python client);
+* sickle + SQLite: a plain sickle loop committing each page's records (identifier, datestamp, the
+  metadata as JSON) into SQLite, the peer of storing;
+* end to end (``--e2e``): what ``lienhop harvest`` runs (``app.operations.harvest``: harvest, cluster
+  into works in each page's transaction, index) into a fresh store and embedded tantivy index, timed
+  until every record is searchable (the index's position has reached the store's last change).
 
-The three take turns (lienhop, sickle, lxml, then again), so that on a shared machine each sees the
-same load; the medians are compared. ``LIENHOP_HARVEST_PARSE_WORKERS`` is honoured (unset: automatic).
+They take turns (lienhop, end to end, sickle, sickle + SQLite, lxml, then again), so that on a shared
+machine each sees the same load; the medians are compared, and the end-to-end rate as a fraction of
+the store-only rate of the same runs. ``LIENHOP_HARVEST_PARSE_WORKERS`` is honoured (unset: automatic).
 
     .venv/bin/python bench/harvest.py --records 20000 --runs 3
+    .venv/bin/python bench/harvest.py --records 50000 --runs 3 --formats oai_dc --e2e
 """
 
 from __future__ import annotations
@@ -211,6 +218,42 @@ def harvest_child(url: str, fmt: str, home: str, database_url: str = "") -> None
     print(json.dumps(result))
 
 
+def e2e_child(url: str, fmt: str, home: str) -> None:
+    """``lienhop harvest``'s code path into a fresh store and index (own process), timed until every
+    record is searchable; print elapsed seconds, records, and where the index stands."""
+    from app import operations
+    from app.context import open_context
+    from schemas.member import MemberCreate
+    from schemas.settings import Settings
+
+    async def main() -> dict[str, Any]:
+        settings = Settings(home=Path(home), harvest_allow_networks="127.0.0.0/8")
+        ctx = await open_context(settings)
+        assert ctx.backend is not None and ctx.search is not None
+        member = MemberCreate(code="BENCH", name_vi="Bench", oai_url=url, metadata_prefix=fmt)
+        await ctx.store.add_member(member)
+        began, cpu = time.perf_counter(), _cpu_seconds()
+        [report] = await operations.harvest(ctx, None, False, None)
+        elapsed = time.perf_counter() - began
+        spent = [after - before for after, before in zip(_cpu_seconds(), cpu, strict=True)]
+        # searchable: the index has caught up with the store's change feed and holds every work
+        position = await ctx.backend.get_position()
+        behind = len(await ctx.store.work_changes_since(position, limit=1_000_000))
+        documents = await ctx.backend.count()
+        await ctx.close()
+        return {
+            "elapsed": elapsed,
+            "records": report.added,
+            "ok": report.ok and not behind,
+            "error": report.error or (f"the index is {behind} work changes behind" if behind else ""),
+            "documents": documents,
+            "cpu_self": spent[0],
+            "cpu_workers": spent[1],
+        }
+
+    print(json.dumps(asyncio.run(main())))
+
+
 def _cpu_seconds() -> tuple[float, float]:
     """CPU time (user + system) of this process and of its children that have ended (the workers)."""
     own, children = (resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
@@ -227,10 +270,15 @@ def run_lienhop(url: str, fmt: str, postgres: Any = None) -> dict[str, Any]:
             postgres.drop_database(database)
 
 
-def _run_child(url: str, fmt: str, database_url: str) -> dict[str, Any]:
+def run_e2e(url: str, fmt: str) -> dict[str, Any]:
+    """One end-to-end harvest (store, works, index) in a child process, into a fresh home."""
+    return _run_child(url, fmt, "", mode="--e2e-child")
+
+
+def _run_child(url: str, fmt: str, database_url: str, mode: str = "--harvest-child") -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as home:
         out = subprocess.run(
-            [sys.executable, __file__, "--harvest-child", url, fmt, home, database_url],
+            [sys.executable, __file__, mode, url, fmt, home, database_url],
             check=True,
             capture_output=True,
             text=True,
@@ -273,6 +321,36 @@ def run_sickle(url: str, fmt: str) -> tuple[float, int]:
     return time.perf_counter() - began, n
 
 
+def run_sickle_sqlite(url: str, fmt: str) -> tuple[float, int]:
+    """A plain sickle loop writing each page into SQLite (one transaction per page)."""
+    import sqlite3
+
+    from sickle import Sickle
+    from sickle.iterator import OAIResponseIterator
+    from sickle.models import Record
+
+    record_tag = "{http://www.openarchives.org/OAI/2.0/}record"
+    with tempfile.TemporaryDirectory() as home:
+        db = sqlite3.connect(Path(home) / "sickle.db")
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("CREATE TABLE records (identifier TEXT PRIMARY KEY, datestamp TEXT, metadata TEXT)")
+        began = time.perf_counter()
+        n = 0
+        client = Sickle(url, timeout=60, iterator=OAIResponseIterator)
+        for response in client.ListRecords(metadataPrefix=fmt):
+            rows = []
+            for element in response.xml.iter(record_tag):
+                rec = Record(element)
+                rows.append((rec.header.identifier, rec.header.datestamp, json.dumps(rec.metadata)))
+            with db:
+                db.executemany("INSERT OR REPLACE INTO records VALUES (?, ?, ?)", rows)
+            n += len(rows)
+        elapsed = time.perf_counter() - began
+        db.close()
+    return elapsed, n
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -291,8 +369,15 @@ def main() -> None:
         "server of URL (a role that may create databases)",
     )
     parser.add_argument(
+        "--e2e",
+        action="store_true",
+        help="also measure end to end: harvested to searchable in the embedded index (SQLite store)",
+    )
+    parser.add_argument("--json", type=Path, metavar="FILE", help="also append every run's figures to FILE")
+    parser.add_argument(
         "--harvest-child", nargs=4, metavar=("URL", "FMT", "HOME", "DB"), help=argparse.SUPPRESS
     )
+    parser.add_argument("--e2e-child", nargs=4, metavar=("URL", "FMT", "HOME", "DB"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve(args.serve, args.records, args.offset, tuple(args.formats.split(",")))
@@ -300,6 +385,11 @@ def main() -> None:
     if args.harvest_child:
         harvest_child(*args.harvest_child)
         return
+    if args.e2e_child:
+        e2e_child(*args.e2e_child[:3])
+        return
+    if args.e2e and args.postgres is not None:
+        parser.error("--e2e measures the default set-up: a SQLite store")
 
     from tests.servers import free_port
 
@@ -318,22 +408,36 @@ def main() -> None:
         _wait_for(url)
         rows = []
         cpu_rows: list[tuple[str, float, float, float]] = []
+        e2e_rows: list[tuple[str, float, float, float, float, float]] = []
         workers = []
         for fmt in args.formats.split(","):
             pages = fetch_pages(url, fmt)
             lien: list[dict[str, Any]] = []
+            e2e: list[dict[str, Any]] = []
             lx: list[tuple[float, int]] = []
             sk: list[tuple[float, int]] = []
-            # one run of each in turn, so that on a shared machine all three see the same load
+            sq: list[tuple[float, int]] = []
+            # one run of each in turn, so that on a shared machine all of them see the same load
             for _ in range(args.runs):
                 lien.append(run_lienhop(url, fmt, postgres))
+                if args.e2e:
+                    e2e.append(run_e2e(url, fmt))
                 sk.append(run_sickle(url, fmt))
+                sq.append(run_sickle_sqlite(url, fmt))
                 lx.append(run_lxml(pages))
-            assert all(r["ok"] and r["records"] == args.records for r in lien), lien
-            assert all(n == args.records for _, n in lx + sk)
+            assert all(r["ok"] and r["records"] == args.records for r in lien + e2e), lien + e2e
+            # every record has its own ISBN: one work each, all of them searchable
+            assert all(r["documents"] == args.records for r in e2e), e2e
+            assert all(n == args.records for _, n in lx + sk + sq)
+            if args.json:
+                runs = {"lienhop": lien, "e2e": e2e, "sickle": sk, "sickle_sqlite": sq, "lxml": lx}
+                line = {"format": fmt, "records": args.records, "load": os.getloadavg(), **runs}
+                with args.json.open("a") as out:
+                    out.write(json.dumps(line) + "\n")
             lien_rate = args.records / statistics.median(r["elapsed"] for r in lien)
             lxml_rate = args.records / statistics.median(t for t, _ in lx)
             sickle_rate = args.records / statistics.median(t for t, _ in sk)
+            sqlite_rate = args.records / statistics.median(t for t, _ in sq)
             rss = max(r["maxrss_mb"] for r in lien)
             # CPU per record, where it goes: the harvesting process (fetch, store) and the parse workers
             own = 1e6 * statistics.median(r["cpu_self"] for r in lien) / args.records
@@ -341,6 +445,14 @@ def main() -> None:
             rows.append((fmt, lien_rate, rss, lxml_rate, sickle_rate))
             cpu_rows.append((fmt, own, workers_cpu, 1e6 / sickle_rate))
             workers.append(f"{fmt} {sum(r['worker'] for r in lien)}/{len(lien)}")
+            if e2e:
+                e2e_rate = args.records / statistics.median(r["elapsed"] for r in e2e)
+                e2e_cpu = statistics.median(r["cpu_self"] + r["cpu_workers"] for r in e2e)
+                # the ratio of each run to the store-only run just before it, then their median
+                ratio = statistics.median(s["elapsed"] / e["elapsed"] for s, e in zip(lien, e2e, strict=True))
+                e2e_rows.append((fmt, lien_rate, e2e_rate, ratio, 1e6 * e2e_cpu / args.records, sqlite_rate))
+            else:
+                e2e_rows.append((fmt, lien_rate, 0.0, 0.0, 0.0, sqlite_rate))
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -348,9 +460,10 @@ def main() -> None:
             postgres.stop()
 
     store = "SQLite" if postgres is None else "PostgreSQL"
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     print(
         f"\n{args.records} records per format, pages of {PAGE}, median of {args.runs} run(s), "
-        f"lienhop storing into {store}\n"
+        f"lienhop storing into {store}; load average at the end {load}\n"
     )
     print(
         f"{'format':<8} {'lienhop rec/s':>14} {'peak RSS MB':>12} {'lxml-only rec/s':>16} "
@@ -369,6 +482,24 @@ def main() -> None:
     print(f"\n{'format':<8} {'lienhop CPU us/rec':>19} {'of which workers':>17} {'sickle wall us/rec':>19}")
     for fmt, own, workers_cpu, sickle_us in cpu_rows:
         print(f"{fmt:<8} {own + workers_cpu:>19,.0f} {workers_cpu:>17,.0f} {sickle_us:>19,.0f}")
+    _print_e2e(e2e_rows)
+
+
+def _print_e2e(rows: list[tuple[str, float, float, float, float, float]]) -> None:
+    """Harvested to searchable, beside storing alone and the sickle + SQLite peer."""
+    print(
+        f"\n{'format':<8} {'store-only rec/s':>17} {'end to end rec/s':>17} {'e2e / store':>12} "
+        f"{'e2e CPU us/rec':>15} {'sickle+SQLite rec/s':>20}"
+    )
+    for fmt, store_rate, e2e_rate, ratio, e2e_us, sqlite_rate in rows:
+        e2e = f"{e2e_rate:>17,.0f} {ratio:>11.2f}x {e2e_us:>15,.0f}"
+        if not e2e_rate:
+            e2e = f"{'-':>17} {'-':>12} {'-':>15}"
+        print(f"{fmt:<8} {store_rate:>17,.0f} {e2e} {sqlite_rate:>20,.0f}")
+    print(
+        "end to end = `lienhop harvest`'s path (store, works, index) until every record is searchable"
+        " in the embedded index; e2e / store = median over runs of (store-only time / e2e time)."
+    )
 
 
 def _postgres(url: str) -> Any:

@@ -14,8 +14,9 @@ from collections.abc import Iterable, Sequence
 
 from schemas.record import Record
 from schemas.search import IndexDocument, RecordRef
+from schemas.text import fold_all
 from schemas.work import fullness
-from search.analysis import fold, tokens
+from search.analysis import tokens
 
 # Leading articles do not make two titles sort apart.
 _ARTICLES = ("the ", "a ", "an ")
@@ -54,7 +55,7 @@ def _distinct(first: list[str], others: Iterable[list[str]]) -> tuple[list[str],
     folded) words are not already there as a run, so a variant differing only in diacritics adds its
     exact form without counting its folded words twice, and a title without the subtitle another
     record gives adds nothing (its words already match, as a phrase too)."""
-    exact, folded = list(first), [fold(t) for t in first]
+    exact, folded = list(first), fold_all(first)
     have_exact, have_folded = f" {' '.join(exact)} ", f" {' '.join(folded)} "
     for toks in others:
         if not toks:
@@ -63,7 +64,7 @@ def _distinct(first: list[str], others: Iterable[list[str]]) -> tuple[list[str],
         if key not in have_exact:
             have_exact += key[1:]
             exact.extend(toks)
-        folded_toks = [fold(t) for t in toks]
+        folded_toks = fold_all(toks)
         fkey = f" {' '.join(folded_toks)} "
         if fkey not in have_folded:
             have_folded += fkey[1:]
@@ -99,16 +100,16 @@ def work_document(work_id: str, seq: int, records: Sequence[tuple[str, Record]])
             doi.extend(v for v in oids.doi if v not in doi)
     else:
         title_exact = title
-        title_folded = [fold(t) for t in title]
+        title_folded = fold_all(title)
         authors_exact = [t for toks in author_lists for t in toks]
-        authors_folded = [fold(t) for t in authors_exact]
+        authors_folded = fold_all(authors_exact)
     subjects_exact = tokens(" ; ".join(subjects))
-    subjects_folded = [fold(t) for t in subjects_exact]
+    subjects_folded = fold_all(subjects_exact)
     rest = tokens(" ".join(p for p in (full.abstract, full.publisher) if p))
     # text = titles + authors + subjects + abstract + publisher; the parts analysed for their own
     # fields are reused rather than tokenised and folded a second time.
     text_exact = title_exact + authors_exact + subjects_exact + rest
-    text_folded = title_folded + authors_folded + subjects_folded + [fold(t) for t in rest]
+    text_folded = title_folded + authors_folded + subjects_folded + fold_all(rest)
     return IndexDocument(
         id=work_id,
         seq=seq,
@@ -126,7 +127,8 @@ def work_document(work_id: str, seq: int, records: Sequence[tuple[str, Record]])
         isbn=isbn,
         issn=issn,
         doi=doi,
-        title_sort=_without_article(" ".join(fold(t) for t in title)),
+        # the full record's own title, folded: the first tokens of ``title_folded`` (see _distinct)
+        title_sort=_without_article(" ".join(title_folded[: len(title)])),
         title_exact=" ".join(title_exact),
         title_folded=" ".join(title_folded),
         author_exact=" ".join(authors_exact),

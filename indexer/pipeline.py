@@ -20,13 +20,14 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pydantic import ValidationError
 
 from schemas.errors import LienhopError
 from schemas.progress import NullProgress, ProgressSink
-from schemas.search import SearchRequest
+from schemas.search import IndexDocument, SearchRequest
 from search.backend import SearchBackend
 from search.query import parse_query
 from store.front import RecordStore
@@ -35,6 +36,16 @@ from store.records import StoredRecord
 from .documents import work_document
 
 log = logging.getLogger(__name__)
+
+
+#: How often a long catch-up commits the index (and saves its position) on its way.
+COMMIT_SECONDS = 1.0
+
+
+def _documents(works: list[tuple[str, int, list[StoredRecord]]]) -> list[IndexDocument]:
+    return [
+        work_document(work_id, seq, [(s.id, s.record) for s in held]) for work_id, seq, held in works if held
+    ]
 
 
 class IndexingError(LienhopError):
@@ -64,12 +75,16 @@ class Indexer:
         self._reindex_lock = asyncio.Lock()
         self._format_checked = False
 
-    async def sync(self) -> int:
-        """Index every work changed after the live index's position; returns how many works."""
+    async def sync(self, until: Callable[[], bool] | None = None) -> int:
+        """Index every work changed after the live index's position; returns how many works.
+
+        ``until`` is asked between batches: when it answers True the sync stops there (what it
+        indexed is committed, the rest is left to the next one).
+        """
         if not self._format_checked:
             await self._rebuild_a_records_index()
         async with self._sync_lock:
-            applied = await self._catch_up(None)
+            applied = await self._catch_up(None, until)
             if applied:
                 await self.backend.refresh()
             return applied
@@ -93,30 +108,39 @@ class Indexer:
             await self.reindex()
         self._format_checked = True
 
-    async def _catch_up(self, index: str | None) -> int:
+    async def _catch_up(self, index: str | None, until: Callable[[], bool] | None = None) -> int:
         position = await self.backend.get_position(index)
+        saved = position
         applied = 0
+        committed = time.monotonic()
         while True:
             changes = await self.store.work_changes_since(position, limit=self.batch)
             if not changes:
-                return applied
+                break
             alive = [work_id for work_id, _, live in changes if live]
-            held = await self.store.works_records(alive) if alive else {}
+            held = await self.store.works_records(alive, raw=False) if alive else {}
             # A work changed again after this read is indexed as it is now, and once more by its
             # later change: a position never runs ahead of what the index holds.
             works = [(work_id, seq, held.get(work_id, [])) for work_id, seq, _ in changes]
             await self._apply(works, index)
             position = changes[-1][1]
-            await self.backend.set_position(position, index)
             applied += len(changes)
+            # Saving the position commits the index (a new segment, the readers reloaded): once a
+            # second while a long backlog is worked through, so what is done becomes searchable
+            # without a commit per batch.
+            if time.monotonic() - committed >= COMMIT_SECONDS:
+                await self.backend.set_position(position, index)
+                saved, committed = position, time.monotonic()
+            if until is not None and until():
+                break
+        if position != saved:
+            await self.backend.set_position(position, index)
+        return applied
 
     async def _apply(self, works: list[tuple[str, int, list[StoredRecord]]], index: str | None) -> None:
         """Index each work from its live records; a work without any (dead, emptied) is deleted."""
-        docs = [
-            work_document(work_id, seq, [(s.id, s.record) for s in held])
-            for work_id, seq, held in works
-            if held
-        ]
+        # built off the event loop, so that a harvest committing pages on it is not held up meanwhile
+        docs = await asyncio.to_thread(_documents, works)
         deletes = [work_id for work_id, _, held in works if not held]
         report = await self.backend.bulk(docs, deletes, index=index)
         if report.failed:
@@ -137,7 +161,7 @@ class Indexer:
             sink.begin("reindex", total)  # in records: the unit the store counts cheaply
             indexed = records = 0
             try:
-                async for batch in self.store.iter_live_works(batch=max(1, self.batch // 4)):
+                async for batch in self.store.iter_live_works(batch=max(1, self.batch // 4), raw=False):
                     await self._apply([(work_id, 0, held) for work_id, held in batch], new_index)
                     indexed += len(batch)
                     in_batch = sum(len(held) for _, held in batch)

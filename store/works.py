@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import Row, delete, func, insert, select
+from sqlalchemy import Row, Text, cast, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from schemas.errors import InvalidInput, NotFound, WorkMoved
@@ -48,10 +48,13 @@ class WorkState:
     overrides: list[WorkOverride] = field(default_factory=list)
 
 
-def _stored(row: Any) -> StoredRecord:
+def _stored(row: Any, raw: bool = True) -> StoredRecord:
     from .records import StoredRecord  # records.py builds its store on this module: import when used
 
-    record = Record.model_validate({**row.data, "raw": row.raw})
+    if raw:
+        record = Record.model_validate({**row.data, "raw": row.raw})
+    else:  # the JSON text validated in one pass (see works_records)
+        record = Record.model_validate_json(row.data)
     return StoredRecord(id=row.id, seq=row.seq, deleted=bool(row.deleted), record=record)
 
 
@@ -142,17 +145,23 @@ class WorkStore:
         async with self.engine.connect() as conn:
             return [(wid, int(s), bool(alive)) for wid, s, alive in await conn.execute(query.limit(limit))]
 
-    async def works_records(self, work_ids: Iterable[str]) -> dict[str, list[StoredRecord]]:
-        """The live records of each work (oldest first); an unknown or dead work has none."""
+    async def works_records(self, work_ids: Iterable[str], raw: bool = True) -> dict[str, list[StoredRecord]]:
+        """The live records of each work (oldest first); an unknown or dead work has none.
+
+        ``raw=False`` leaves each record's ``raw`` metadata empty: the indexer does not read it, and
+        it is the largest column (the whole record as the member sent it).
+        """
         found: dict[str, list[StoredRecord]] = {wid: [] for wid in work_ids}
+        # the columns a StoredRecord is made of, no more: each one costs its conversion, row after row
+        r = records.c
+        data = r.data if raw else cast(r.data, Text).label("data")  # text: parsed by pydantic itself
+        columns = [r.id, r.seq, r.deleted, r.work_id, data, *([r.raw] if raw else [])]
         async with self.engine.connect() as conn:
             query = (
-                select(records)
-                .where(one_of(conn, records.c.work_id, found), records.c.deleted.is_(False))
-                .order_by(records.c.pk)
+                select(*columns).where(one_of(conn, r.work_id, found), r.deleted.is_(False)).order_by(r.pk)
             )
             for row in await conn.execute(query):
-                found[row.work_id].append(_stored(row))
+                found[row.work_id].append(_stored(row, raw))
         return found
 
     async def count_live_works(self) -> int:
@@ -161,8 +170,11 @@ class WorkStore:
         async with self.engine.connect() as conn:
             return int(await conn.scalar(query) or 0)
 
-    async def iter_live_works(self, batch: int = 500) -> AsyncIterator[list[tuple[str, list[StoredRecord]]]]:
-        """Every live work with its records, ``batch`` works at a time, oldest work first."""
+    async def iter_live_works(
+        self, batch: int = 500, raw: bool = True
+    ) -> AsyncIterator[list[tuple[str, list[StoredRecord]]]]:
+        """Every live work with its records, ``batch`` works at a time, oldest work first (``raw``: see
+        :meth:`works_records`)."""
         last = -1
         while True:
             query = (
@@ -176,7 +188,7 @@ class WorkStore:
             if not page:
                 return
             last = page[-1].ord
-            held = await self.works_records(row.id for row in page)
+            held = await self.works_records((row.id for row in page), raw=raw)
             yield [(row.id, held[row.id]) for row in page if held[row.id]]
 
     async def find_works(self, kind: Literal["isbn", "issn", "doi"], value: str) -> list[str]:
