@@ -39,8 +39,10 @@ def allowed_networks(settings: Settings, base_url: str) -> list[Network]:
 
 def provider_running(base_url: str) -> bool:
     """Whether a Lienhop demo provider answers at ``base_url`` (a running ``lienhop serve``)."""
+    # generous: a server just started answers its first request slowly on a busy machine, and a wrong
+    # "no provider" makes ``lienhop demo`` refuse to run
     try:
-        response = httpx.get(oai_url(base_url, DEMO_MEMBERS[0].code), params={"verb": "Identify"}, timeout=3)
+        response = httpx.get(oai_url(base_url, DEMO_MEMBERS[0].code), params={"verb": "Identify"}, timeout=15)
     except httpx.HTTPError:
         return False
     return response.status_code == 200 and b"<Identify>" in response.content
