@@ -47,7 +47,8 @@ from app.protocols.oai.catalogue import CatalogueRepository  # noqa: E402
 from app.protocols.oai.provider import respond  # noqa: E402
 from app.protocols.oai.xml import OAI  # noqa: E402
 from app.protocols.sru.cql import translate  # noqa: E402
-from bench.search import MEMBERS, Latency, _work, measure, measure_pair  # noqa: E402
+from bench.corpus import MEMBERS, _work  # noqa: E402
+from bench.search import Latency, measure, measure_pair  # noqa: E402
 from harvesters.xml import parse_xml  # noqa: E402
 from schemas.member import MemberCreate  # noqa: E402
 from schemas.record import Identifiers, Record  # noqa: E402
@@ -165,7 +166,7 @@ async def sample(ctx: AppContext, count: int, rng: random.Random) -> tuple[list[
 
 
 def cql_mix(isbns: Sequence[str], count: int, rng: random.Random) -> list[str]:
-    from bench.search import EN_TOPICS, VI_TOPICS
+    from bench.corpus import EN_TOPICS, VI_TOPICS
 
     topics = VI_TOPICS + EN_TOPICS
     queries = []

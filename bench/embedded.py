@@ -31,7 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.search import Latency, index_with, measure, query_mix  # noqa: E402
+from bench.corpus import query_mix  # noqa: E402
+from bench.search import Latency, index_with, measure  # noqa: E402
 from schemas.search import SearchRequest  # noqa: E402
 from search.service import SearchService  # noqa: E402
 from search.tantivy_index import TantivyBackend  # noqa: E402

@@ -405,7 +405,7 @@ async def latency(es_url: str | None, records: int, count: int, seed: int, keep:
 
 async def _index_bench_records(backends: Sequence[tuple[str, SearchBackend]], records: int) -> list[str]:
     """Index ``records`` records of ``bench/search.py`` into every backend; some of their titles."""
-    from bench.search import batched, generate
+    from bench.corpus import batched, generate
 
     titles: list[str] = []
     started = time.perf_counter()
