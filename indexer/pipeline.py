@@ -74,6 +74,9 @@ class Indexer:
         self._sync_lock = asyncio.Lock()
         self._reindex_lock = asyncio.Lock()
         self._format_checked = False
+        # The index position this process last saw: when another process (the index follower's, a
+        # CLI harvest) moved it, this process's reader is reloaded so its searches see those works now.
+        self._seen_position: int | None = None
 
     async def sync(self, until: Callable[[], bool] | None = None) -> int:
         """Index every work changed after the live index's position; returns how many works.
@@ -84,9 +87,12 @@ class Indexer:
         if not self._format_checked:
             await self._rebuild_a_records_index()
         async with self._sync_lock:
+            before = await self.backend.get_position()
+            moved = before != self._seen_position  # and on the first sync: nothing seen yet
             applied = await self._catch_up(None, until)
-            if applied:
+            if applied or moved:
                 await self.backend.refresh()
+            self._seen_position = await self.backend.get_position()
             return applied
 
     async def _rebuild_a_records_index(self) -> None:
