@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from schemas.text import folded_text, name_key
 
@@ -124,7 +125,35 @@ class UnionFind:
         return list(found.values())
 
 
-def link_title_group(uf: UnionFind, group: Sequence[tuple[int, str | None]]) -> None:
+class DenseUnionFind:
+    """:class:`UnionFind` over every int below ``size`` at 8 bytes each (an array, not a dict of int
+    objects at ten times that), for the whole store's records by primary key; the same roots."""
+
+    def __init__(self, size: int) -> None:
+        self.parent = array("q", range(size))
+
+    def find(self, x: int) -> int:
+        parent = self.parent
+        root = x
+        while parent[root] != root:
+            root = parent[root]
+        while parent[x] != root:
+            parent[x], x = root, parent[x]
+        return root
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:  # the older record's root stays the root: a component's root is its oldest record
+            if rb < ra:
+                ra, rb = rb, ra
+            self.parent[rb] = ra
+
+
+class Unites(Protocol):
+    def union(self, a: int, b: int) -> None: ...
+
+
+def link_title_group(uf: Unites, group: Sequence[tuple[int, str | None]]) -> None:
     """Union records sharing a title key: (pk, publisher) pairs. Records naming different publishers
     are not linked, but a record naming none links to all, so it joins them all into one."""
     if any(publisher is None for _pk, publisher in group):

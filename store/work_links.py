@@ -121,6 +121,11 @@ _INSERT_KEYS = (
 )
 
 
+async def insert_keys(conn: AsyncConnection, key_rows: list[dict[str, Any]]) -> None:
+    """Insert ``work_keys`` rows made by :func:`key_row`."""
+    await _executemany(conn, insert(work_keys), _INSERT_KEYS, key_rows)
+
+
 async def recluster_page(
     conn: AsyncConnection, changed: Mapping[str, int], stale: Sequence[int], rows: Mapping[str, RecordRow]
 ) -> None:
@@ -140,7 +145,7 @@ async def recluster_page(
         if keys is not None:
             key_rows.append(key_row(pk, keys))
     if key_rows:
-        await _executemany(conn, insert(work_keys), _INSERT_KEYS, key_rows)
+        await insert_keys(conn, key_rows)
     await recluster_records(conn, list(changed.values()))
 
 
@@ -289,7 +294,7 @@ async def apply(
     ]
     dead = [*assignment.merged, *assignment.emptied]
     fresh = sum(wid is None for wid in assignment.ids)
-    ord_, seq = await _reserve_numbers(conn, fresh, fresh + len(kept) + len(dead))
+    ord_, seq = await reserve_numbers(conn, fresh, fresh + len(kept) + len(dead))
     new_works: list[dict[str, Any]] = []
     moves: list[dict[str, Any]] = []
     placed: set[int] = set()
@@ -312,22 +317,37 @@ async def apply(
     for wid in dead:
         seq += 1
         changes.append({"_id": wid, "seq": seq, "alive": False, "merged_into": assignment.merged.get(wid)})
+    await write_works(conn, new_works, changes, assignment.merged)
+    await move_records(conn, moves)
+    return len(new_works) + len(kept) + len(dead)
+
+
+async def write_works(
+    conn: AsyncConnection,
+    new_works: list[dict[str, Any]],
+    changes: list[dict[str, Any]],
+    merged: Mapping[str, str],
+) -> None:
+    """Insert ``new_works`` rows, update ``changes`` (``_id``, seq, alive, merged_into), and send
+    the earlier redirects to a work merged now (``merged``: loser -> winner) straight to where it went."""
     if new_works:
         await _executemany(conn, insert(works), _INSERT_WORKS, new_works)
     if changes:
         await conn.execute(update(works).where(works.c.id == bindparam("_id")), changes)
-    if assignment.merged:
-        # earlier redirects to a work merged now go straight to where it went
+    if merged:
         await conn.execute(
             update(works)
             .where(works.c.merged_into == bindparam("_loser"))
             .values(merged_into=bindparam("_winner")),
-            [{"_loser": loser, "_winner": winner} for loser, winner in assignment.merged.items()],
+            [{"_loser": loser, "_winner": winner} for loser, winner in merged.items()],
         )
+
+
+async def move_records(conn: AsyncConnection, moves: list[dict[str, Any]]) -> None:
+    """Set ``records.work_id``: ``{"_pk": pk, "_work": work id or None}`` rows."""
     if moves:
         statement = update(records).where(records.c.pk == bindparam("_pk")).values(work_id=bindparam("_work"))
         await _executemany(conn, statement, "UPDATE records SET work_id = :_work WHERE pk = :_pk", moves)
-    return len(new_works) + len(kept) + len(dead)
 
 
 _INSERT_WORKS = (
@@ -335,7 +355,7 @@ _INSERT_WORKS = (
 )
 
 
-async def _reserve_numbers(conn: AsyncConnection, works_n: int, seq_n: int) -> tuple[int, int]:
+async def reserve_numbers(conn: AsyncConnection, works_n: int, seq_n: int) -> tuple[int, int]:
     """Take ``works_n`` work numbers and ``seq_n`` change numbers in one statement; the numbers before
     the first of each."""
     if not works_n:

@@ -1,0 +1,266 @@
+"""Clustering records into works: what it adds to a page commit, and what re-clustering the store costs.
+
+For each ``--sizes`` N, records from ``bench/api.py``'s generator (the works of ``bench/search.py``, a
+third of the records other members' copies) are committed a page of one member at a time into a fresh
+SQLite store:
+
+* **commit CPU**: process CPU time (every thread: SQLite runs on the driver's) spent inside
+  ``RecordStore.commit_rows``, per record, for the pages of the records already made into rows as a
+  harvest's parse workers make them; once with the works kept as every commit keeps them, once without
+  (``recluster_page`` replaced by a no-op for that run: the store-only path), in turn (``--pairs``
+  pairs, the order alternating), medians and their ratio;
+* **recluster_all**: ``RecordStore.recluster_all`` (what ``lienhop rederive`` and ``reindex`` run) on the
+  clustered store, each run in a child process of its own so the peak RSS (``VmHWM``) is that run's
+  alone: wall time, peak RSS, and RSS before it started. The peer, in the same kind of child, in turn:
+  reading every live record's ``data`` column in the same batches of 2,000 (decoded from JSON by the
+  column type, as ``recluster_all`` reads it: what any rebuild must at least do), and the store's
+  file size. ``--baseline DIR`` runs ``recluster_all`` a second time per round with the ``store``
+  package of DIR (``git archive`` of an earlier commit): before and after a change, interleaved.
+
+    .venv/bin/python bench/works.py --sizes 100000 300000
+    .venv/bin/python bench/works.py --sizes 1000000 --pairs 1 --runs 2 --baseline /tmp/base
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+_BATCH = 2000  # as store/work_rebuild.py reads
+
+
+def _url(path: Path) -> str:
+    return f"sqlite+aiosqlite:///{path}"
+
+
+# ------------------------------------------------------------------------------ commit CPU
+
+
+async def _build(path: Path, count: int, clustered: bool) -> float:
+    """Fill a fresh store at ``path``; CPU µs per record spent committing pages."""
+    import store.records
+    from bench.api import fill
+    from schemas.record import Record
+    from store.front import RecordStore
+    from store.rows import record_row
+
+    async def no_clustering(*_args: Any) -> None:
+        return None
+
+    saved = store.records.recluster_page
+    if not clustered:
+        store.records.recluster_page = no_clustering  # type: ignore[assignment]
+    spent = 0.0
+    count_done = 0
+    db = await RecordStore.open(_url(path))
+    try:
+
+        async def commit(member: str, page: list[Record]) -> None:
+            nonlocal spent, count_done
+            rows = [record_row(r) for r in page]  # a harvest's parse worker makes these
+            started = time.process_time()
+            await db.commit_rows(member, None, rows, state=None)
+            spent += time.process_time() - started
+            count_done += len(rows)
+
+        await fill(db, count, commit)
+    finally:
+        store.records.recluster_page = saved
+        await db.close()
+    return spent / count_done * 1e6
+
+
+# ------------------------------------------------------------------------------ child runs
+
+
+async def _recluster_child(path: Path) -> dict[str, Any]:
+    from store.front import RecordStore
+
+    db = await RecordStore.open(_url(path))
+    try:
+        before = _rss_mb()
+        started = time.perf_counter()
+        changed = await db.recluster_all()
+        wall = time.perf_counter() - started
+    finally:
+        await db.close()
+    return {"wall": wall, "before_mb": before, "changed": changed}
+
+
+async def _read_child(path: Path) -> dict[str, Any]:
+    from sqlalchemy import select
+
+    from store.front import RecordStore
+    from store.tables import records
+
+    db = await RecordStore.open(_url(path))
+    try:
+        before = _rss_mb()
+        started = time.perf_counter()
+        last, seen = 0, 0
+        async with db.engine.connect() as conn:
+            while True:
+                query = (
+                    select(records.c.pk, records.c.work_id, records.c.data)
+                    .where(records.c.pk > last, records.c.deleted.is_(False))
+                    .order_by(records.c.pk)
+                    .limit(_BATCH)
+                )
+                batch = (await conn.execute(query)).all()
+                if not batch:
+                    break
+                seen += len(batch)
+                last = batch[-1].pk
+        wall = time.perf_counter() - started
+    finally:
+        await db.close()
+    return {"wall": wall, "before_mb": before, "changed": seen}
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _peak_mb() -> float:
+    """The process's peak RSS: ``VmHWM``, the high-water mark of this process image alone (after a
+    fork and exec, ``ru_maxrss`` still counts the parent's RSS at the fork)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _child(kind: str, path: str, code: str | None) -> None:
+    if code:
+        sys.path.insert(0, code)
+    sys.path.insert(1 if code else 0, str(ROOT))
+    run = _recluster_child if kind == "recluster" else _read_child
+    result = asyncio.run(run(Path(path)))
+    result["peak_mb"] = _peak_mb()
+    import store
+
+    result["store"] = str(Path(store.__file__).parent)
+    print(json.dumps(result))
+
+
+def _spawn(kind: str, path: Path, code: str | None = None) -> dict[str, Any]:
+    argv = [sys.executable, __file__, "--child", kind, str(path)]
+    if code:
+        argv += ["--code", code]
+    out = subprocess.run(argv, capture_output=True, text=True)
+    if out.returncode:
+        raise RuntimeError(f"{' '.join(argv)} failed:\n{out.stderr}")
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+# --------------------------------------------------------------------------------- driver
+
+
+def _load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def run(args: argparse.Namespace) -> int:
+    sys.path.insert(0, str(ROOT))
+    tmp = Path(tempfile.mkdtemp(prefix="lienhop-works-", dir=args.tmp))
+    commit_lines, recluster_lines = [], []
+    try:
+        for size in args.sizes:
+            with_us: list[float] = []
+            without_us: list[float] = []
+            kept: Path | None = None
+            for n in range(args.pairs):
+                order = (True, False) if n % 2 == 0 else (False, True)
+                for clustered in order:
+                    path = tmp / f"{size}-{n}-{'works' if clustered else 'plain'}.db"
+                    print(f"{size:,} records, clustering {clustered}, load {_load()}", file=sys.stderr)
+                    us = asyncio.run(_build(path, size, clustered))
+                    (with_us if clustered else without_us).append(us)
+                    if clustered and kept is None:
+                        kept = path
+                    else:
+                        for suffix in ("", "-wal", "-shm"):
+                            Path(f"{path}{suffix}").unlink(missing_ok=True)
+            w, p = statistics.median(with_us), statistics.median(without_us)
+            commit_lines.append(
+                f"{size:>10,} {p:>14.1f} {w:>14.1f} {w / p:>7.2f}x {w - p:>12.1f}   {_load()}"
+                f"   ({' '.join(f'{x:.0f}' for x in without_us)} / {' '.join(f'{x:.0f}' for x in with_us)})"
+            )
+            assert kept is not None
+            size_mb = (
+                sum(Path(f"{kept}{s}").stat().st_size for s in ("", "-wal") if Path(f"{kept}{s}").exists())
+                / 2**20
+            )
+            kinds = [("recluster", None), ("read", None)]
+            if args.baseline:
+                kinds.insert(0, ("baseline", args.baseline))
+            results: dict[str, list[dict[str, Any]]] = {kind: [] for kind, _code in kinds}
+            _spawn("read", kept)  # warms the page cache for every run alike: not counted
+            for n in range(args.runs):
+                for kind, code in kinds if n % 2 == 0 else kinds[::-1]:
+                    print(f"{size:,} records, {kind}, load {_load()}", file=sys.stderr)
+                    child = "read" if kind == "read" else "recluster"
+                    results[kind].append(_spawn(child, kept, code))
+            for kind, _code in kinds:
+                got = results[kind]
+                walls = " ".join(f"{r['wall']:.1f}" for r in got)
+                recluster_lines.append(
+                    f"{size:>10,} {kind:<10} {statistics.median(r['wall'] for r in got):>8.1f} "
+                    f"{statistics.median(r['peak_mb'] for r in got):>8.0f} "
+                    f"{statistics.median(r['before_mb'] for r in got):>9.0f} {size_mb:>8.0f}   "
+                    f"{walls}   {_load()}"
+                )
+            if not args.keep:
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{kept}{suffix}").unlink(missing_ok=True)
+        print("\ncommit_rows CPU per record (µs), median of the pairs; per-run figures: plain / works")
+        print(f"{'records':>10} {'store only':>14} {'with works':>14} {'ratio':>8} {'works cost':>12}   load")
+        print("\n".join(commit_lines))
+        print("\nrecluster_all in a child process per run (read: the peer); medians")
+        print(
+            f"{'records':>10} {'run':<10} {'wall s':>8} {'peak MB':>8} {'before MB':>9} {'file MB':>8}"
+            "   walls   load"
+        )
+        print("\n".join(recluster_lines))
+    finally:
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            print(f"stores kept in {tmp}", file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 300_000, 1_000_000])
+    parser.add_argument("--pairs", type=int, default=2, help="commit runs with and without works, per size")
+    parser.add_argument("--runs", type=int, default=3, help="recluster_all runs (and peer runs) per size")
+    parser.add_argument("--baseline", metavar="DIR", help="also run recluster_all with DIR's store package")
+    parser.add_argument("--tmp", help="Folder for the stores (default: the system's)")
+    parser.add_argument("--keep", action="store_true", help="Keep the stores")
+    parser.add_argument("--child", nargs=2, metavar=("KIND", "DB"), help=argparse.SUPPRESS)
+    parser.add_argument("--code", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        _child(args.child[0], args.child[1], args.code)
+        return 0
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
