@@ -44,7 +44,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .clusters import LINKING, Assignment, Node, WorkKeys, assign, components
 from .clusters import work_id as make_work_id
-from .clusters import work_keys as keys_of
 from .rows import RecordRow
 from .tables import counters, record_identifiers, records, work_keys, work_overrides, works
 
@@ -140,8 +139,7 @@ async def recluster_page(
         await conn.execute(delete(work_keys).where(one_of(conn, work_keys.c.record_pk, stale)))
     key_rows = []
     for oai_id, pk in changed.items():
-        row = rows[oai_id]
-        keys = None if row.deleted else keys_of(json.loads(row.data))
+        keys = rows[oai_id].keys  # made with the row, from the record (a tombstone has none)
         if keys is not None:
             key_rows.append(key_row(pk, keys))
     if key_rows:
@@ -333,7 +331,8 @@ async def write_works(
     if new_works:
         await _executemany(conn, insert(works), _INSERT_WORKS, new_works)
     if changes:
-        await conn.execute(update(works).where(works.c.id == bindparam("_id")), changes)
+        statement = update(works).where(works.c.id == bindparam("_id"))
+        await _executemany(conn, statement, _UPDATE_WORKS, changes)
     if merged:
         await conn.execute(
             update(works)
@@ -350,6 +349,7 @@ async def move_records(conn: AsyncConnection, moves: list[dict[str, Any]]) -> No
         await _executemany(conn, statement, "UPDATE records SET work_id = :_work WHERE pk = :_pk", moves)
 
 
+_UPDATE_WORKS = "UPDATE works SET seq = :seq, alive = :alive, merged_into = :merged_into WHERE id = :_id"
 _INSERT_WORKS = (
     "INSERT INTO works (id, ord, seq, alive, merged_into) VALUES (:id, :ord, :seq, :alive, :merged_into)"
 )
