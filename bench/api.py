@@ -52,9 +52,10 @@ SEED = 20240601
 PAGE = 1000
 
 
-def records(count: int, seed: int = SEED) -> Iterator[Record]:
-    """The records of ``bench/search.py``'s generator, as the store takes them."""
-    for i in range(count):
+def records(count: int, seed: int = SEED, start: int = 0) -> Iterator[Record]:
+    """The records of ``bench/search.py``'s generator, as the store takes them (from the ``start``-th,
+    up to the ``count``-th)."""
+    for i in range(start, count):
         rng = random.Random(seed * 1_000_003 + i)
         work = rng.randrange(i) if i and rng.random() < 0.3 else i  # a copy held by another member
         fields = _work(work, seed)
@@ -85,9 +86,11 @@ async def fill(
     store: RecordStore,
     count: int,
     commit: Callable[[str, list[Record]], Awaitable[object]] | None = None,
+    start: int = 0,
 ) -> None:
-    """Commit ``count`` records a page (of one member) at a time, clustered into works as they
-    commit; ``commit(member, page)`` replaces ``store.commit_page`` (a bench timing only the commit)."""
+    """Commit ``count`` records (from the ``start``-th) a page of one member at a time, clustered into
+    works as they commit; ``commit(member, page)`` replaces ``store.commit_page`` (a bench timing only
+    the commit)."""
 
     async def commit_page(member: str, page: list[Record]) -> object:
         return await store.commit_page(member, None, page, state=None)
@@ -96,7 +99,7 @@ async def fill(
     await add_members(store)
     started = time.perf_counter()
     pages: dict[str, list[Record]] = {}
-    for n, record in enumerate(records(count), 1):
+    for n, record in enumerate(records(start + count, start=start), 1):
         page = pages.setdefault(record.member, [])
         page.append(record)
         if len(page) == PAGE:

@@ -48,8 +48,9 @@ def _url(path: Path) -> str:
 # ------------------------------------------------------------------------------ commit CPU
 
 
-async def _build(path: Path, count: int, clustered: bool) -> float:
-    """Fill a fresh store at ``path``; CPU µs per record spent committing pages."""
+async def _build(path: Path, count: int, clustered: bool, start: int = 0) -> float:
+    """Commit ``count`` records (from the ``start``-th) into the store at ``path``; CPU µs per record
+    spent committing pages."""
     import store.records
     from bench.api import fill
     from schemas.record import Record
@@ -75,7 +76,7 @@ async def _build(path: Path, count: int, clustered: bool) -> float:
             spent += time.process_time() - started
             count_done += len(rows)
 
-        await fill(db, count, commit)
+        await fill(db, count, commit, start=start)
     finally:
         store.records.recluster_page = saved
         await db.close()
@@ -175,61 +176,96 @@ def _load() -> str:
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
+def _unlink(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def _commit_line(label: str, without_us: list[float], with_us: list[float]) -> str:
+    w, p = statistics.median(with_us), statistics.median(without_us)
+    line = (
+        f"{label:>16} {p:>11.1f} {w:>11.1f} {w / p:>7.2f}x {w - p:>11.1f}   {_load()}"
+        f"   ({' '.join(f'{x:.0f}' for x in without_us)} / {' '.join(f'{x:.0f}' for x in with_us)})"
+    )
+    print(line, file=sys.stderr)
+    return line
+
+
+def _pairs(
+    tmp: Path, size: int, pairs: int, extend: int, store: Path | None
+) -> tuple[list[float], list[float], Path]:
+    """Commit CPU with and without works, ``pairs`` times in alternating order: of the whole build of
+    ``size`` records, or (``extend``) of ``extend`` more records onto copies of ``store``."""
+    with_us: list[float] = []
+    without_us: list[float] = []
+    kept = store
+    for n in range(pairs):
+        for clustered in (True, False) if n % 2 == 0 else (False, True):
+            path = tmp / f"{size}-{n}-{'works' if clustered else 'plain'}{'-extended' if extend else ''}.db"
+            print(f"{size:,} records (+{extend:,}), works {clustered}, load {_load()}", file=sys.stderr)
+            if extend:
+                assert store is not None
+                shutil.copyfile(store, path)
+                us = asyncio.run(_build(path, extend, clustered, start=size))
+            else:
+                us = asyncio.run(_build(path, size, clustered))
+            (with_us if clustered else without_us).append(us)
+            if clustered and kept is None:
+                kept = path
+            else:
+                _unlink(path)
+    assert kept is not None
+    return without_us, with_us, kept
+
+
+def _recluster(args: argparse.Namespace, size: int, path: Path) -> list[str]:
+    """recluster_all runs (and the peer's, and the baseline's) on ``path``, in turn; a line each."""
+    size_mb = sum(Path(f"{path}{s}").stat().st_size for s in ("", "-wal") if Path(f"{path}{s}").exists())
+    kinds = [("recluster", None), ("read", None)]
+    if args.baseline:
+        kinds.insert(0, ("baseline", args.baseline))
+    results: dict[str, list[dict[str, Any]]] = {kind: [] for kind, _code in kinds}
+    _spawn("read", path)  # warms the page cache for every run alike: not counted
+    for n in range(args.runs):
+        for kind, code in kinds if n % 2 == 0 else kinds[::-1]:
+            print(f"{size:,} records, {kind}, load {_load()}", file=sys.stderr)
+            results[kind].append(_spawn("read" if kind == "read" else "recluster", path, code))
+            print(f"  {results[kind][-1]}", file=sys.stderr)
+    lines = []
+    for kind, _code in kinds:
+        got = results[kind]
+        walls = " ".join(f"{r['wall']:.1f}" for r in got)
+        lines.append(
+            f"{size:>10,} {kind:<10} {statistics.median(r['wall'] for r in got):>8.1f} "
+            f"{statistics.median(r['peak_mb'] for r in got):>8.0f} "
+            f"{statistics.median(r['before_mb'] for r in got):>9.0f} {size_mb / 2**20:>8.0f}   "
+            f"{walls}   {_load()}"
+        )
+    return lines
+
+
 def run(args: argparse.Namespace) -> int:
     sys.path.insert(0, str(ROOT))
     tmp = Path(tempfile.mkdtemp(prefix="lienhop-works-", dir=args.tmp))
     commit_lines, recluster_lines = [], []
     try:
         for size in args.sizes:
-            with_us: list[float] = []
-            without_us: list[float] = []
-            kept: Path | None = None
-            for n in range(args.pairs):
-                order = (True, False) if n % 2 == 0 else (False, True)
-                for clustered in order:
-                    path = tmp / f"{size}-{n}-{'works' if clustered else 'plain'}.db"
-                    print(f"{size:,} records, clustering {clustered}, load {_load()}", file=sys.stderr)
-                    us = asyncio.run(_build(path, size, clustered))
-                    (with_us if clustered else without_us).append(us)
-                    if clustered and kept is None:
-                        kept = path
-                    else:
-                        for suffix in ("", "-wal", "-shm"):
-                            Path(f"{path}{suffix}").unlink(missing_ok=True)
-            w, p = statistics.median(with_us), statistics.median(without_us)
-            commit_lines.append(
-                f"{size:>10,} {p:>14.1f} {w:>14.1f} {w / p:>7.2f}x {w - p:>12.1f}   {_load()}"
-                f"   ({' '.join(f'{x:.0f}' for x in without_us)} / {' '.join(f'{x:.0f}' for x in with_us)})"
-            )
-            assert kept is not None
-            size_mb = (
-                sum(Path(f"{kept}{s}").stat().st_size for s in ("", "-wal") if Path(f"{kept}{s}").exists())
-                / 2**20
-            )
-            kinds = [("recluster", None), ("read", None)]
-            if args.baseline:
-                kinds.insert(0, ("baseline", args.baseline))
-            results: dict[str, list[dict[str, Any]]] = {kind: [] for kind, _code in kinds}
-            _spawn("read", kept)  # warms the page cache for every run alike: not counted
-            for n in range(args.runs):
-                for kind, code in kinds if n % 2 == 0 else kinds[::-1]:
-                    print(f"{size:,} records, {kind}, load {_load()}", file=sys.stderr)
-                    child = "read" if kind == "read" else "recluster"
-                    results[kind].append(_spawn(child, kept, code))
-            for kind, _code in kinds:
-                got = results[kind]
-                walls = " ".join(f"{r['wall']:.1f}" for r in got)
-                recluster_lines.append(
-                    f"{size:>10,} {kind:<10} {statistics.median(r['wall'] for r in got):>8.1f} "
-                    f"{statistics.median(r['peak_mb'] for r in got):>8.0f} "
-                    f"{statistics.median(r['before_mb'] for r in got):>9.0f} {size_mb:>8.0f}   "
-                    f"{walls}   {_load()}"
-                )
-            if not args.keep:
-                for suffix in ("", "-wal", "-shm"):
-                    Path(f"{kept}{suffix}").unlink(missing_ok=True)
-        print("\ncommit_rows CPU per record (µs), median of the pairs; per-run figures: plain / works")
-        print(f"{'records':>10} {'store only':>14} {'with works':>14} {'ratio':>8} {'works cost':>12}   load")
+            store = Path(args.store) if args.store else None
+            if args.pairs:
+                without_us, with_us, kept = _pairs(tmp, size, args.pairs, 0, store)
+                commit_lines.append(_commit_line(f"{size:,}", without_us, with_us))
+            else:
+                assert store is not None, "--pairs 0 needs --store"
+                kept = store
+            if args.extend:
+                without_us, with_us, _path = _pairs(tmp, size, args.pairs or 1, args.extend, kept)
+                commit_lines.append(_commit_line(f"+{args.extend:,} on {size:,}", without_us, with_us))
+            if args.runs:
+                recluster_lines += _recluster(args, size, kept)
+            if not args.keep and kept != store:
+                _unlink(kept)
+        print("\ncommit_rows CPU per record (µs), median; per run: store only / with works")
+        print(f"{'records':>16} {'store only':>11} {'with works':>11} {'ratio':>8} {'works cost':>11}   load")
         print("\n".join(commit_lines))
         print("\nrecluster_all in a child process per run (read: the peer); medians")
         print(
@@ -251,6 +287,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pairs", type=int, default=2, help="commit runs with and without works, per size")
     parser.add_argument("--runs", type=int, default=3, help="recluster_all runs (and peer runs) per size")
     parser.add_argument("--baseline", metavar="DIR", help="also run recluster_all with DIR's store package")
+    parser.add_argument(
+        "--extend", type=int, default=0, help="also commit this many more records onto copies"
+    )
+    parser.add_argument("--store", help="a clustered store of the (one) size to use instead of building one")
     parser.add_argument("--tmp", help="Folder for the stores (default: the system's)")
     parser.add_argument("--keep", action="store_true", help="Keep the stores")
     parser.add_argument("--child", nargs=2, metavar=("KIND", "DB"), help=argparse.SUPPRESS)
