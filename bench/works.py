@@ -11,7 +11,7 @@ SQLite store:
   pairs, the order alternating), medians and their ratio;
 * **recluster_all**: ``RecordStore.recluster_all`` (what ``lienhop rederive`` and ``reindex`` run) on the
   clustered store, each run in a child process of its own so the peak RSS (``VmHWM``) is that run's
-  alone: wall time, peak RSS, and RSS before it started. The peer, in the same kind of child, in turn:
+  alone: wall and CPU time, peak RSS, and RSS before it started. The peer, in the same kind of child, in turn:
   reading every live record's ``data`` column in the same batches of 2,000 (decoded from JSON by the
   column type, as ``recluster_all`` reads it: what any rebuild must at least do), and the store's
   file size. ``--baseline DIR`` runs ``recluster_all`` a second time per round with the ``store``
@@ -92,12 +92,12 @@ async def _recluster_child(path: Path) -> dict[str, Any]:
     db = await RecordStore.open(_url(path))
     try:
         before = _rss_mb()
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         changed = await db.recluster_all()
-        wall = time.perf_counter() - started
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     finally:
         await db.close()
-    return {"wall": wall, "before_mb": before, "changed": changed}
+    return {"wall": wall, "cpu": cpu, "before_mb": before, "changed": changed}
 
 
 async def _read_child(path: Path) -> dict[str, Any]:
@@ -109,7 +109,7 @@ async def _read_child(path: Path) -> dict[str, Any]:
     db = await RecordStore.open(_url(path))
     try:
         before = _rss_mb()
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         last, seen = 0, 0
         async with db.engine.connect() as conn:
             while True:
@@ -124,10 +124,10 @@ async def _read_child(path: Path) -> dict[str, Any]:
                     break
                 seen += len(batch)
                 last = batch[-1].pk
-        wall = time.perf_counter() - started
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     finally:
         await db.close()
-    return {"wall": wall, "before_mb": before, "changed": seen}
+    return {"wall": wall, "cpu": cpu, "before_mb": before, "changed": seen}
 
 
 def _rss_mb() -> float:
@@ -237,6 +237,7 @@ def _recluster(args: argparse.Namespace, size: int, path: Path) -> list[str]:
         walls = " ".join(f"{r['wall']:.1f}" for r in got)
         lines.append(
             f"{size:>10,} {kind:<10} {statistics.median(r['wall'] for r in got):>8.1f} "
+            f"{statistics.median(r['cpu'] for r in got):>7.1f} "
             f"{statistics.median(r['peak_mb'] for r in got):>8.0f} "
             f"{statistics.median(r['before_mb'] for r in got):>9.0f} {size_mb / 2**20:>8.0f}   "
             f"{walls}   {_load()}"
@@ -269,8 +270,8 @@ def run(args: argparse.Namespace) -> int:
         print("\n".join(commit_lines))
         print("\nrecluster_all in a child process per run (read: the peer); medians")
         print(
-            f"{'records':>10} {'run':<10} {'wall s':>8} {'peak MB':>8} {'before MB':>9} {'file MB':>8}"
-            "   walls   load"
+            f"{'records':>10} {'run':<10} {'wall s':>8} {'CPU s':>7} {'peak MB':>8} {'before MB':>9}"
+            f" {'file MB':>8}   walls   load"
         )
         print("\n".join(recluster_lines))
     finally:
