@@ -30,7 +30,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 
 import httpx
@@ -55,14 +55,16 @@ from schemas.record import Identifiers, Record  # noqa: E402
 from schemas.search import SearchRequest  # noqa: E402
 from schemas.settings import Settings  # noqa: E402
 from search.query import parse_query  # noqa: E402
+from store.front import RecordStore  # noqa: E402
 
 SEED = 20240601
 PAGE = 1000
 
 
-def records(count: int, seed: int = SEED) -> Iterator[Record]:
-    """The records of ``bench/search.py``'s generator, as the store takes them."""
-    for i in range(count):
+def records(count: int, seed: int = SEED, start: int = 0) -> Iterator[Record]:
+    """The records of ``bench/search.py``'s generator, as the store takes them (from the ``start``-th,
+    up to the ``count``-th)."""
+    for i in range(start, count):
         rng = random.Random(seed * 1_000_003 + i)
         work = rng.randrange(i) if i and rng.random() < 0.3 else i  # a copy held by another member
         fields = _work(work, seed)
@@ -75,6 +77,51 @@ def records(count: int, seed: int = SEED) -> Iterator[Record]:
         )
 
 
+async def add_members(store: RecordStore) -> None:
+    """The generator's members, those the store does not hold yet."""
+    have = {m.code for m in await store.list_members()}
+    for code in MEMBERS:
+        if code.upper() not in have:
+            await store.add_member(
+                MemberCreate(
+                    code=code.upper(),
+                    name_vi=f"Thư viện {code.upper()}",
+                    opac_url_template=f"https://opac.{code}.example.vn/record/{{local_id}}",
+                )
+            )
+
+
+async def fill(
+    store: RecordStore,
+    count: int,
+    commit: Callable[[str, list[Record]], Awaitable[object]] | None = None,
+    start: int = 0,
+) -> None:
+    """Commit ``count`` records (from the ``start``-th) a page of one member at a time, clustered into
+    works as they commit; ``commit(member, page)`` replaces ``store.commit_page`` (a bench timing only
+    the commit)."""
+
+    async def commit_page(member: str, page: list[Record]) -> object:
+        return await store.commit_page(member, None, page, state=None)
+
+    put = commit or commit_page
+    await add_members(store)
+    started = time.perf_counter()
+    pages: dict[str, list[Record]] = {}
+    for n, record in enumerate(records(start + count, start=start), 1):
+        page = pages.setdefault(record.member, [])
+        page.append(record)
+        if len(page) == PAGE:
+            await put(record.member, page)
+            pages[record.member] = []
+        if n % 50_000 == 0:
+            print(f"store: {n:,} records, {n / (time.perf_counter() - started):,.0f}/s", file=sys.stderr)
+    for member, page in pages.items():
+        if page:
+            await put(member, page)
+    print(f"store: {count:,} records in {time.perf_counter() - started:,.0f} s", file=sys.stderr)
+
+
 async def build(settings: Settings, count: int) -> None:
     """Members, then ``count`` records a page at a time (clustered into works as they commit), then
     the index; skipped when the store already holds them."""
@@ -84,31 +131,7 @@ async def build(settings: Settings, count: int) -> None:
         if have >= count:
             print(f"store: reusing {have:,} records in {settings.home}", file=sys.stderr)
         else:
-            for code in MEMBERS:
-                if code.upper() not in {m.code for m in await ctx.store.list_members()}:
-                    await ctx.store.add_member(
-                        MemberCreate(
-                            code=code.upper(),
-                            name_vi=f"Thư viện {code.upper()}",
-                            opac_url_template=f"https://opac.{code}.example.vn/record/{{local_id}}",
-                        )
-                    )
-            started = time.perf_counter()
-            pages: dict[str, list[Record]] = {}
-            for n, record in enumerate(records(count), 1):
-                page = pages.setdefault(record.member, [])
-                page.append(record)
-                if len(page) == PAGE:
-                    await ctx.store.commit_page(record.member, None, page, state=None)
-                    pages[record.member] = []
-                if n % 50_000 == 0:
-                    print(
-                        f"store: {n:,} records, {n / (time.perf_counter() - started):,.0f}/s", file=sys.stderr
-                    )
-            for member, page in pages.items():
-                if page:
-                    await ctx.store.commit_page(member, None, page, state=None)
-            print(f"store: {count:,} records in {time.perf_counter() - started:,.0f} s", file=sys.stderr)
+            await fill(ctx.store, count)
         assert ctx.indexer is not None
         started = time.perf_counter()
         indexed = await ctx.indexer.sync()

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
+from schemas.record import Record
 from schemas.text import folded_text, name_key
 
 LINKING = ("isbn", "doi")  # identifiers that link any two records; "issn" links journals only
@@ -65,21 +67,58 @@ class WorkKeys:
 def work_keys(fields: Mapping[str, Any]) -> WorkKeys | None:
     """The keys of a live record from its fields (a ``Record`` dumped to JSON, ``raw`` not needed);
     ``None`` when it has nothing to keep (no title, not a journal)."""
-    text = " ".join(p for p in (fields.get("title"), fields.get("subtitle")) if p)
+    ids = fields.get("identifiers") or {}
+    return keys_of_fields(
+        fields.get("title"),
+        fields.get("subtitle"),
+        fields.get("type") == "journal",
+        any(ids.get(kind) for kind in LINKING),
+        bool(ids.get("issn")),
+        fields.get("authors") or [],
+        fields.get("year"),
+        fields.get("publisher"),
+    )
+
+
+def record_keys(record: Record) -> WorkKeys | None:
+    """:func:`work_keys` of a ``Record`` itself, without dumping it (``store.rows.record_row`` makes
+    them beside the row, in a harvest's parse worker)."""
+    ids = record.identifiers
+    return keys_of_fields(
+        record.title,
+        record.subtitle,
+        record.type == "journal",
+        bool(ids.isbn or ids.doi),
+        bool(ids.issn),
+        record.authors,
+        record.year,
+        record.publisher,
+    )
+
+
+def keys_of_fields(
+    title: str | None,
+    subtitle: str | None,
+    journal: bool,
+    linking: bool,
+    issn: bool,
+    authors: Sequence[str],
+    year: int | None,
+    publisher: str | None,
+) -> WorkKeys | None:
+    """The keys from the fields they are made of: ``linking``, whether the record carries an ISBN or
+    a DOI; ``issn``, whether it carries an ISSN."""
+    text = " ".join(p for p in (title, subtitle) if p)
     folded = folded_text(text) if text else ""
-    journal = fields.get("type") == "journal"
     if not folded and not journal:
         return None
-    ids = fields.get("identifiers") or {}
-    linked = any(ids.get(kind) for kind in LINKING) or (journal and bool(ids.get("issn")))
-    title_key = publisher = None
+    linked = linking or (journal and issn)
+    title_key = folded_publisher = None
     if folded and not linked:
-        authors = fields.get("authors") or []
         author = name_key(authors[0]) if authors else ""
-        year = fields.get("year")
         title_key = _hash(f"{folded}\x1f{author}\x1f{'' if year is None else year}")
-        publisher = _folded_publisher(fields.get("publisher") or "")
-    return WorkKeys(_hash(folded) if folded else None, title_key, publisher, journal)
+        folded_publisher = _folded_publisher(publisher or "")
+    return WorkKeys(_hash(folded) if folded else None, title_key, folded_publisher, journal)
 
 
 @dataclass(slots=True)
@@ -124,7 +163,35 @@ class UnionFind:
         return list(found.values())
 
 
-def link_title_group(uf: UnionFind, group: Sequence[tuple[int, str | None]]) -> None:
+class DenseUnionFind:
+    """:class:`UnionFind` over every int below ``size`` at 8 bytes each (an array, not a dict of int
+    objects at ten times that), for the whole store's records by primary key; the same roots."""
+
+    def __init__(self, size: int) -> None:
+        self.parent = array("q", range(size))
+
+    def find(self, x: int) -> int:
+        parent = self.parent
+        root = x
+        while parent[root] != root:
+            root = parent[root]
+        while parent[x] != root:
+            parent[x], x = root, parent[x]
+        return root
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:  # the older record's root stays the root: a component's root is its oldest record
+            if rb < ra:
+                ra, rb = rb, ra
+            self.parent[rb] = ra
+
+
+class Unites(Protocol):
+    def union(self, a: int, b: int) -> None: ...
+
+
+def link_title_group(uf: Unites, group: Sequence[tuple[int, str | None]]) -> None:
     """Union records sharing a title key: (pk, publisher) pairs. Records naming different publishers
     are not linked, but a record naming none links to all, so it joins them all into one."""
     if any(publisher is None for _pk, publisher in group):

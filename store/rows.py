@@ -14,6 +14,8 @@ from typing import NamedTuple
 
 from schemas.record import Record, record_id
 
+from .clusters import WorkKeys, record_keys
+
 _RECORD_JSON = Record.__pydantic_serializer__
 _NOT_HASHED = {"datestamp": True}
 _NOT_STORED_IN_DATA = {"raw": True}
@@ -35,6 +37,7 @@ class RecordRow(NamedTuple):
     raw_format: str
     raw: str
     identifiers: tuple[tuple[str, str], ...]  # (kind, value) rows of record_identifiers
+    keys: WorkKeys | None  # its work_keys row (store.clusters.record_keys); None: a tombstone, or none
 
 
 def content_hash(record: Record) -> str:
@@ -68,4 +71,5 @@ def record_row(record: Record) -> RecordRow:
         raw_format=record.raw_format,
         raw=record.raw,
         identifiers=tuple(dict.fromkeys(identifiers)),
+        keys=None if record.deleted else record_keys(record),
     )

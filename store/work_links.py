@@ -44,7 +44,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .clusters import LINKING, Assignment, Node, WorkKeys, assign, components
 from .clusters import work_id as make_work_id
-from .clusters import work_keys as keys_of
 from .rows import RecordRow
 from .tables import counters, record_identifiers, records, work_keys, work_overrides, works
 
@@ -121,6 +120,11 @@ _INSERT_KEYS = (
 )
 
 
+async def insert_keys(conn: AsyncConnection, key_rows: list[dict[str, Any]]) -> None:
+    """Insert ``work_keys`` rows made by :func:`key_row`."""
+    await _executemany(conn, insert(work_keys), _INSERT_KEYS, key_rows)
+
+
 async def recluster_page(
     conn: AsyncConnection, changed: Mapping[str, int], stale: Sequence[int], rows: Mapping[str, RecordRow]
 ) -> None:
@@ -135,12 +139,11 @@ async def recluster_page(
         await conn.execute(delete(work_keys).where(one_of(conn, work_keys.c.record_pk, stale)))
     key_rows = []
     for oai_id, pk in changed.items():
-        row = rows[oai_id]
-        keys = None if row.deleted else keys_of(json.loads(row.data))
+        keys = rows[oai_id].keys  # made with the row, from the record (a tombstone has none)
         if keys is not None:
             key_rows.append(key_row(pk, keys))
     if key_rows:
-        await _executemany(conn, insert(work_keys), _INSERT_KEYS, key_rows)
+        await insert_keys(conn, key_rows)
     await recluster_records(conn, list(changed.values()))
 
 
@@ -289,7 +292,7 @@ async def apply(
     ]
     dead = [*assignment.merged, *assignment.emptied]
     fresh = sum(wid is None for wid in assignment.ids)
-    ord_, seq = await _reserve_numbers(conn, fresh, fresh + len(kept) + len(dead))
+    ord_, seq = await reserve_numbers(conn, fresh, fresh + len(kept) + len(dead))
     new_works: list[dict[str, Any]] = []
     moves: list[dict[str, Any]] = []
     placed: set[int] = set()
@@ -312,30 +315,47 @@ async def apply(
     for wid in dead:
         seq += 1
         changes.append({"_id": wid, "seq": seq, "alive": False, "merged_into": assignment.merged.get(wid)})
+    await write_works(conn, new_works, changes, assignment.merged)
+    await move_records(conn, moves)
+    return len(new_works) + len(kept) + len(dead)
+
+
+async def write_works(
+    conn: AsyncConnection,
+    new_works: list[dict[str, Any]],
+    changes: list[dict[str, Any]],
+    merged: Mapping[str, str],
+) -> None:
+    """Insert ``new_works`` rows, update ``changes`` (``_id``, seq, alive, merged_into), and send
+    the earlier redirects to a work merged now (``merged``: loser -> winner) straight to where it went."""
     if new_works:
         await _executemany(conn, insert(works), _INSERT_WORKS, new_works)
     if changes:
-        await conn.execute(update(works).where(works.c.id == bindparam("_id")), changes)
-    if assignment.merged:
-        # earlier redirects to a work merged now go straight to where it went
+        statement = update(works).where(works.c.id == bindparam("_id"))
+        await _executemany(conn, statement, _UPDATE_WORKS, changes)
+    if merged:
         await conn.execute(
             update(works)
             .where(works.c.merged_into == bindparam("_loser"))
             .values(merged_into=bindparam("_winner")),
-            [{"_loser": loser, "_winner": winner} for loser, winner in assignment.merged.items()],
+            [{"_loser": loser, "_winner": winner} for loser, winner in merged.items()],
         )
+
+
+async def move_records(conn: AsyncConnection, moves: list[dict[str, Any]]) -> None:
+    """Set ``records.work_id``: ``{"_pk": pk, "_work": work id or None}`` rows."""
     if moves:
         statement = update(records).where(records.c.pk == bindparam("_pk")).values(work_id=bindparam("_work"))
         await _executemany(conn, statement, "UPDATE records SET work_id = :_work WHERE pk = :_pk", moves)
-    return len(new_works) + len(kept) + len(dead)
 
 
+_UPDATE_WORKS = "UPDATE works SET seq = :seq, alive = :alive, merged_into = :merged_into WHERE id = :_id"
 _INSERT_WORKS = (
     "INSERT INTO works (id, ord, seq, alive, merged_into) VALUES (:id, :ord, :seq, :alive, :merged_into)"
 )
 
 
-async def _reserve_numbers(conn: AsyncConnection, works_n: int, seq_n: int) -> tuple[int, int]:
+async def reserve_numbers(conn: AsyncConnection, works_n: int, seq_n: int) -> tuple[int, int]:
     """Take ``works_n`` work numbers and ``seq_n`` change numbers in one statement; the numbers before
     the first of each."""
     if not works_n:
