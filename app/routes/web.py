@@ -18,6 +18,7 @@ from schemas.member import Member
 from schemas.search import SearchResponse
 from schemas.work import fullest
 from search.semantics import MAX_WINDOW
+from store.records import StoredRecord
 
 from ..catalog import member_status, member_statuses, opac_link, other_holders
 from ..deps import SearchRequestDep, StoreDep
@@ -199,25 +200,29 @@ async def search_page(request: Request, search: SearchRequestDep, store: StoreDe
     )
 
 
-@router.get("/record/{record_id}", response_class=HTMLResponse)
-async def record_page(request: Request, record_id: str, store: StoreDep) -> HTMLResponse:
-    """One record with its member's OPAC link and every other member holding the same item."""
-    stored = await store.get_record(record_id)
+async def _described(
+    request: Request, store: StoreDep, stored: StoredRecord, path: str | None = None
+) -> dict[str, Any]:
+    """What the record page shows of one record (and the work page, at ``path``, of its fullest
+    record): its member's OPAC link, every other member holding the same item, and the page's metadata."""
     member = await store.get_member(stored.record.member)
     others = await other_holders(store, stored.record)
     opac_url = opac_link(member, stored.record)
-    return render(
-        request,
-        "record.html",
-        {
-            "stored": stored,
-            "record": stored.record,
-            "member": member,
-            "opac_url": opac_url,
-            "others": others,
-            "seo": record_metadata(request, stored, member, opac_url, others, page_text(request)),
-        },
-    )
+    seo = record_metadata(request, stored, member, opac_url, others, page_text(request), path)
+    return {
+        "stored": stored,
+        "record": stored.record,
+        "member": member,
+        "opac_url": opac_url,
+        "others": others,
+        "seo": seo,
+    }
+
+
+@router.get("/record/{record_id}", response_class=HTMLResponse)
+async def record_page(request: Request, record_id: str, store: StoreDep) -> HTMLResponse:
+    """One record with its member's OPAC link and every other member holding the same item."""
+    return render(request, "record.html", await _described(request, store, await store.get_record(record_id)))
 
 
 @router.get("/work/{work_id}", response_class=HTMLResponse, response_model=None)
@@ -232,24 +237,9 @@ async def work_page(request: Request, work_id: str, store: StoreDep) -> HTMLResp
     if not state.records:
         raise NotFound(f"no work {work_id!r}")
     stored = next(s for s in state.records if s.record is fullest([r.record for r in state.records]))
-    member = await store.get_member(stored.record.member)
-    others = await other_holders(store, stored.record)
-    opac_url = opac_link(member, stored.record)
-    seo = record_metadata(request, stored, member, opac_url, others, page_text(request), f"/work/{work_id}")
-    return render(
-        request,
-        "record.html",
-        {
-            "stored": stored,
-            "record": stored.record,
-            "member": member,
-            "opac_url": opac_url,
-            "others": others,
-            "seo": seo,
-            "work": state,
-            "work_members": await members_by_code(store),
-        },
-    )
+    context = await _described(request, store, stored, f"/work/{work_id}")
+    context.update(work=state, work_members=await members_by_code(store))
+    return render(request, "record.html", context)
 
 
 @router.get("/status", response_class=HTMLResponse)
