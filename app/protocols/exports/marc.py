@@ -172,14 +172,19 @@ def join_marcxml(documents: Sequence[bytes]) -> bytes:
 
 def to_marc21(record: Record, links: Sequence[str] = ()) -> bytes:
     """The record in ISO 2709 transmission format, UTF-8 (leader/09 = "a")."""
-    marc = marc_record(record, links)
+    return iso2709(marc_record(record, links), "the record")
+
+
+def iso2709(marc: pymarc.Record, what: str) -> bytes:
+    """``marc`` in ISO 2709 transmission format, UTF-8 (leader/09 = "a"); ``InvalidInput`` naming
+    ``what`` when it is longer than the format's five-digit length allows."""
     leader = str(marc.leader)
     marc.leader = Leader(leader[:9] + "a" + leader[10:])
     marc.force_utf8 = True
     encoded = marc.as_marc()
     if len(encoded) > _ISO2709_MAX:
         raise InvalidInput(
-            f"the record is {len(encoded)} bytes, more than ISO 2709 allows ({_ISO2709_MAX}); "
+            f"{what} is {len(encoded)} bytes, more than ISO 2709 allows ({_ISO2709_MAX}); "
             "ask for format=marcxml"
         )
     return encoded

@@ -9,9 +9,9 @@ from collections.abc import Mapping, Sequence
 import pymarc
 from fastapi import Request, Response
 from lxml import etree
-from pymarc import Field, Leader, Subfield
+from pymarc import Field, Subfield
 
-from schemas.errors import InvalidInput, NotFound
+from schemas.errors import NotFound
 from schemas.member import Member
 from schemas.work import Holdings, fullest
 from store.records import StoredRecord
@@ -21,7 +21,7 @@ from ...deps import get_context
 from ...holdings import holdings
 from ..oai.xml import MARC
 from .formats import ExportFormat, choose_format
-from .marc import _ISO2709_MAX, marc_record, marcxml_element
+from .marc import iso2709, marc_record, marcxml_element
 
 
 def work_links(public_url: str, work_id: str, summary: Holdings) -> list[str]:
@@ -71,16 +71,7 @@ def work_export(
         collection.append(marcxml_element(work_marc(work_id, live, members, public_url)))
         return etree.tostring(collection, xml_declaration=True, encoding="UTF-8")
     if chosen.name == "marc":
-        marc = work_marc(work_id, live, members, public_url)
-        leader = str(marc.leader)
-        marc.leader = Leader(leader[:9] + "a" + leader[10:])
-        marc.force_utf8 = True
-        encoded = marc.as_marc()
-        if len(encoded) > _ISO2709_MAX:
-            raise InvalidInput(
-                f"the work's record is {len(encoded)} bytes, more than ISO 2709 allows; ask for marcxml"
-            )
-        return encoded
+        return iso2709(work_marc(work_id, live, members, public_url), "the work's record")
     summary = holdings(work_id, live, members)
     return chosen.write(fullest([s.record for s in live]), work_links(public_url, work_id, summary))
 
