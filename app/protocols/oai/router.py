@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from ...deps import SettingsDep, StoreDep
-from ..get_and_post import add_get_and_post
+from ..get_and_post import add_get_and_post, parameter
 from .arguments import VERBS
 from .catalogue import CatalogueRepository
 from .provider import answer
@@ -15,36 +15,15 @@ from .provider import answer
 router = APIRouter(tags=["protocols"])
 
 
-def _parameter(name: str, description: str, **schema: Any) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
-
-
-_OPENAPI: dict[str, Any] = {
-    "parameters": [
-        _parameter("verb", "The OAI-PMH verb", type="string", enum=list(VERBS)),
-        _parameter("metadataPrefix", "oai_dc or marcxml", type="string", enum=["oai_dc", "marcxml"]),
-        _parameter("identifier", "oai:<host>:<record id>, host from LIENHOP_PUBLIC_URL", type="string"),
-        _parameter("from", "Changed on or after (YYYY-MM-DD or YYYY-MM-DDThh:mm:ssZ)", type="string"),
-        _parameter("until", "Changed on or before, same granularity as from", type="string"),
-        _parameter("set", "member:<CODE> or type:<type> (ListSets lists them)", type="string"),
-        _parameter("resumptionToken", "From the previous page; exclusive, never expires", type="string"),
-    ],
-}
-_FORM: dict[str, Any] = {
-    "requestBody": {
-        "content": {
-            "application/x-www-form-urlencoded": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        p["name"]: {**p["schema"], "description": p["description"]}
-                        for p in _OPENAPI["parameters"]
-                    },
-                }
-            }
-        }
-    }
-}
+_PARAMETERS: list[dict[str, Any]] = [
+    parameter("verb", "The OAI-PMH verb", type="string", enum=list(VERBS)),
+    parameter("metadataPrefix", "oai_dc or marcxml", type="string", enum=["oai_dc", "marcxml"]),
+    parameter("identifier", "oai:<host>:<record id>, host from LIENHOP_PUBLIC_URL", type="string"),
+    parameter("from", "Changed on or after (YYYY-MM-DD or YYYY-MM-DDThh:mm:ssZ)", type="string"),
+    parameter("until", "Changed on or before, same granularity as from", type="string"),
+    parameter("set", "member:<CODE> or type:<type> (ListSets lists them)", type="string"),
+    parameter("resumptionToken", "From the previous page; exclusive, never expires", type="string"),
+]
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "An OAI-PMH 2.0 response document. Protocol errors (badArgument, badVerb, "
@@ -67,7 +46,6 @@ add_get_and_post(
     "/oai",
     oai,
     responses=_RESPONSES,
-    openapi_get=_OPENAPI,
-    openapi_form=_FORM,
+    parameters=_PARAMETERS,
     summary="OAI-PMH 2.0 provider of the union catalogue",
 )

@@ -10,33 +10,24 @@ from fastapi.responses import JSONResponse
 from ...deps import ContextDep, StoreDep
 from ...web_support import render
 from ..exports.formats import _accepted
+from ..get_and_post import parameter
 from .citation import parse_openurl
 from .resolve import Resolution, resolve
 
 router = APIRouter(tags=["protocols"])
 
 
-def _parameter(name: str, description: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "description": description,
-        "schema": {"type": "string"},
-    }
-
-
 _OPENAPI: dict[str, Any] = {
     "parameters": [
-        _parameter("url_ver", "Z39.88-2004 for OpenURL 1.0 (absent for 0.1 links)"),
-        _parameter("rft.isbn", "ISBN-10 or -13 (0.1: isbn)"),
-        _parameter("rft.issn", "ISSN (0.1: issn); rft.eissn too"),
-        _parameter("rft_id", "info:doi/10.x/y, info:isbn/…, urn:isbn:… (repeatable; 0.1: id=doi:10.x/y)"),
-        _parameter("rft.atitle", "Article title (also rft.btitle, rft.title; 0.1: atitle, title)"),
-        _parameter("rft.jtitle", "Journal title"),
-        _parameter("rft.au", "An author (or rft.aulast with rft.aufirst)"),
-        _parameter("rft.date", "Publication date; its year must agree with a title match"),
-        _parameter("format", "json for JSON whatever Accept says"),
+        parameter("url_ver", "Z39.88-2004 for OpenURL 1.0 (absent for 0.1 links)"),
+        parameter("rft.isbn", "ISBN-10 or -13 (0.1: isbn)"),
+        parameter("rft.issn", "ISSN (0.1: issn); rft.eissn too"),
+        parameter("rft_id", "info:doi/10.x/y, info:isbn/…, urn:isbn:… (repeatable; 0.1: id=doi:10.x/y)"),
+        parameter("rft.atitle", "Article title (also rft.btitle, rft.title; 0.1: atitle, title)"),
+        parameter("rft.jtitle", "Journal title"),
+        parameter("rft.au", "An author (or rft.aulast with rft.aufirst)"),
+        parameter("rft.date", "Publication date; its year must agree with a title match"),
+        parameter("format", "json for JSON whatever Accept says"),
     ]
 }
 _RESPONSES: dict[int | str, dict[str, Any]] = {

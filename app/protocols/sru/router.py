@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Request, Response
 
 from ...deps import ContextDep
-from ..get_and_post import add_get_and_post
+from ..get_and_post import add_get_and_post, parameter
 from . import diagnostics as d
 from .cql import INDEXES, translate
 from .diagnostics import SruDiagnostic
@@ -36,56 +36,31 @@ _MEDIA = {"1.2": "text/xml; charset=utf-8", "2.0": "application/sru+xml; charset
 _ACCEPTED = {"text/xml", "application/xml", "application/sru+xml"}
 
 
-def _parameter(name: str, description: str, **schema: Any) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "description": description,
-        "schema": schema or {"type": "string"},
-    }
-
-
 _PARAMETERS = [
-    _parameter(
+    parameter(
         "operation",
         "SRU 1.x: explain (default without a query) or searchRetrieve",
         type="string",
         enum=["explain", "searchRetrieve"],
     ),
-    _parameter(
+    parameter(
         "version",
         "1.1, 1.2 or 2.0 (default: 1.2 when operation is given, else 2.0)",
         type="string",
         enum=["1.1", "1.2", "2.0"],
     ),
-    _parameter("query", 'CQL, e.g. dc.title = "thư viện số" and dc.date >= 2015'),
-    _parameter("startRecord", "Position of the first record (from 1)", type="integer", minimum=1),
-    _parameter(
+    parameter("query", 'CQL, e.g. dc.title = "thư viện số" and dc.date >= 2015'),
+    parameter("startRecord", "Position of the first record (from 1)", type="integer", minimum=1),
+    parameter(
         "maximumRecords",
         f"Records per page (default {DEFAULT_RECORDS}, at most {MAX_RECORDS})",
         type="integer",
         minimum=0,
     ),
-    _parameter("recordSchema", "dc (default) or marcxml, by name or identifier"),
-    _parameter("recordPacking", "SRU 1.2: xml (default) or string"),
-    _parameter("recordXMLEscaping", "SRU 2.0: xml (default) or string"),
+    parameter("recordSchema", "dc (default) or marcxml, by name or identifier"),
+    parameter("recordPacking", "SRU 1.2: xml (default) or string"),
+    parameter("recordXMLEscaping", "SRU 2.0: xml (default) or string"),
 ]
-_OPENAPI: dict[str, Any] = {"parameters": _PARAMETERS}
-_FORM: dict[str, Any] = {
-    "requestBody": {
-        "content": {
-            "application/x-www-form-urlencoded": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        p["name"]: {**p["schema"], "description": p["description"]} for p in _PARAMETERS
-                    },
-                }
-            }
-        }
-    }
-}
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "An SRU explainResponse (ZeeRex) or searchRetrieveResponse: SRU 1.2's namespace as "
@@ -156,7 +131,6 @@ add_get_and_post(
     "/sru",
     sru,
     responses=_RESPONSES,
-    openapi_get=_OPENAPI,
-    openapi_form=_FORM,
+    parameters=_PARAMETERS,
     summary="SRU 1.2 and 2.0 searchRetrieve and explain",
 )
