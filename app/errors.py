@@ -54,7 +54,8 @@ class Forbidden(LienhopError):
 
 
 class UnsupportedMediaType(LienhopError):
-    """An admin request body that is not JSON (a form or text/plain post from another site)."""
+    """A request body in a media type the route does not take: an admin body that is not JSON (a form or
+    text/plain post from another site), a batch lookup body neither JSON nor text."""
 
     status = 415
     title = "Unsupported media type"

@@ -16,11 +16,10 @@ LienhopError (500)
 │   ├── NotAListVerb [harvesters.oai.errors]
 │   ├── NoStoredMetadata [harvesters.rederive]
 │   ├── TooManyIdentifiers (413: a batch lookup over 1,000) [app.protocols.lookup]
-│   ├── UnsupportedMediaType (415: a batch body neither JSON nor text) [app.protocols.lookup]
 │   └── CounterFormatError (a COUNTER report file that cannot be read) [schemas.usage]
 ├── Unauthorized (401) [app.errors]
 ├── Forbidden (403) [app.errors]
-├── UnsupportedMediaType (415) [app.errors]
+├── UnsupportedMediaType (415: a body of a media type the route does not take) [app.errors]
 ├── TooManyRequests (429, with Retry-After) [app.errors]
 ├── HarvestError (502)
 │   ├── OAIError (carries the OAI-PMH error code)

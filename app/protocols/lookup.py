@@ -29,13 +29,6 @@ class TooManyIdentifiers(InvalidInput):
     title = "Too many identifiers"
 
 
-class UnsupportedMediaType(InvalidInput):
-    """A batch body in a media type other than JSON or plain text."""
-
-    status = 415
-    title = "Unsupported media type"
-
-
 class BatchLookupRequest(BaseModel):
     """``POST /lookup`` as JSON (a text/plain body is one identifier a line)."""
 

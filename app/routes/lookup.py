@@ -13,13 +13,13 @@ from schemas.errors import InvalidInput
 
 from ..catalog import LookupResult, lookup_identifier, lookup_title
 from ..deps import ContextDep, StoreDep
+from ..errors import UnsupportedMediaType
 from ..openapi import problems
 from ..protocols.lookup import (
     MAX_IDENTIFIERS,
     BatchLookupRequest,
     BatchLookupResponse,
     TooManyIdentifiers,
-    UnsupportedMediaType,
     batch_lookup,
     check_size,
     lines_of,
