@@ -2,7 +2,8 @@
 
 ``python -m tests.store.writer_process URL MEMBER PAGES SIZE`` opens the store, prints ``ready``, waits
 for a line on stdin (so several writers start committing at the same moment), then commits ``PAGES``
-pages of ``SIZE`` new records of ``MEMBER``, one transaction each, and exits 0.
+pages of ``SIZE`` new records of ``MEMBER``, one transaction each with a short pause between them (as a
+harvest fetching its next page), and exits 0.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ async def main(url: str, member: str, pages: int, size: int) -> None:
         await asyncio.to_thread(sys.stdin.readline)
         for page in range(pages):
             await store.commit_page(member, None, page_records(member, page, size))
+            # a harvest fetches its next page between commits: without this pause one writer can take
+            # every commit before the other gets the write lock, and nothing is interleaved to test
+            await asyncio.sleep(0.005)
     finally:
         await store.close()
 
