@@ -50,8 +50,10 @@ from .semantics import (
     rank_completions,
 )
 from .tantivy_query import (
+    ConstantScores,
     _filter_key,
     compiled,
+    constant_scores,
     words_query,
 )
 from .tantivy_results import (
@@ -388,8 +390,11 @@ class TantivyBackend:
         pending: Future[dict[str, list[FacetValue]]] | None = None
         if request.facets and parallel_facets(searcher):
             pending = _FACET_POOL.submit(_facets, searcher, matching, request.facets, request.facet_size)
+        constant = None
+        if ranked and query.as_typed is None:
+            constant = constant_scores(query.positive_terms, matching)
         if request.size:
-            hits, total, next_cursor = self._page(searcher, scored, request, ranked)
+            hits, total, next_cursor = self._page(searcher, scored, request, ranked, constant)
         else:
             hits, next_cursor = [], None
             total = _total(searcher.search(matching, 1))  # tantivy wants a limit > 0
@@ -402,14 +407,19 @@ class TantivyBackend:
         return BackendResult(total=total, hits=hits, facets=facets, next_cursor=next_cursor)
 
     def _page(
-        self, searcher: tantivy.Searcher, query: Q, request: SearchRequest, ranked: bool
+        self,
+        searcher: tantivy.Searcher,
+        query: Q,
+        request: SearchRequest,
+        ranked: bool,
+        constant: ConstantScores | None,
     ) -> tuple[list[BackendHit], int, str | None]:
         size = request.size
         if request.cursor:
             after = _cursor_key(request.sort, ranked, decode_cursor(request.cursor))
             limit = size + 1
             while True:
-                entries, total = _ordered(searcher, query, request.sort, ranked, limit)
+                entries, total = _ordered(searcher, query, request.sort, ranked, limit, constant)
                 start = next((i for i, e in enumerate(entries) if e.key > after), len(entries))
                 if len(entries) - start >= size + 1 or len(entries) < limit:
                     break
@@ -417,7 +427,7 @@ class TantivyBackend:
             window = entries[start : start + size + 1]
         else:
             offset = (request.page - 1) * size
-            entries, total = _ordered(searcher, query, request.sort, ranked, offset + size + 1)
+            entries, total = _ordered(searcher, query, request.sort, ranked, offset + size + 1, constant)
             window = entries[offset:]
         hits: list[BackendHit] = []
         for entry in window[:size]:

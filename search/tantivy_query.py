@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import tantivy
 from tantivy import Occur
@@ -140,6 +141,38 @@ def rank_queries(terms: Sequence[Term]) -> list[Q]:
                     )
                 )
     return out
+
+
+@dataclass(frozen=True)
+class ConstantScores:
+    """How a ranking query scores when every clause adds a constant: a match's score is the sum of
+    the constants of the clauses it matches, so a group of equal scores is the set of matches that
+    match exactly some subsets of the clauses (``search.tantivy_results`` fetches such a group in id
+    order instead of ranking the whole group)."""
+
+    matching: Q
+    clauses: tuple[tuple[Q, float], ...]  # each ranking clause and the score it adds
+
+
+#: Above this many constant clauses, the subsets are too many to enumerate (2**n).
+_MAX_CONSTANT_CLAUSES = 10
+
+
+def constant_scores(terms: tuple[Term, ...], matching: Q) -> ConstantScores | None:
+    """The ranking clauses of ``rank_queries(terms)`` and their constant scores, when each positive
+    term is one unquoted prefix word (tantivy scores a regex match with its boost alone, as
+    Elasticsearch's constant-score prefix rewrite); None when any clause scores by BM25."""
+    boosted = terms[:_MAX_BOOSTED_TERMS]
+    if not boosted or any(not t.prefix or t.phrase or t.fuzzy or len(t.folded) != 1 for t in boosted):
+        return None
+    clauses: list[tuple[Q, float]] = []
+    for term in boosted:
+        clauses += [(term_query(term, stem=stem), FIELD_WEIGHTS[stem]) for stem in _SCORED[term.field]]
+        if term.exact:
+            clauses.append((term_query(term, exact=True), EXACT_BOOST))
+    if len(clauses) > _MAX_CONSTANT_CLAUSES:
+        return None
+    return ConstantScores(matching, tuple(clauses))
 
 
 @functools.lru_cache(maxsize=1024)

@@ -18,6 +18,7 @@ from schemas.errors import InvalidInput
 from schemas.search import FacetValue
 
 from .tantivy_query import (
+    ConstantScores,
     _everything_but,
 )
 from .tantivy_schema import (
@@ -79,13 +80,18 @@ def _id_keys(searcher: tantivy.Searcher, addrs: list[Any]) -> list[tuple[int, in
 
 
 def _ordered(
-    searcher: tantivy.Searcher, query: Q, sort: str, ranked: bool, limit: int
+    searcher: tantivy.Searcher,
+    query: Q,
+    sort: str,
+    ranked: bool,
+    limit: int,
+    constant: ConstantScores | None = None,
 ) -> tuple[list[_Entry], int]:
     """The first ``limit`` matches in the exact order of ``search.semantics`` (sort value, then id).
 
     tantivy orders by one value and breaks ties by document address; the group of equal values at the
     end of the window may therefore be cut anywhere. It is refetched whole (or, for scores, the window
-    widened until it holds it whole) and ordered by id.
+    widened until it holds it whole, unless ``constant`` says how to fetch it by id) and ordered by id.
     """
     if sort == "relevance" and not ranked:
         # Every score is 0: the order is the id order, which tantivy sorts natively.
@@ -93,7 +99,7 @@ def _ordered(
         entries = [_Entry((-0.0, *id_key(v)), [0.0], addr) for v, addr in result.hits]
         return entries, _total(result)
     if sort == "relevance":
-        return _ordered_by_score(searcher, query, limit)
+        return _ordered_by_score(searcher, query, limit, constant)
     if sort == "title":
         result = searcher.search(query, limit, order_by_field="title_sort", order=Order.Asc)
         raw = [(str(v)[len(_SORT_MARK) :], addr) for v, addr in result.hits]
@@ -142,7 +148,9 @@ def _ordered(
     return entries + tail, total
 
 
-def _ordered_by_score(searcher: tantivy.Searcher, query: Q, limit: int) -> tuple[list[_Entry], int]:
+def _ordered_by_score(
+    searcher: tantivy.Searcher, query: Q, limit: int, constant: ConstantScores | None = None
+) -> tuple[list[_Entry], int]:
     # One more than the limit, so that a group of equal scores running past the limit is seen (and
     # the window widened until it holds the group whole): tantivy cuts such a group by address, and
     # the page must hold the group's first ids, not any of them.
@@ -155,6 +163,12 @@ def _ordered_by_score(searcher: tantivy.Searcher, query: Q, limit: int) -> tuple
             break
         if hits[-1][0] != hits[limit - 1][0]:
             break  # the group of the limit-th score ends inside the window
+        if constant is not None:
+            # A broad prefix query ties hundreds of thousands of matches: widening the window to
+            # them all costs about 200 ms at 1M works, fetching the group's first ids about 20.
+            grouped = _with_tie_group(searcher, query, constant, hits, limit)
+            if grouped is not None:
+                return grouped, total
         window *= 4
     if len(hits) > limit:
         boundary = hits[limit - 1][0]
@@ -166,6 +180,55 @@ def _ordered_by_score(searcher: tantivy.Searcher, query: Q, limit: int) -> tuple
     ]
     entries.sort(key=_entry_key)
     return entries[:limit], total
+
+
+def _with_tie_group(
+    searcher: tantivy.Searcher, query: Q, constant: ConstantScores, hits: list[Any], limit: int
+) -> list[_Entry] | None:
+    """The first ``limit`` entries when the group of the ``limit``-th score runs past the window:
+    the hits scoring above it, then the group's first ids, fetched in id order as the matches that
+    match exactly the clauses whose constants sum to its score. None when no such clauses are found
+    (the caller widens the window instead)."""
+    boundary = hits[limit - 1][0]
+    above = [h for h in hits if h[0] > boundary]
+    clauses = constant.clauses
+    subsets = []
+    for mask in range(1, 1 << len(clauses)):
+        total = sum(score for i, (_, score) in enumerate(clauses) if mask >> i & 1)
+        if abs(total - boundary) <= 1e-4 * max(1.0, abs(total)):  # the engine sums in 32-bit floats
+            subsets.append(mask)
+
+    def exactly(mask: int, base: Q) -> Q:
+        return Q.boolean_query(
+            [(Occur.Must, base)]
+            + [(Occur.Must if mask >> i & 1 else Occur.MustNot, q) for i, (q, _) in enumerate(clauses)]
+        )
+
+    if len(subsets) > 1:
+        # Sums this close may still differ in the engine's last bit: keep those scoring the boundary.
+        subsets = [
+            mask
+            for mask in subsets
+            if [h[0] for h in searcher.search(exactly(mask, query), 1, count=False).hits] == [boundary]
+        ]
+    if not subsets:
+        return None
+    wanted = limit - len(above)
+    group: list[tuple[tuple[Any, ...], Any]] = []
+    for mask in subsets:
+        found = searcher.search(
+            exactly(mask, constant.matching), wanted, count=False, order_by_field="id", order=Order.Asc
+        )
+        group += [((-float(boundary), *id_key(v)), addr) for v, addr in found.hits]
+    group.sort(key=lambda g: g[0])
+    keys = _id_keys(searcher, [addr for _, addr in above]) if above else []
+    entries = [
+        _Entry((-float(score), *idk), [float(score)], addr, float(score))
+        for (score, addr), idk in zip(above, keys, strict=True)
+    ]
+    entries.sort(key=_entry_key)
+    entries += [_Entry(key, [float(boundary)], addr, float(boundary)) for key, addr in group[:wanted]]
+    return entries
 
 
 # One validation call for a whole facet list costs less than building the values one by one, even

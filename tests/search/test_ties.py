@@ -25,3 +25,40 @@ async def test_a_group_of_equal_scores_is_paged_in_id_order(backend: SearchBacke
         seen += [hit.work_id for hit in (await service.search(request)).hits]
     assert seen[0] == "w1"
     assert seen[1:] == sorted(ids[1:]), "ties must come in id order, each once"
+
+
+async def test_groups_of_a_prefix_query_are_paged_in_id_order(backend: SearchBackend) -> None:
+    # A prefix scores a constant per field it matches in: every match of a tier ties. Four tiers of
+    # five (exact title, exact author, folded title, folded subject), paged by 3 and by cursor.
+    tiers = [
+        ("Thư viện số", {}),
+        ("Sổ tay", {"authors": ["Thư, Lê"]}),
+        ("Thu vien so", {}),
+        ("Sổ tay", {"subjects": ["Thuế"]}),
+    ]
+    numbers = [[17, 3, 250, 41, 9], [8, 120, 33, 5, 71], [2, 64, 15, 300, 27], [99, 1, 46, 12, 230]]
+    expected: list[str] = []
+    docs = []
+    for (title, extra), tier in zip(tiers, numbers, strict=True):
+        ids = [f"w{n}" for n in tier]
+        docs += [make_doc(i, title, **extra) for i in ids]  # type: ignore[arg-type]
+        expected += sorted(ids)
+    docs.append(make_doc("w500", "Sách khác"))  # no match
+    await backend.bulk(docs)
+    await backend.refresh()
+    service = SearchService(backend)
+    paged: list[str] = []
+    for page in range(1, 9):
+        request = SearchRequest(q="thư*", size=3, page=page, facets=[], correct=False)
+        paged += [hit.work_id for hit in (await service.search(request)).hits]
+    assert paged == expected, "each tier in id order, the tiers by score, each match once"
+    by_cursor: list[str] = []
+    cursor = None
+    while True:
+        request = SearchRequest(q="thư*", size=4, cursor=cursor, facets=[], correct=False)
+        answer = await service.search(request)
+        by_cursor += [hit.work_id for hit in answer.hits]
+        if answer.next_cursor is None:
+            break
+        cursor = answer.next_cursor
+    assert by_cursor == expected
