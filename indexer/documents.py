@@ -35,6 +35,8 @@ def _title_tokens(record: Record) -> list[str]:
 
 def fullest_index(records: Sequence[tuple[str, Record]]) -> int:
     """Position in ``records`` of the fullest one: most fields filled, ties to the least record id."""
+    if len(records) == 1:  # most works: nothing to compare
+        return 0
     return min(range(len(records)), key=lambda i: (-fullness(records[i][1]), records[i][0]))
 
 

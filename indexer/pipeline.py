@@ -77,22 +77,35 @@ class Indexer:
         # The index position this process last saw: when another process (the index follower's, a
         # CLI harvest) moved it, this process's reader is reloaded so its searches see those works now.
         self._seen_position: int | None = None
+        # Where a lazy sync stopped: works written to the live index up to here are not committed
+        # yet (the writer holds them), and the next sync goes on from here.
+        self._uncommitted: int | None = None
+        self._committed_at = time.monotonic()
 
-    async def sync(self, until: Callable[[], bool] | None = None) -> int:
+    async def sync(self, until: Callable[[], bool] | None = None, lazy: bool = False) -> int:
         """Index every work changed after the live index's position; returns how many works.
 
         ``until`` is asked between batches: when it answers True the sync stops there (what it
         indexed is committed, the rest is left to the next one).
+
+        ``lazy``: commit only when the last commit is ``COMMIT_SECONDS`` old; otherwise what this sync
+        wrote waits, uncommitted, for the next sync (which goes on from there). For a follower woken
+        after every page of a harvest: a commit a page costs far more CPU than one a second
+        (``bench/README.md``), and a change is still searchable within ``COMMIT_SECONDS`` of the
+        next sync. Only one
+        process may hold uncommitted writes (it holds the index's writer meanwhile); the last sync
+        must not be lazy.
         """
         if not self._format_checked:
             await self._rebuild_a_records_index()
         async with self._sync_lock:
             before = await self.backend.get_position()
             moved = before != self._seen_position  # and on the first sync: nothing seen yet
-            applied = await self._catch_up(None, until)
-            if applied or moved:
+            applied = await self._catch_up(None, until, lazy)
+            after = await self.backend.get_position()
+            if (applied or moved or after != before) and self._uncommitted is None:
                 await self.backend.refresh()
-            self._seen_position = await self.backend.get_position()
+            self._seen_position = after
             return applied
 
     async def _rebuild_a_records_index(self) -> None:
@@ -114,11 +127,16 @@ class Indexer:
             await self.reindex()
         self._format_checked = True
 
-    async def _catch_up(self, index: str | None, until: Callable[[], bool] | None = None) -> int:
-        position = await self.backend.get_position(index)
-        saved = position
-        applied = 0
+    async def _catch_up(
+        self, index: str | None, until: Callable[[], bool] | None = None, lazy: bool = False
+    ) -> int:
+        saved = await self.backend.get_position(index)
+        position = saved
         committed = time.monotonic()
+        if index is None:
+            position = max(saved, self._uncommitted or 0)
+            committed = self._committed_at
+        applied = 0
         while True:
             changes = await self.store.work_changes_since(position, limit=self.batch)
             if not changes:
@@ -139,8 +157,12 @@ class Indexer:
                 saved, committed = position, time.monotonic()
             if until is not None and until():
                 break
-        if position != saved:
+        if position != saved and not (lazy and time.monotonic() - committed < COMMIT_SECONDS):
             await self.backend.set_position(position, index)
+            saved, committed = position, time.monotonic()
+        if index is None:
+            self._uncommitted = position if position != saved else None
+            self._committed_at = committed
         return applied
 
     async def _apply(self, works: list[tuple[str, int, list[StoredRecord]]], index: str | None) -> None:

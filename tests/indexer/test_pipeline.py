@@ -138,3 +138,36 @@ async def test_failed_rebuild_leaves_the_live_index_untouched(store, backend) ->
     assert await backend.live_index() == live
     assert await backend.list_indexes() == indexes, "the half-built index must be dropped"
     assert await _total(service, "thu vien") == 120
+
+
+async def test_a_lazy_sync_commits_at_most_once_a_second_and_the_last_sync_commits_all(
+    store, backend, monkeypatch
+) -> None:
+    # The index follower of a harvest syncs after every page; committing each time costs more than
+    # the indexing itself, so it commits once COMMIT_SECONDS have passed, and its last sync commits.
+    from indexer import pipeline
+
+    monkeypatch.setattr(pipeline, "COMMIT_SECONDS", 3600.0)
+    await _seeded(store, 4)
+    indexer, service = Indexer(store, backend), SearchService(backend)
+    await indexer.sync()  # a first, eager sync commits (and starts the clock)
+    assert await _total(service, "thu vien so") == 4
+    more = [
+        Record(member="HUE", oai_identifier=f"oai:hue:more{i}", title=f"Khoa học dữ liệu, tập {i}")
+        for i in range(3)
+    ]
+    await store.commit_page("HUE", None, more)
+    assert await indexer.sync(lazy=True) == 3  # written, not committed: the last commit is too recent
+    assert await _total(service, "khoa hoc du lieu") == 0
+    assert await indexer.sync(lazy=True) == 0  # goes on from where it stopped: nothing written twice
+    monkeypatch.setattr(pipeline, "COMMIT_SECONDS", 0.0)
+    await indexer.sync(lazy=True)  # the clock ran out: committed, though nothing new came
+    assert await _total(service, "khoa hoc du lieu") == 3
+    monkeypatch.setattr(pipeline, "COMMIT_SECONDS", 3600.0)
+    await store.commit_page(
+        "HUE", None, [Record(member="HUE", oai_identifier="oai:hue:last", title="Khoa học vũ trụ")]
+    )
+    await indexer.sync(lazy=True)
+    await indexer.sync()  # the last sync of a harvest: everything committed
+    assert await _total(service, "khoa hoc vu tru") == 1
+    assert await store.work_changes_since(await backend.get_position()) == []
