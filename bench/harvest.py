@@ -11,7 +11,8 @@ pages of 500 linked by resumptionTokens. For each format the bench measures, on 
   metadata as JSON) into SQLite, the peer of storing;
 * end to end (``--e2e``): what ``lienhop harvest`` runs (``app.operations.harvest``: harvest, cluster
   into works in each page's transaction, index) into a fresh store and embedded tantivy index, timed
-  until every record is searchable (the index's position has reached the store's last change).
+  until every record is searchable (the index's position has reached the store's last change); and,
+  while it runs, how long each committed page waits until it is searchable.
 
 They take turns (lienhop, end to end, sickle, sickle + SQLite, lxml, then again), so that on a shared
 machine each sees the same load; the medians are compared, and the end-to-end rate as a fraction of
@@ -232,10 +233,14 @@ def e2e_child(url: str, fmt: str, home: str) -> None:
         assert ctx.backend is not None and ctx.search is not None
         member = MemberCreate(code="BENCH", name_vi="Bench", oai_url=url, metadata_prefix=fmt)
         await ctx.store.add_member(member)
+        done = asyncio.Event()
+        watching = asyncio.create_task(_watch_lag(ctx, done))
         began, cpu = time.perf_counter(), _cpu_seconds()
         [report] = await operations.harvest(ctx, None, False, None)
         elapsed = time.perf_counter() - began
         spent = [after - before for after, before in zip(_cpu_seconds(), cpu, strict=True)]
+        done.set()
+        lags = await watching
         # searchable: the index has caught up with the store's change feed and holds every work
         position = await ctx.backend.get_position()
         behind = len(await ctx.store.work_changes_since(position, limit=1_000_000))
@@ -249,9 +254,37 @@ def e2e_child(url: str, fmt: str, home: str) -> None:
             "documents": documents,
             "cpu_self": spent[0],
             "cpu_workers": spent[1],
+            "lags": lags,
         }
 
     print(json.dumps(asyncio.run(main())))
+
+
+#: How often the end-to-end run looks at the store's last work change and the index position.
+LAG_SAMPLE_SECONDS = 0.1
+
+
+async def _watch_lag(ctx: Any, done: asyncio.Event) -> list[float]:
+    """While a harvest runs: for each work change first seen committed, the seconds until the
+    index's committed position reached it (each to within ``LAG_SAMPLE_SECONDS``)."""
+    from sqlalchemy import func, select
+
+    from store.tables import works
+
+    committed: list[tuple[float, int]] = []  # (first seen, last work change committed by then)
+    lags: list[float] = []
+    while True:
+        now = time.perf_counter()
+        async with ctx.store.engine.connect() as conn:
+            last = int(await conn.scalar(select(func.coalesce(func.max(works.c.seq), 0))) or 0)
+        if last and (not committed or last > committed[-1][1]):
+            committed.append((now, last))
+        position = await ctx.backend.get_position()
+        while committed and committed[0][1] <= position:
+            lags.append(now - committed.pop(0)[0])
+        if done.is_set() and not committed:
+            return lags
+        await asyncio.sleep(LAG_SAMPLE_SECONDS)
 
 
 def _cpu_seconds() -> tuple[float, float]:
@@ -409,6 +442,7 @@ def main() -> None:
         rows = []
         cpu_rows: list[tuple[str, float, float, float]] = []
         e2e_rows: list[tuple[str, float, float, float, float, float]] = []
+        lag_rows: list[tuple[str, int, float, float, float]] = []
         workers = []
         for fmt in args.formats.split(","):
             pages = fetch_pages(url, fmt)
@@ -450,7 +484,9 @@ def main() -> None:
                 e2e_cpu = statistics.median(r["cpu_self"] + r["cpu_workers"] for r in e2e)
                 # the ratio of each run to the store-only run just before it, then their median
                 ratio = statistics.median(s["elapsed"] / e["elapsed"] for s, e in zip(lien, e2e, strict=True))
+                lags = [lag for r in e2e for lag in r["lags"]]
                 e2e_rows.append((fmt, lien_rate, e2e_rate, ratio, 1e6 * e2e_cpu / args.records, sqlite_rate))
+                lag_rows.append((fmt, len(lags), statistics.median(lags), _percentile(lags, 0.99), max(lags)))
             else:
                 e2e_rows.append((fmt, lien_rate, 0.0, 0.0, 0.0, sqlite_rate))
     finally:
@@ -483,6 +519,8 @@ def main() -> None:
     for fmt, own, workers_cpu, sickle_us in cpu_rows:
         print(f"{fmt:<8} {own + workers_cpu:>19,.0f} {workers_cpu:>17,.0f} {sickle_us:>19,.0f}")
     _print_e2e(e2e_rows)
+    if lag_rows:
+        _print_lags(lag_rows)
 
 
 def _print_e2e(rows: list[tuple[str, float, float, float, float, float]]) -> None:
@@ -499,6 +537,22 @@ def _print_e2e(rows: list[tuple[str, float, float, float, float, float]]) -> Non
     print(
         "end to end = `lienhop harvest`'s path (store, works, index) until every record is searchable"
         " in the embedded index; e2e / store = median over runs of (store-only time / e2e time)."
+    )
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _print_lags(rows: list[tuple[str, int, float, float, float]]) -> None:
+    """How long a committed page waited to become searchable while the harvest ran."""
+    print(f"\n{'format':<8} {'commits seen':>13} {'searchable after: p50 s':>24} {'p99 s':>7} {'max s':>7}")
+    for fmt, seen, p50, p99, worst in rows:
+        print(f"{fmt:<8} {seen:>13,} {p50:>24.2f} {p99:>7.2f} {worst:>7.2f}")
+    print(
+        f"searchable after = from a work change first seen committed to the index's committed position"
+        f" passing it, sampled every {LAG_SAMPLE_SECONDS} s, over every end-to-end run."
     )
 
 
