@@ -7,7 +7,9 @@ its own, and a harvest is searchable about as soon as it is stored.
 
 The process follows the store's change feed exactly as the in-process follower does
 (``Indexer.sync``, woken after each committed page, and at least every :data:`POLL_SECONDS`), and runs
-a last round when told to finish. It is spawned (the harvesting process has threads) and takes about
+a last round when told to finish. Its rounds are lazy (``Indexer.sync(lazy=True)``): the index is
+committed at most once every ``indexer.pipeline.COMMIT_SECONDS``, not after every page, and the last
+round commits everything. It is spawned (the harvesting process has threads) and takes about
 a second of imports to start; until it is ready, and whenever it is gone, the in-process follower does
 the work, and the harvesting process always runs a last ``sync`` itself after it: the child is an
 accelerator, never the one place the index is caught up. Two writers never damage the index: tantivy
