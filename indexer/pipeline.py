@@ -92,9 +92,8 @@ class Indexer:
         wrote waits, uncommitted, for the next sync (which goes on from there). For a follower woken
         after every page of a harvest: a commit a page costs far more CPU than one a second
         (``bench/README.md``), and a change is still searchable within ``COMMIT_SECONDS`` of the
-        next sync. Only one
-        process may hold uncommitted writes (it holds the index's writer meanwhile); the last sync
-        must not be lazy.
+        next sync. Only one process may hold uncommitted writes (it holds the index's writer
+        meanwhile); the last sync must not be lazy.
         """
         if not self._format_checked:
             await self._rebuild_a_records_index()
