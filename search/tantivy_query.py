@@ -124,23 +124,28 @@ def _filter_queries(key: _FilterKey) -> tuple[Q, ...]:
     return tuple(out)
 
 
+def _rank_clauses(terms: Sequence[Term]) -> list[tuple[Q, float, bool]]:
+    """``(query, weight, boost)`` of each scoring clause of ``search.semantics``: a match adds BM25 of
+    ``query`` times ``weight``, or, for a boost, ``weight`` itself."""
+    out: list[tuple[Q, float, bool]] = []
+    for term in terms[:_MAX_BOOSTED_TERMS]:
+        out += [(term_query(term, stem=stem), FIELD_WEIGHTS[stem], False) for stem in _SCORED[term.field]]
+        if term.exact:  # a corrected word has no diacritics to reward (``search.fuzzy``)
+            out.append((term_query(term, exact=True), EXACT_BOOST, True))
+        if len(term.folded) >= 2:
+            out.append((term_query(term, stem="title", phrase=True), PHRASE_BOOST, True))
+            if term.exact:
+                title_exact = term_query(term, exact=True, stem="title", phrase=True)
+                out.append((title_exact, PHRASE_EXACT_BOOST, True))
+    return out
+
+
 def rank_queries(terms: Sequence[Term]) -> list[Q]:
     """Scoring clauses of ``search.semantics``: weighted BM25 on the folded fields plus the boosts."""
-    out: list[Q] = []
-    for term in terms[:_MAX_BOOSTED_TERMS]:
-        for stem in _SCORED[term.field]:
-            out.append(Q.boost_query(term_query(term, stem=stem), FIELD_WEIGHTS[stem]))
-        if term.exact:  # a corrected word has no diacritics to reward (``search.fuzzy``)
-            out.append(Q.const_score_query(term_query(term, exact=True), EXACT_BOOST))
-        if len(term.folded) >= 2:
-            out.append(Q.const_score_query(term_query(term, stem="title", phrase=True), PHRASE_BOOST))
-            if term.exact:
-                out.append(
-                    Q.const_score_query(
-                        term_query(term, exact=True, stem="title", phrase=True), PHRASE_EXACT_BOOST
-                    )
-                )
-    return out
+    return [
+        Q.const_score_query(q, weight) if boost else Q.boost_query(q, weight)
+        for q, weight, boost in _rank_clauses(terms)
+    ]
 
 
 @dataclass(frozen=True)
@@ -159,20 +164,15 @@ _MAX_CONSTANT_CLAUSES = 10
 
 
 def constant_scores(terms: tuple[Term, ...], matching: Q) -> ConstantScores | None:
-    """The ranking clauses of ``rank_queries(terms)`` and their constant scores, when each positive
+    """The ranking clauses of ``rank_queries(terms)`` and the constant score each adds, when each positive
     term is one unquoted prefix word (tantivy scores a regex match with its boost alone, as
     Elasticsearch's constant-score prefix rewrite); None when any clause scores by BM25."""
     boosted = terms[:_MAX_BOOSTED_TERMS]
     if not boosted or any(not t.prefix or t.phrase or t.fuzzy or len(t.folded) != 1 for t in boosted):
         return None
-    clauses: list[tuple[Q, float]] = []
-    for term in boosted:
-        clauses += [(term_query(term, stem=stem), FIELD_WEIGHTS[stem]) for stem in _SCORED[term.field]]
-        if term.exact:
-            clauses.append((term_query(term, exact=True), EXACT_BOOST))
-    if len(clauses) > _MAX_CONSTANT_CLAUSES:
-        return None
-    return ConstantScores(matching, tuple(clauses))
+    # the BM25 clauses of such terms are regex queries: constant too (a prefix word has no phrase clause)
+    clauses = tuple((q, weight) for q, weight, _ in _rank_clauses(terms))
+    return ConstantScores(matching, clauses) if len(clauses) <= _MAX_CONSTANT_CLAUSES else None
 
 
 @functools.lru_cache(maxsize=1024)
