@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import resource
@@ -34,7 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -424,21 +425,10 @@ def main() -> None:
     if args.e2e and args.postgres is not None:
         parser.error("--e2e measures the default set-up: a SQLite store")
 
-    from tests.servers import free_port
-
     postgres = _postgres(args.postgres) if args.postgres is not None else None
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, __file__, "--serve", str(port), "--records", str(args.records)],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
+    stack = contextlib.ExitStack()
     try:
-        assert server.stdout is not None
-        server.stdout.readline()  # "ready" once the pages are rendered
-        url = f"http://127.0.0.1:{port}/oai"
-        _wait_for(url)
+        url = stack.enter_context(provider(args.records))
         rows = []
         cpu_rows: list[tuple[str, float, float, float]] = []
         e2e_rows: list[tuple[str, float, float, float, float, float]] = []
@@ -490,8 +480,7 @@ def main() -> None:
             else:
                 e2e_rows.append((fmt, lien_rate, 0.0, 0.0, 0.0, sqlite_rate))
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        stack.close()
         if postgres is not None:
             postgres.stop()
 
@@ -561,6 +550,30 @@ def _postgres(url: str) -> Any:
     from tests.pg import server_from_url, start_cluster
 
     return server_from_url(url) if url else start_cluster()
+
+
+@contextlib.contextmanager
+def provider(records: int, formats: str | None = None, offset: int = 0) -> Iterator[str]:
+    """The bench's OAI-PMH provider in a child process (all formats, or ``formats``, comma-separated),
+    serving ``records`` records from number ``offset`` on a free loopback port; yields its base URL,
+    and stops it on the way out."""
+    from tests.servers import free_port
+
+    port = free_port()
+    command = [sys.executable, __file__, "--serve", str(port), "--records", str(records)]
+    command += ["--offset", str(offset)]
+    server = subprocess.Popen(
+        command + (["--formats", formats] if formats else []), stdout=subprocess.PIPE, text=True, cwd=ROOT
+    )
+    try:
+        assert server.stdout is not None
+        server.stdout.readline()  # "ready" once the pages are rendered
+        url = f"http://127.0.0.1:{port}/oai"
+        _wait_for(url)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 def _wait_for(url: str) -> None:

@@ -44,9 +44,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.context import open_context  # noqa: E402
+from bench.harvest import provider  # noqa: E402
 from schemas.member import MemberCreate  # noqa: E402
 from schemas.record import Record  # noqa: E402
 from schemas.settings import Settings  # noqa: E402
+from tests.servers import free_port  # noqa: E402
 
 _TEXT = (
     "thư viện khoa học công nghệ nông nghiệp kinh tế giáo dục y học môi trường vật liệu năng lượng "
@@ -121,18 +123,9 @@ def _env(home: Path) -> dict[str, str]:
     return env
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 @contextlib.contextmanager
 def server(home: Path, workers: int) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     lienhop = Path(sys.executable).with_name("lienhop")
     log = open(home / f"serve-{workers}.log", "wb")  # noqa: SIM115  # closed below
     proc = subprocess.Popen(
@@ -230,32 +223,6 @@ async def handover(settings: Settings, url: str) -> float:
                     return time.monotonic() - killed
         assert time.monotonic() - killed < 120, "no other worker took over within 120 s"
         await asyncio.sleep(0.05)
-
-
-@contextlib.contextmanager
-def provider(records: int, offset: int) -> Iterator[str]:
-    """``bench/harvest.py``'s OAI-PMH provider of ``records`` oai_dc records on a free loopback port."""
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "bench" / "harvest.py"), "--serve", str(port),
-         "--records", str(records), "--offset", str(offset), "--formats", "oai_dc"],
-        cwd=ROOT, stdout=subprocess.PIPE,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}/oai"
-    try:
-        assert proc.stdout is not None
-        proc.stdout.readline()  # "ready": the pages are rendered; uvicorn starts listening next
-        deadline = time.monotonic() + 60
-        while True:
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(url, params={"verb": "Identify"}, timeout=5).status_code == 200:
-                    break
-            assert time.monotonic() < deadline, "the OAI-PMH provider did not start"
-            time.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(30)
 
 
 @dataclass
@@ -359,7 +326,7 @@ def main() -> None:
             for count in client_counts:
                 offset += 1_000_000  # other records each time (identifiers, ISBNs, titles)
                 code = f"HARVEST{workers}C{count}"
-                with provider(args.harvest, offset) as oai_url:
+                with provider(args.harvest, "oai_dc", offset) as oai_url:
                     (lat, secs, failed, empty), done = asyncio.run(
                         during_harvest(url, code, oai_url, count, args.cap)
                     )

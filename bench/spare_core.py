@@ -92,33 +92,13 @@ def main() -> None:
     )
     parser.add_argument("--records", type=int, default=50_000)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--port", type=int, default=8769)
     args = parser.parse_args()
     if (os.cpu_count() or 1) < 2:
         raise SystemExit("needs 2 cores: one for the harvest, one for the index follower")
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            str(HARVEST),
-            "--serve",
-            str(args.port),
-            "--records",
-            str(args.records),
-            "--formats",
-            "oai_dc",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert server.stdout is not None
-        server.stdout.readline()  # "ready" once the pages are rendered
-        url = f"http://127.0.0.1:{args.port}/oai"
-        from bench.harvest import _wait_for
+    from bench.harvest import provider
 
-        _wait_for(url)
-        store, spare, shared = [], [], []
+    store, spare, shared = [], [], []
+    with provider(args.records, "oai_dc") as url:
         for _ in range(args.runs):  # in turn, so that each sees the same load
             stored = run("--harvest-child", url, None)
             pinned = run("--e2e-child", url, 1)
@@ -129,9 +109,6 @@ def main() -> None:
             store.append(stored["elapsed"])
             spare.append(pinned["elapsed"])
             shared.append(alone["elapsed"])
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
     rate = {name: args.records / statistics.median(times) for name, times in
             (("store", store), ("spare", spare), ("shared", shared))}  # fmt: skip
