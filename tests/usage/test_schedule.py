@@ -4,6 +4,8 @@ and asks again, after a rest, for a month the vendor did not have ready."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -34,6 +36,17 @@ def test_last_month_is_due_from_the_day_set() -> None:
     assert last_due_month(date(2026, 1, 1), 1) == date(2025, 12, 1)
 
 
+@contextlib.asynccontextmanager
+async def _opened(settings: Settings) -> AsyncIterator[AppContext]:
+    """The application's context on ``settings``, its jobs and store closed afterwards."""
+    ctx = await open_context(settings)
+    try:
+        yield ctx
+    finally:
+        await ctx.jobs.close()
+        await ctx.close()
+
+
 async def _finished(ctx: AppContext) -> JobView:
     """The newest usage-harvest job, once it has ended."""
     [job] = [j for j in await ctx.jobs.list() if j.kind == "usage-harvest"][:1]  # newest first
@@ -62,8 +75,7 @@ async def test_a_tick_harvests_due_months_and_retries_a_late_one(settings: Setti
     before = add_months(last, -1)
     sushi.behaviour.usage = {"LIB-A": {_key(last): 30, _key(before): 10}, "LIB-LATE": {_key(last): 60}}
     sushi.behaviour.late_month = _key(last)  # the vendor has not counted CTU's last month yet
-    ctx = await open_context(quick)
-    try:
+    async with _opened(quick) as ctx:
         for code in ("NASATI", "CTU"):
             await ctx.store.add_member(MemberCreate(code=code, name_vi=code))
         await add_database(ctx.store, sushi.url, customers={"NASATI": "LIB-A", "CTU": "LIB-LATE"})
@@ -87,9 +99,6 @@ async def test_a_tick_harvests_due_months_and_retries_a_late_one(settings: Setti
         report = await build_report(ctx.store.engine, last.year)
         assert {m.code: m.months.get(_key(last)) for m in report.members} == {"CTU": 60, "NASATI": 30}
         assert await scheduler.usage_tick(ctx) == [], "every month loaded: nothing due until next month"
-    finally:
-        await ctx.jobs.close()
-        await ctx.close()
 
 
 @pytest.mark.asyncio
@@ -97,8 +106,7 @@ async def test_refused_credentials_are_tried_again_once_set_anew(settings: Setti
     quick = settings.model_copy(update={"usage_harvest_day": 1})  # a day's rest: not within this test
     last = last_due_month(datetime.now(UTC).date(), 1)
     sushi.behaviour.usage = {"LIB-KEY": {_key(last): 40}}
-    ctx = await open_context(quick)
-    try:
+    async with _opened(quick) as ctx:
         await ctx.store.add_member(MemberCreate(code="HUE", name_vi="HUE"))
         registry = await add_database(ctx.store, sushi.url, customers={"HUE": "LIB-KEY"}, api_key="wrong")
         assert await scheduler.usage_tick(ctx) == ["SD"]
@@ -113,22 +121,15 @@ async def test_refused_credentials_are_tried_again_once_set_anew(settings: Setti
         assert (await _finished(ctx)).state == "done"
         report = await build_report(ctx.store.engine, last.year)
         assert report.members[0].months[_key(last)] == 40
-    finally:
-        await ctx.jobs.close()
-        await ctx.close()
 
 
 @pytest.mark.asyncio
 async def test_the_setting_turns_scheduled_usage_harvests_off(settings: Settings, sushi: Sushi) -> None:
-    ctx = await open_context(settings.model_copy(update={"usage_harvest_day": 0}))
-    try:
+    async with _opened(settings.model_copy(update={"usage_harvest_day": 0})) as ctx:
         await ctx.store.add_member(MemberCreate(code="NASATI", name_vi="NASATI"))
         await add_database(ctx.store, sushi.url, customers={"NASATI": "LIB-A"})
         assert await scheduler.usage_tick(ctx) == []
         assert sushi.behaviour.calls == [] and await ctx.jobs.list() == []
-    finally:
-        await ctx.jobs.close()
-        await ctx.close()
 
 
 @pytest.mark.asyncio
@@ -136,8 +137,7 @@ async def test_an_admin_harvest_running_holds_the_scheduled_one_back(
     settings: Settings, sushi: Sushi
 ) -> None:
     sushi.behaviour.slow_seconds = 1.0
-    ctx = await open_context(settings.model_copy(update={"usage_harvest_day": 1}))
-    try:
+    async with _opened(settings.model_copy(update={"usage_harvest_day": 1})) as ctx:
         await ctx.store.add_member(MemberCreate(code="VNU", name_vi="VNU"))
         await add_database(ctx.store, sushi.url, customers={"VNU": "LIB-SLOW"})
 
@@ -149,9 +149,6 @@ async def test_an_admin_harvest_running_holds_the_scheduled_one_back(
         assert await scheduler.usage_tick(ctx) == []
         await _finished(ctx)
         assert await scheduler.usage_tick(ctx) == ["SD"]
-    finally:
-        await ctx.jobs.close()
-        await ctx.close()
 
 
 @pytest.mark.asyncio
@@ -160,8 +157,7 @@ async def test_a_usage_harvest_of_a_stopped_process_holds_nothing_back(
 ) -> None:
     """A job left 'running' by a server that died (its heartbeat stopped) is failed, not waited for."""
     sushi.behaviour.usage = {"LIB-A": {}}
-    ctx = await open_context(settings.model_copy(update={"usage_harvest_day": 1}))
-    try:
+    async with _opened(settings.model_copy(update={"usage_harvest_day": 1})) as ctx:
         await ctx.store.add_member(MemberCreate(code="NASATI", name_vi="NASATI"))
         await add_database(ctx.store, sushi.url, customers={"NASATI": "LIB-A"})
         long_ago = datetime.now(UTC) - timedelta(minutes=10)
@@ -174,6 +170,3 @@ async def test_a_usage_harvest_of_a_stopped_process_holds_nothing_back(
         assert (await _finished(ctx)).state == "done"
         stopped = [j for j in await ctx.jobs.list() if j.kind == "usage-harvest" and j.state == "failed"]
         assert len(stopped) == 1
-    finally:
-        await ctx.jobs.close()
-        await ctx.close()
