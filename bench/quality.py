@@ -348,7 +348,8 @@ async def latency(es_url: str | None, records: int, count: int, seed: int, keep:
     slipped title words and of autocomplete, over ``records`` records of ``bench/search.py``.
 
     With ``keep``, the tantivy index is built there once (with the sampled titles beside it) and reused
-    by later runs of the same ``records``: a 1M-record index takes minutes to build.
+    by later runs of the same ``records``: a 1M-record index takes minutes to build. The search node's
+    index is then kept too (alias ``latency-<records>``) and reused while the node keeps it.
     """
     rng = random.Random(seed)
     backends: list[tuple[str, SearchBackend]] = []
@@ -356,22 +357,35 @@ async def latency(es_url: str | None, records: int, count: int, seed: int, keep:
         base = keep if keep is not None else Path(stack.enter_context(tempfile.TemporaryDirectory()))
         titles_file = base / f"titles-{records}.json"
         tantivy = TantivyBackend(base / f"tantivy-{records}")
-        reuse = titles_file.exists() and not es_url
         await tantivy.open()
         backends.append(("tantivy", tantivy))
+        build: list[tuple[str, SearchBackend]] = []
+        if not titles_file.exists():
+            build.append(backends[-1])
         if es_url:
             from search.elastic import ElasticBackend
 
-            backends.append(
-                ("elasticsearch", ElasticBackend(es_url, alias=f"latency-{uuid.uuid4().hex[:8]}"))
-            )
-            await backends[-1][1].open()
-        if reuse:
-            titles: list[str] = json.loads(titles_file.read_text())
-            print(f"{records} records: the index kept in {base} is reused")
-        else:
-            titles = await _index_bench_records(backends, records)
+            alias = f"latency-{records}" if keep is not None else f"latency-{uuid.uuid4().hex[:8]}"
+            node = ElasticBackend(es_url, alias=alias)
+            await node.open()
+            backends.append(("elasticsearch", node))
+            if build or await node.count() == 0:
+                build.append(backends[-1])
+        if build:
+            for _, backend in build:
+                if await backend.count():  # a half-built index of an interrupted run
+                    await backend.swap_alias(await backend.create_index())
+            titles: list[str] = await _index_bench_records(build, records)
             titles_file.write_text(json.dumps(titles))
+        else:
+            titles = json.loads(titles_file.read_text())
+            print(f"{records} records: the indexes kept ({base}, the node's {es_url and alias}) are reused")
+        for name, backend in backends:
+            if name == "elasticsearch":
+                # The shard request cache keeps whole answers of size-0 requests (the vocabulary
+                # scans): runs on a kept index ask the same queries, which it would then answer.
+                settings = {"index": {"requests.cache.enable": False}}
+                await backend.client.indices.put_settings(index=backend.alias, body=settings)  # type: ignore[attr-defined]
         words = [t.split() for t in rng.sample(titles, min(count, len(titles))) if len(t.split()) >= 3]
         correct = [" ".join(w[i : i + 3]) for w in words for i in [rng.randrange(len(w) - 2)]]
         slipped_queries = [slipped(q, rng.choice(SLIPS), rng) for q in correct]
@@ -409,7 +423,7 @@ async def latency(es_url: str | None, records: int, count: int, seed: int, keep:
                     )
         finally:
             for name, backend in backends:
-                if name == "elasticsearch":
+                if name == "elasticsearch" and keep is None:
                     for index in await backend.list_indexes():
                         await backend.client.indices.delete(index=index)  # type: ignore[attr-defined]
                 await backend.close()

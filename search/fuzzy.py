@@ -10,6 +10,7 @@ nothing in the index is near them, and the corrected query's ranking.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -109,13 +110,17 @@ async def neighbours(lexicon: Lexicon, tokens: Iterable[str]) -> dict[str, Slip]
         return {}
     variants = {t: edits1(t) for t in wanted}
     asked = sorted(set(wanted).union(*variants.values()))
-    df = await lexicon.frequencies(asked)
+    long = [t for t in wanted if edit_budget(t) > 1]
+    # Neither look-up needs the other's answer: asked side by side, a search node works on them at once
+    # (each scan of the vocabulary is its own aggregation over the documents).
+    scans = asyncio.gather(*(_far_neighbours(lexicon, t) for t in long))
+    df, scanned = await asyncio.gather(lexicon.frequencies(asked), scans)
+    far = dict(zip(long, scanned, strict=True))
     slips: dict[str, Slip] = {}
     for token in wanted:
         found = {w: (1, n) for w in variants[token] if (n := df.get(w, 0)) > 0}
-        if edit_budget(token) > 1:
-            for word, n in await _far_neighbours(lexicon, token):
-                found.setdefault(word, (damerau(token, word), n))
+        for word, n in far.get(token, ()):
+            found.setdefault(word, (damerau(token, word), n))
         ranked = sorted(found, key=lambda w: (found[w][0], -found[w][1], w))
         slips[token] = Slip(token, df.get(token, 0) > 0, tuple(ranked))
     return slips
