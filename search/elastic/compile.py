@@ -433,7 +433,10 @@ def autocomplete_body(field: str, term: Term, size: int) -> dict[str, Any]:
     """Candidates for autocomplete: documents whose ``field`` holds the typed words anywhere, as a
     phrase whose last word is a prefix (``search.semantics.rank_completions`` then picks the run).
 
-    Score 1 when the exact (diacritic) words match too, else 0; then by id.
+    Score 1 when the exact (diacritic) words match too, else 0; equal scores in the index's order, as
+    tantivy reads its first candidates. Not by id: a prefix of two letters matches most titles, and a
+    tie broken by id had the engine sort every match (about twice the time at 1M documents), where
+    in the index's order it stops once it holds ``size`` exact matches.
     """
     if field not in COMPLETED:
         raise InvalidInput(f"autocomplete works on title, author or subject, not {field!r}")
@@ -446,7 +449,6 @@ def autocomplete_body(field: str, term: Term, size: int) -> dict[str, Any]:
         "_source": list(source),
         "track_total_hits": False,
         "query": {"bool": {"filter": [folded], "should": [_constant(exact, 1.0)]}},
-        "sort": [{"_score": {"order": "desc"}}, {"id": {"order": "asc"}}],
     }
 
 
