@@ -96,7 +96,8 @@ class SearchBackend(Protocol):
         self, folded_prefix: str, limit: int, near: tuple[str, int] | None = None
     ) -> list[tuple[str, int]]:
         """Indexed folded terms starting with a prefix, with document frequency (spelling suggestions);
-        with ``near`` (a word, an edit budget), the terms within it are enough (others may come too)."""
+        with ``near`` (a word, an edit budget), the terms within it are enough (others may come too,
+        and the word itself may not: its frequency is ``frequencies``')."""
 
     async def frequencies(self, words: Sequence[str]) -> dict[str, int]:
         """Document frequency in ``text_folded`` of each of ``words`` the index holds (typo tolerance)."""

@@ -24,7 +24,7 @@ from ..backend import BackendResult, BulkReport
 from ..query_ast import ParsedQuery
 from ..semantics import decode_cursor, rank_completions
 from .client import ElasticConnection, body_of, failure_reason
-from .compile import COMPLETED, autocomplete_body, prefix_term, vocabulary_body
+from .compile import COMPLETED, autocomplete_body, near_words_body, prefix_term, vocabulary_body
 from .mapping import FACET_TUPLE_FIELD, bulk_lines, from_source, index_body, version_name, versions_of
 from .plan import search_plan
 from .plan.run import run_plan
@@ -351,9 +351,22 @@ class ElasticBackend(ElasticConnection):
         self, folded_prefix: str, limit: int, near: tuple[str, int] | None = None
     ) -> list[tuple[str, int]]:
         """Folded words of the live index starting with ``folded_prefix``, with document frequency
-        (``near``: the words within an edit budget of a word are enough; ``vocabulary_body``)."""
+        (``near``: the words within an edit budget of a word are enough; ``vocabulary_body``).
+
+        With ``near``, when the word starts with the prefix, read from the term dictionary
+        (``near_words_body``: a few ms where the aggregation took 20-45 at a million documents), as
+        tantivy's: the counts include replaced documents until their segment is merged.
+        """
         if limit <= 0:
             return []
+        if near is not None:
+            word, edits = near
+            # the spell checker's automaton keeps at least ``edits - 1`` letters of the word's start
+            if 1 <= edits <= 2 and word.startswith(folded_prefix) and len(folded_prefix) >= edits - 1:
+                answer = await self.raw_search(near_words_body(word, len(folded_prefix), edits, limit))
+                entries = answer.get("suggest", {}).get("near", [])
+                found = {str(o["text"]): int(o["freq"]) for e in entries for o in e.get("options", [])}
+                return sorted(found.items(), key=lambda wn: (-wn[1], wn[0]))[:limit]
         answer = await self.raw_search(vocabulary_body(folded_prefix, limit, near))
         buckets = answer.get("aggregations", {}).get("words", {}).get("buckets", [])
         return [(str(b["key"]), int(b["doc_count"])) for b in buckets]

@@ -452,6 +452,28 @@ def autocomplete_body(field: str, term: Term, size: int) -> dict[str, Any]:
     }
 
 
+def near_words_body(word: str, prefix_length: int, edits: int, limit: int) -> dict[str, Any]:
+    """The words of ``text_folded`` within ``edits`` (Damerau: a swap of neighbours is one edit, 1 or 2)
+    of ``word`` sharing its first ``prefix_length`` letters, with document frequency, ``word`` itself
+    left out: Lucene's spell checker reads them from the term dictionary (a term suggester with every
+    threshold off), where ``vocabulary_body`` walks the words of every document holding one of them.
+    """
+    options = {
+        "field": "text_folded",
+        "analyzer": "whitespace",  # the words arrive analysed (search.analysis)
+        "max_edits": edits,
+        "prefix_length": prefix_length,
+        "suggest_mode": "always",
+        "size": max(1, limit),
+        "min_word_length": 1,
+        "accuracy": 0.0,
+        "max_term_freq": 1.0,  # 100%: a frequent word is asked about too
+        "min_doc_freq": 0,
+        "sort": "frequency",
+    }
+    return {"size": 0, "track_total_hits": False, "suggest": {"near": {"text": word, "term": options}}}
+
+
 def vocabulary_body(folded_prefix: str, limit: int, near: tuple[str, int] | None = None) -> dict[str, Any]:
     """Terms of ``text_folded`` starting with a prefix, most frequent first (document frequency).
 

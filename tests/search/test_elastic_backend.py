@@ -34,6 +34,7 @@ from search.elastic.compile import (
     vocabulary_body,
 )
 from search.elastic.mapping import DERIVED_FIELDS, HIT_SOURCE_FIELDS, index_body, source_json, to_source
+from search.fuzzy import damerau
 from search.query import parse_query
 from search.query_ast import And, Keyword, MatchAll, Not, Or, ParsedQuery, Term, TextField, YearRange
 from search.semantics import EXACT_BOOST, PHRASE_BOOST, PHRASE_EXACT_BOOST, decode_cursor
@@ -461,6 +462,20 @@ async def test_autocomplete_and_vocabulary(filled: ElasticBackend) -> None:
     vocabulary = await filled.vocabulary("kh", 10)
     assert vocabulary == [("khoa", 2)]
     assert (await filled.vocabulary("t", 2))[0] == ("tin", 4)
+
+
+@pytest.mark.asyncio
+async def test_the_words_near_a_slipped_word_are_those_the_documents_hold(filled: ElasticBackend) -> None:
+    """``near``: the words within the edit budget that share the prefix, with their counts, the same
+    the aggregation over the documents finds (now read from the term dictionary)."""
+    near = await filled.vocabulary("an", 100, near=("anlaysys", 2))  # a swap and a wrong letter
+    assert near == [("analysis", 1)]
+    walked = await filled.vocabulary("an", 100)
+    assert [(w, n) for w, n in walked if damerau("anlaysys", w) <= 2] == near
+    assert await filled.vocabulary("an", 100, near=("anlaysis", 1)) == [("analysis", 1)]
+    # a word is not its own neighbour, and one edit keeps out what two let in
+    assert await filled.vocabulary("an", 100, near=("analysis", 1)) == []
+    assert await filled.vocabulary("an", 100, near=("anlaysys", 1)) == []
 
 
 @pytest.mark.asyncio
