@@ -111,8 +111,7 @@ async def neighbours(lexicon: Lexicon, tokens: Iterable[str]) -> dict[str, Slip]
     variants = {t: edits1(t) for t in wanted}
     asked = sorted(set(wanted).union(*variants.values()))
     long = [t for t in wanted if edit_budget(t) > 1]
-    # Neither look-up needs the other's answer: asked side by side, a search node works on them at once
-    # (each scan of the vocabulary is its own aggregation over the documents).
+    # Neither look-up needs the other's answer: asked side by side, a search node works on them at once.
     scans = asyncio.gather(*(_far_neighbours(lexicon, t) for t in long))
     df, scanned = await asyncio.gather(lexicon.frequencies(asked), scans)
     far = dict(zip(long, scanned, strict=True))

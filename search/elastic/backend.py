@@ -354,8 +354,9 @@ class ElasticBackend(ElasticConnection):
         (``near``: the words within an edit budget of a word are enough; ``vocabulary_body``).
 
         With ``near``, when the word starts with the prefix, read from the term dictionary
-        (``near_words_body``: a few ms where the aggregation took 20-45 at a million documents), as
-        tantivy's: the counts include replaced documents until their segment is merged.
+        (``near_words_body``) rather than aggregated over the documents holding them (``bench/README.md``
+        has both timed), as tantivy's: the counts include replaced documents until their segment is
+        merged.
         """
         if limit <= 0:
             return []

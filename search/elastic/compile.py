@@ -435,8 +435,8 @@ def autocomplete_body(field: str, term: Term, size: int) -> dict[str, Any]:
 
     Score 1 when the exact (diacritic) words match too, else 0; equal scores in the index's order, as
     tantivy reads its first candidates. Not by id: a prefix of two letters matches most titles, and a
-    tie broken by id had the engine sort every match (about twice the time at 1M documents), where
-    in the index's order it stops once it holds ``size`` exact matches.
+    tie broken by id had the engine sort every match, where in the index's order it stops once it
+    holds ``size`` exact matches.
     """
     if field not in COMPLETED:
         raise InvalidInput(f"autocomplete works on title, author or subject, not {field!r}")
