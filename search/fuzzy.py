@@ -15,6 +15,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+from rapidfuzz.distance import OSA
+
 from .query_ast import And, Node, Not, Or, ParsedQuery, Term
 
 #: The query as typed finds fewer hits than this: words are also matched within their edit budget.
@@ -53,23 +55,7 @@ def damerau(a: str, b: str, limit: int = 2) -> int:
 
     The distance the engines' automata use with transpositions on.
     """
-    if a == b:
-        return 0
-    if abs(len(a) - len(b)) > limit:
-        return limit + 1
-    prev2: list[int] = []
-    prev = list(range(len(b) + 1))
-    for i in range(1, len(a) + 1):
-        cur = [i] + [0] * len(b)
-        for j in range(1, len(b) + 1):
-            cost = 0 if a[i - 1] == b[j - 1] else 1
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
-                cur[j] = min(cur[j], prev2[j - 2] + 1)
-        if min(cur) > limit:
-            return limit + 1
-        prev2, prev = prev, cur
-    return prev[-1] if prev[-1] <= limit else limit + 1
+    return int(OSA.distance(a, b, score_cutoff=limit))
 
 
 def edits1(word: str) -> set[str]:

@@ -43,6 +43,7 @@ from schemas.search import FacetValue, IndexDocument, SearchRequest
 
 from .alias_file import PREFIX, AliasFile, new_index_name
 from .backend import BackendHit, BackendResult, BulkReport
+from .fuzzy import damerau
 from .query_ast import ParsedQuery, Term
 from .semantics import (
     decode_cursor,
@@ -497,14 +498,25 @@ class TantivyBackend:
     ) -> list[tuple[str, int]]:
         """Terms of ``text_folded`` starting with ``folded_prefix``: document frequency desc, then term.
 
-        ``near`` is not needed: the term dictionary is read directly."""
+        With ``near`` (a word, an edit budget), only the terms within the budget, the word itself
+        left out, as the search node's spell checker answers: the ``limit`` most frequent terms of a
+        large vocabulary's prefix could leave out the rare word a slip was made from.
+        """
         if limit <= 0:
             return []
         handle = self._handle(self._alias.target(None))
 
         def read() -> list[tuple[str, int]]:
-            terms = handle.index.searcher().terms_with_prefix("text_folded", folded_prefix)
-            ranked = sorted(((str(t), int(n)) for t, n in terms), key=lambda tn: (-tn[1], tn[0]))
+            found = handle.index.searcher().terms_with_prefix("text_folded", folded_prefix)
+            terms = ((str(t), int(n)) for t, n in found)
+            if near is not None:
+                word, edits = near
+                terms = (
+                    (t, n)
+                    for t, n in terms
+                    if t != word and abs(len(t) - len(word)) <= edits and damerau(word, t, edits) <= edits
+                )
+            ranked = sorted(terms, key=lambda tn: (-tn[1], tn[0]))
             return ranked[:limit]
 
         return await self._run(read)

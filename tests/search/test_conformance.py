@@ -299,6 +299,21 @@ async def test_spelling_suggestion(service: SearchService) -> None:
     assert (await service.search(SearchRequest(q="qqqqqqqq"))).suggestion is None
 
 
+@pytest.mark.asyncio
+async def test_the_words_near_a_long_word_are_all_found_however_many_share_its_start(
+    backend: SearchBackend,
+) -> None:
+    """A long word's neighbours within its budget are every such word of the index, not only those
+    among the most frequent words sharing its first letters (what a slip of ``conversations`` needs
+    in a catalogue where thousands of words start with ``co``)."""
+    common = " ".join(f"co{a}{b}words" for a in "abc" for b in "abcd")  # 12 words, each in 3 documents
+    docs = [make_doc(f"f{n}", common) for n in range(3)] + [make_doc("rare", "conversations")]
+    assert (await backend.bulk(docs)).indexed == len(docs)
+    await backend.refresh()
+    assert await backend.vocabulary("co", 5, near=("convesrations", 2)) == [("conversations", 1)]
+    assert await backend.vocabulary("co", 5, near=("conversations", 2)) == []  # not its own neighbour
+
+
 #: Slipped queries: (typed, the record first, corrected_query).
 SLIPPED = [
     ("lap trinh pythn", "k03", "lập trình python"),  # deletion

@@ -6,6 +6,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from schemas.search import SearchRequest
 from search.fuzzy import FEW_HITS, damerau, edit_budget, edits1, meant_run, narrowed, plan
@@ -28,6 +30,23 @@ def test_a_swap_of_neighbours_is_one_edit() -> None:
     assert damerau("hcoj", "hoc") == 2
     assert damerau("abcdef", "xyz", limit=2) == 3  # beyond the limit: limit + 1
     assert "nghiep" in edits1("ngheip") and "thu" in edits1("th") and "so" in edits1("os")
+
+
+def _osa(a: str, b: str) -> int:
+    """Optimal string alignment by the textbook table: the distance ``damerau`` must agree with."""
+    d = [[i + j if i * j == 0 else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[len(a)][len(b)]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text("abcdeđư", max_size=9), st.text("abcdeđư", max_size=9), st.integers(0, 3))
+def test_damerau_is_the_optimal_string_alignment_distance_up_to_its_limit(a: str, b: str, limit: int) -> None:
+    assert damerau(a, b, limit) == min(_osa(a, b), limit + 1)
 
 
 def test_meant_run_reads_word_runs_from_titles() -> None:
