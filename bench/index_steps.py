@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import resource
 import shutil
 import statistics
 import sys
@@ -39,15 +38,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.harvest import provider  # noqa: E402
+from bench.harvest import _cpu_seconds, provider  # noqa: E402
 
 PAGE = 500  # works a step handles at a time, as the follower's rounds during a harvest
-
-
-def _cpu() -> float:
-    """CPU seconds of this process (every thread) and of its children that have ended."""
-    own, children = (resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 async def _harvest(url: str, home: Path) -> tuple[float, int]:
@@ -61,24 +54,22 @@ async def _harvest(url: str, home: Path) -> tuple[float, int]:
     try:
         member = MemberCreate(code="BENCH", name_vi="Bench", oai_url=url, metadata_prefix="oai_dc")
         await store.add_member(member)
-        began = _cpu()
+        began = sum(_cpu_seconds())  # this process and its parse workers
         [report] = await harvest_members(store, settings)
         assert report.ok, report.error
-        return _cpu() - began, report.added
+        return sum(_cpu_seconds()) - began, report.added
     finally:
         await store.close()
 
 
 async def _steps(home: Path) -> dict[str, float]:
     """CPU seconds of each indexing step over the whole store at ``home``."""
-    import tantivy
-
     from indexer.documents import work_document
     from indexer.pipeline import Indexer
     from schemas.settings import Settings
     from search.factory import open_backend
-    from search.tantivy_index import WRITER_HEAP_BYTES, WRITER_THREADS
-    from search.tantivy_schema import _TOKENIZER, SCHEMA, _analyzer, to_tantivy
+    from search.tantivy_index import TantivyBackend
+    from search.tantivy_schema import to_tantivy
     from store.front import RecordStore
 
     settings = Settings(home=home)
@@ -102,15 +93,18 @@ async def _steps(home: Path) -> dict[str, float]:
             converted.extend(to_tantivy(doc) for doc in docs)
             spent["convert"] += time.process_time() - began
         with tempfile.TemporaryDirectory() as folder:
-            index = tantivy.Index(SCHEMA, path=folder)
-            index.register_tokenizer(_TOKENIZER, _analyzer())
-            writer = index.writer(WRITER_HEAP_BYTES, WRITER_THREADS)
+            # the backend's own index, writer and commit, fed the converted documents directly
+            engine = TantivyBackend(Path(folder))
+            await engine.open()
+            handle = engine._handle(engine._live())
             began = time.process_time()
+            writer = engine._writer(handle)
             for doc in converted:
                 writer.add_document(doc)
-            writer.commit()
-            writer.wait_merging_threads()
+            handle.dirty = True
+            engine._commit(handle)
             spent["engine"] = time.process_time() - began
+            await engine.close()
         del converted
         shutil.rmtree(home / "index", ignore_errors=True)
         backend = await open_backend(settings)

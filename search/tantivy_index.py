@@ -511,11 +511,7 @@ class TantivyBackend:
             terms = ((str(t), int(n)) for t, n in found)
             if near is not None:
                 word, edits = near
-                terms = (
-                    (t, n)
-                    for t, n in terms
-                    if t != word and abs(len(t) - len(word)) <= edits and damerau(word, t, edits) <= edits
-                )
+                terms = ((t, n) for t, n in terms if t != word and damerau(word, t, edits) <= edits)
             ranked = sorted(terms, key=lambda tn: (-tn[1], tn[0]))
             return ranked[:limit]
 
